@@ -1,0 +1,147 @@
+"""Cut one kernel's code out of a generated Warp module, by symbol name.
+
+Pure text processing over the translation unit that Warp's code generator
+writes; nothing here imports Warp. A definition is found by its name followed
+by a parameter list and a body, then extended upwards over the ``template <...>``
+line and the ``// file:line`` comment Warp puts above it, and downwards to the
+matching closing brace (braces inside comments and string literals are skipped).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+
+def _skip_comment_or_string(text: str, i: int) -> int:
+    """If a comment or string literal starts at ``i``, return the index just past it, else ``i``."""
+    if text.startswith("//", i):
+        end = text.find("\n", i)
+        return len(text) if end < 0 else end
+    if text.startswith("/*", i):
+        end = text.find("*/", i + 2)
+        return len(text) if end < 0 else end + 2
+    if text[i] in "\"'":
+        quote, j = text[i], i + 1
+        while j < len(text) and text[j] != quote:
+            j += 2 if text[j] == "\\" else 1
+        return j + 1
+    return i
+
+
+def _match_close(text: str, open_index: int, opener: str, closer: str) -> int:
+    """Index just past the bracket that closes the one at ``open_index``; -1 if unbalanced."""
+    depth, i = 0, open_index
+    while i < len(text):
+        skipped = _skip_comment_or_string(text, i)
+        if skipped != i:
+            i = skipped
+            continue
+        ch = text[i]
+        if ch == opener:
+            depth += 1
+        elif ch == closer:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return -1
+
+
+def _definition_start(text: str, name_index: int) -> int:
+    """Start of the line holding ``name_index``, extended over a template line and a file comment."""
+    start = text.rfind("\n", 0, name_index) + 1
+    while start > 0:
+        prev_start = text.rfind("\n", 0, start - 1) + 1
+        prev = text[prev_start : start - 1].strip()
+        if prev.startswith("template <") or re.fullmatch(r"//\s*\S.*:\d+", prev):
+            start = prev_start
+        else:
+            break
+    return start
+
+
+def find_definition(text: str, name: str) -> str | None:
+    """Return the full definition (signature and body) of function ``name`` in ``text``.
+
+    Args:
+        text: A generated C++ or CUDA translation unit.
+        name: The exact function name, e.g. ``k_8271df2c_cpu_kernel_forward`` or ``adj_helper_0``.
+
+    Returns:
+        The definition text ending with its closing brace, or ``None`` when ``name`` is
+        only declared or called, never defined.
+    """
+    for match in re.finditer(rf"(?<![\w:]){re.escape(name)}\s*\(", text):
+        close_paren = _match_close(text, match.end() - 1, "(", ")")
+        if close_paren < 0:
+            continue
+        rest = text[close_paren:]
+        body = re.match(r"\s*\{", rest)
+        if body is None:
+            continue
+        open_brace = close_paren + body.end() - 1
+        end = _match_close(text, open_brace, "{", "}")
+        if end < 0:
+            continue
+        # A call inside another body is never followed by '{'; a definition's line starts the statement.
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        if text[line_start : match.start()].strip().endswith(("=", "(", ",", "return")):
+            continue
+        return text[_definition_start(text, match.start()) : end]
+    return None
+
+
+def find_struct(text: str, name: str) -> str | None:
+    """Return the definition of ``struct name { ... };`` in ``text``, or ``None``."""
+    match = re.search(rf"(?m)^struct\s+{re.escape(name)}\s*\{{", text)
+    if match is None:
+        return None
+    end = _match_close(text, match.end() - 1, "{", "}")
+    if end < 0:
+        return None
+    if text.startswith(";", end):
+        end += 1
+    return text[_definition_start(text, match.start()) : end]
+
+
+def calls_of(code: str, names: Iterable[str], prefix: str = "") -> list[str]:
+    """Which of ``names`` (each with ``prefix`` prepended) are called or referenced in ``code``, in order."""
+    found = []
+    for name in names:
+        if re.search(rf"(?<![\w:]){re.escape(prefix + name)}\b", code):
+            found.append(name)
+    return found
+
+
+def closure(roots: str, bodies: dict[str, str], prefix: str = "") -> list[str]:
+    """Names whose bodies are (transitively) referenced from ``roots``.
+
+    Args:
+        roots: Code to start from (a kernel's body).
+        bodies: Candidate name -> its definition text (searched for further references).
+        prefix: Prefix the references carry (``"adj_"`` for adjoint helpers).
+
+    Returns:
+        The referenced names in dependency order: a name comes after every name it
+        references, so the definitions can be concatenated as they are.
+    """
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order or name in visiting:
+            return
+        visiting.add(name)
+        for dep in calls_of(bodies[name], [n for n in bodies if n != name], prefix):
+            visit(dep)
+        order.append(name)
+
+    for name in calls_of(roots, bodies, prefix):
+        visit(name)
+    return order
+
+
+def strip_trailing_blank(code: str) -> str:
+    """Normalise whitespace around a block of cut definitions: no blank runs at either end."""
+    return code.strip("\n") + "\n" if code.strip() else ""

@@ -1,0 +1,158 @@
+"""Extract one :class:`~extraction.record.KernelRecord` per Warp kernel."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+import types
+from collections.abc import Sequence
+from typing import Any
+
+from extraction import _warp, cut
+from extraction.record import TARGETS, KernelRecord, Validation
+
+logger = logging.getLogger(__name__)
+
+_TID_RE = re.compile(r"builtin_tid(\d)d\(")
+_FLOATY_RE = re.compile(r"float|vec|mat|quat|transform|spatial", re.IGNORECASE)
+
+
+class ExtractionError(Exception):
+    """Warp rejected a program, or its kernel could not be found in the generated code."""
+
+
+def _kernel_symbols(prefix: str, target: str) -> tuple[str, str]:
+    return f"{prefix}_{target}_kernel_forward", f"{prefix}_{target}_kernel_backward"
+
+
+def cut_kernel(code: _warp.ModuleCode, prefix: str) -> tuple[str, str, list[str]]:
+    """Cut a kernel's forward and backward code (with the helpers and structs it needs).
+
+    Args:
+        code: Generated module source for one target.
+        prefix: The kernel's symbol prefix ``<name>_<hash>``.
+
+    Returns:
+        ``(forward, backward, helper_native_names)``; ``backward`` is ``""`` when Warp
+        generated no backward kernel.
+
+    Raises:
+        ExtractionError: The forward kernel is not in the generated source.
+    """
+    fwd_name, bwd_name = _kernel_symbols(prefix, code.target)
+    forward = cut.find_definition(code.source, fwd_name)
+    if forward is None:
+        raise ExtractionError(f"kernel symbol {fwd_name} not found in generated {code.target} code")
+    backward = cut.find_definition(code.source, bwd_name) or ""
+
+    fwd_bodies = {n: cut.find_definition(code.source, n) for n in code.functions}
+    fwd_bodies = {n: b for n, b in fwd_bodies.items() if b}
+    adj_bodies = {n: cut.find_definition(code.source, "adj_" + n) for n in code.functions}
+    adj_bodies = {n: b for n, b in adj_bodies.items() if b}
+
+    fwd_helpers = cut.closure(forward + backward, fwd_bodies)
+    adj_helpers = cut.closure(backward, adj_bodies, prefix="adj_") if backward else []
+    helper_code = "".join(fwd_bodies[n] for n in fwd_helpers) + "".join(adj_bodies[n] for n in adj_helpers)
+
+    struct_bodies = {n: cut.find_struct(code.source, n) for n in code.structs}
+    struct_bodies = {n: b for n, b in struct_bodies.items() if b}
+    structs = cut.closure(forward + backward + helper_code, struct_bodies)
+    args_struct = cut.find_struct(code.source, f"wp_args_{prefix}") or ""
+
+    forward_parts = [struct_bodies[n] for n in structs] + [fwd_bodies[n] for n in fwd_helpers]
+    forward_parts += [args_struct, forward]
+    backward_parts = [adj_bodies[n] for n in adj_helpers] + ([backward] if backward else [])
+    join = lambda parts: cut.strip_trailing_blank("\n\n".join(p.strip("\n") for p in parts if p))  # noqa: E731
+    helpers = list(dict.fromkeys(fwd_helpers + adj_helpers))
+    return join(forward_parts), join(backward_parts), helpers
+
+
+def _python_source(kernel: Any, helpers: Sequence[Any], structs: Sequence[Any]) -> str:
+    """Kernel source with the structs and ``@wp.func`` helpers it uses, in file order."""
+    pieces: dict[tuple[str, int], str] = {}
+    for obj in [*structs, *helpers, kernel]:
+        try:
+            lines, start = inspect.getsourcelines(obj)
+        except (OSError, TypeError):
+            continue
+        pieces[(inspect.getsourcefile(obj) or "", start)] = "".join(lines)
+    return "\n\n".join(text.rstrip("\n") for _, text in sorted(pieces.items())) + "\n"
+
+
+def _structs_used(code_text: str, code: _warp.ModuleCode) -> list[Any]:
+    return [_warp.struct_python_class(code.structs[n]) for n in cut.calls_of(code_text, code.structs)]
+
+
+def extract_module(
+    py_module: types.ModuleType,
+    targets: Sequence[str] = TARGETS,
+    program_source: str | None = None,
+    kernel_names: Sequence[str] | None = None,
+) -> list[KernelRecord]:
+    """Generate code for every kernel of a Python module and cut one record per kernel.
+
+    Args:
+        py_module: A module whose top level defines ``@wp.kernel`` functions.
+        targets: Any of ``"cpu"`` and ``"cuda"``.
+        program_source: When given, used as every record's ``python_source`` (the whole
+            program, for generated single-kernel programs); otherwise each record gets its
+            kernel plus the structs and helpers it uses.
+        kernel_names: Only extract these kernels (default: all of them).
+
+    Returns:
+        One record per kernel, in definition order.
+
+    Raises:
+        ExtractionError: Warp rejected the program (its message is kept) or no kernel was found.
+    """
+    kernels = [k for k in _warp.kernels_in(py_module) if kernel_names is None or k.key in kernel_names]
+    kernels = [k for k in kernels if not _warp.is_generic_kernel(k)] + [
+        o for k in kernels if _warp.is_generic_kernel(k) for o in _warp.kernel_overloads(k)
+    ]
+    if not kernels:
+        raise ExtractionError(f"no Warp kernels found in {py_module.__name__}")
+    by_module: dict[int, Any] = {}
+    for k in kernels:
+        by_module.setdefault(id(_warp.module_of(k)), _warp.module_of(k))
+
+    records: dict[int, KernelRecord] = {}
+    for module in by_module.values():
+        for target in targets:
+            try:
+                code = _warp.codegen_module(module, target)
+            except Exception as exc:
+                raise ExtractionError(f"{type(exc).__name__}: {exc}".strip().splitlines()[0]) from exc
+            wanted = {id(k) for k in kernels}
+            for kernel, prefix in code.kernels:
+                if id(kernel) not in wanted and not any(kernel is o for o in kernels):
+                    continue
+                forward, backward, helper_names = cut_kernel(code, prefix)
+                rec = records.get(id(kernel))
+                if rec is None:
+                    helper_funcs = [_warp.function_python_object(code.functions[n]) for n in helper_names]
+                    structs = _structs_used(forward + backward, code)
+                    src = program_source or _python_source(
+                        _warp.kernel_python_function(kernel), [f for f in helper_funcs if f], structs
+                    )
+                    rec = records[id(kernel)] = KernelRecord(
+                        kernel_name=kernel.key,
+                        python_source=src,
+                        arguments=[{"name": n, "type": t} for n, t in _warp.kernel_args(kernel)],
+                        helper_functions=sorted({getattr(f, "__name__", n) for n, f in zip(helper_names, helper_funcs)}),
+                        warp_version=_warp.warp_version(),
+                        module_name=py_module.__name__,
+                    )
+                    enable_backward = _warp.kernel_enable_backward(kernel, module)
+                    float_args = any(_FLOATY_RE.search(a["type"]) for a in rec.arguments)
+                    rec.differentiable = bool(enable_backward and backward and float_args)
+                    rec.validation = Validation(differentiable=rec.differentiable)
+                    dims = [int(d) for d in _TID_RE.findall(forward)]
+                    rec.launch_dim = max(dims) if dims else None
+                setattr(rec, f"{'cpp' if target == 'cpu' else 'cuda'}_forward", forward)
+                setattr(rec, f"{'cpp' if target == 'cpu' else 'cuda'}_backward", backward)
+    ordered = [records[id(k)] for k in kernels if id(k) in records]
+    if len(ordered) != len(kernels):
+        missing = [k.key for k in kernels if id(k) not in records]
+        raise ExtractionError(f"kernels missing from generated code: {', '.join(missing)}")
+    return ordered

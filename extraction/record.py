@@ -1,0 +1,123 @@
+"""The one typed record warp-ir produces per kernel, and its Arrow schema."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import datasets
+
+TARGETS: tuple[str, ...] = ("cpu", "cuda")
+VALIDATION_LEVELS: tuple[str, ...] = ("codegen", "compile", "run", "grad")
+
+
+@dataclass(slots=True)
+class Validation:
+    """What was proven about one record.
+
+    Attributes:
+        level: Highest level reached: ``codegen``, ``compile``, ``run`` or ``grad``.
+        cpu_compiled: The CPU module compiled natively (``None`` when not attempted).
+        cuda_compiled: The CUDA module compiled to PTX through NVRTC (``None`` when not attempted).
+        ran: The kernel launched on CPU and wrote finite outputs (``None`` when not attempted).
+        differentiable: Warp generated a backward kernel and the kernel has float inputs.
+        grad_ok: Backward agreed with finite differences (``None`` when not applicable).
+        grad_max_rel_error: Largest relative error of that check (``None`` when not applicable).
+        note: Short reason for anything skipped.
+    """
+
+    level: str = "codegen"
+    cpu_compiled: bool | None = None
+    cuda_compiled: bool | None = None
+    ran: bool | None = None
+    differentiable: bool = False
+    grad_ok: bool | None = None
+    grad_max_rel_error: float | None = None
+    note: str = ""
+
+
+@dataclass(slots=True)
+class KernelRecord:
+    """One Warp kernel: its Python source and the code Warp generates for it.
+
+    Code columns hold the kernel's own definitions cut from Warp's generated
+    module: forward columns carry the structs, ``@wp.func`` helpers and the
+    argument struct the kernel needs, then the forward kernel; backward columns
+    carry the adjoint helpers, then the backward kernel. A target that was not
+    requested is ``None``; a kernel without a backward pass has ``""`` there.
+    """
+
+    kernel_name: str
+    python_source: str
+    cpp_forward: str | None = None
+    cpp_backward: str | None = None
+    cuda_forward: str | None = None
+    cuda_backward: str | None = None
+    arguments: list[dict[str, str]] = field(default_factory=list)
+    helper_functions: list[str] = field(default_factory=list)
+    launch_dim: int | None = None
+    differentiable: bool = False
+    warp_version: str = ""
+    module_name: str = ""
+    id: str = ""
+    family: str = ""
+    template: str = ""
+    complexity: int = 0
+    params: str = "{}"
+    validation: Validation = field(default_factory=Validation)
+
+    @property
+    def source_hash(self) -> str:
+        """SHA-256 of the Python source (hex)."""
+        return hashlib.sha256(self.python_source.encode()).hexdigest()
+
+    @property
+    def content_hash(self) -> str:
+        """Stable SHA-256 over the Python source, every code column and the Warp version."""
+        h = hashlib.sha256()
+        for part in (self.python_source, self.cpp_forward, self.cpp_backward, self.cuda_forward,
+                     self.cuda_backward, self.warp_version):
+            h.update((part or "").encode())
+            h.update(b"\0")
+        return h.hexdigest()
+
+    def to_row(self) -> dict[str, Any]:
+        """The record as one dataset row (plain Python values, in :data:`FEATURES` order)."""
+        row = asdict(self)
+        row["content_hash"] = self.content_hash
+        return {name: row[name] for name in FEATURES}
+
+
+FEATURES = datasets.Features(
+    {
+        "id": datasets.Value("string"),
+        "family": datasets.Value("string"),
+        "template": datasets.Value("string"),
+        "complexity": datasets.Value("int32"),
+        "params": datasets.Value("string"),
+        "kernel_name": datasets.Value("string"),
+        "module_name": datasets.Value("string"),
+        "python_source": datasets.Value("string"),
+        "cpp_forward": datasets.Value("string"),
+        "cpp_backward": datasets.Value("string"),
+        "cuda_forward": datasets.Value("string"),
+        "cuda_backward": datasets.Value("string"),
+        "arguments": datasets.List({"name": datasets.Value("string"), "type": datasets.Value("string")}),
+        "helper_functions": datasets.List(datasets.Value("string")),
+        "launch_dim": datasets.Value("int32"),
+        "differentiable": datasets.Value("bool"),
+        "warp_version": datasets.Value("string"),
+        "content_hash": datasets.Value("string"),
+        "validation": {
+            "level": datasets.Value("string"),
+            "cpu_compiled": datasets.Value("bool"),
+            "cuda_compiled": datasets.Value("bool"),
+            "ran": datasets.Value("bool"),
+            "differentiable": datasets.Value("bool"),
+            "grad_ok": datasets.Value("bool"),
+            "grad_max_rel_error": datasets.Value("float64"),
+            "note": datasets.Value("string"),
+        },
+    }
+)

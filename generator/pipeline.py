@@ -1,0 +1,102 @@
+"""Turn sampled programs into dataset rows: load from memory, generate code, cut, validate.
+
+Each stage either passes a program on or drops it with a reason; every drop is
+counted in a :class:`Counts`, so a build can say exactly what it lost and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from extraction import ExtractionError, KernelRecord, extract_module, loaded_source
+from generator.sampler import Program
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Counts:
+    """What happened to every program of a shard (or a whole build, once merged)."""
+
+    rows: int = 0
+    by_family: Counter = field(default_factory=Counter)
+    rejected: Counter = field(default_factory=Counter)  # "family: reason" -> count
+    examples: dict[str, str] = field(default_factory=dict)  # reason -> one module that hit it
+
+    def reject(self, family: str, reason: str, module_name: str) -> None:
+        """Count one dropped program."""
+        key = f"{family}: {reason}"
+        self.rejected[key] += 1
+        self.examples.setdefault(key, module_name)
+        logger.info("rejected %s (%s): %s", module_name, family, reason)
+
+    def merge(self, other: Counts) -> None:
+        """Add ``other`` into this."""
+        self.rows += other.rows
+        self.by_family.update(other.by_family)
+        self.rejected.update(other.rejected)
+        for k, v in other.examples.items():
+            self.examples.setdefault(k, v)
+
+    def to_json(self) -> dict:
+        """Plain JSON form."""
+        return {"rows": self.rows, "by_family": dict(self.by_family), "rejected": dict(self.rejected),
+                "examples": self.examples}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Counts:
+        """Inverse of :meth:`to_json`."""
+        return cls(rows=data["rows"], by_family=Counter(data["by_family"]), rejected=Counter(data["rejected"]),
+                   examples=dict(data["examples"]))
+
+
+def reason_of(exc: BaseException) -> str:
+    """A short, stable reason for a rejection: the exception type and its first line, without ids."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}"[:200]
+
+
+def record_id(source: str) -> str:
+    """Stable row id: the first 16 hex digits of the SHA-256 of the program source."""
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def compile_program(program: Program, targets: Sequence[str]) -> KernelRecord:
+    """Load one program from memory, generate its code for ``targets`` and cut its record.
+
+    Raises:
+        ExtractionError: Warp rejected the program, or it did not define exactly one kernel.
+        Exception: Anything the program raised at import time.
+    """
+    with loaded_source(program.source, program.module_name) as module:
+        records = extract_module(module, targets, program_source=program.source)
+    if len(records) != 1:
+        raise ExtractionError(f"expected one kernel, found {len(records)}")
+    rec = records[0]
+    rec.id = record_id(program.source)
+    rec.family = program.template.family
+    rec.template = program.template.name
+    rec.complexity = program.rendered.complexity
+    rec.params = json.dumps(program.rendered.params, sort_keys=True)
+    rec.module_name = ""  # module names carry the sample index: not part of the data
+    for arg in rec.arguments:
+        arg["type"] = arg["type"].replace(f"{program.module_name}.", "")
+    return rec
+
+
+def records_for(programs: Sequence[Program], targets: Sequence[str], counts: Counts) -> Iterator[KernelRecord]:
+    """Compile ``programs`` in order, yielding records and counting every rejection in ``counts``."""
+    for program in programs:
+        try:
+            rec = compile_program(program, targets)
+        except Exception as exc:  # a program Warp rejects is data about Warp, never fatal
+            counts.reject(program.template.family, reason_of(exc), program.module_name)
+            continue
+        counts.rows += 1
+        counts.by_family[rec.family] += 1
+        yield rec

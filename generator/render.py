@@ -1,0 +1,163 @@
+"""Render one program from a template and a seeded random stream."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from generator import vocab
+from generator.templates import Template
+
+_ENV = jinja2.Environment(
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    autoescape=False,
+)
+
+FLOAT_DTYPES = ("float16", "float32", "float64")
+_SUFFIX = {"float16": "h", "float32": "f", "float64": "d", "int32": "i", "uint32": "ui", "int64": "l"}
+
+
+class RenderError(Exception):
+    """A template failed to render (its Jinja error message is kept)."""
+
+
+class TemplateRng:
+    """The seeded random stream a template may draw from while rendering.
+
+    Wraps :class:`random.Random` with helpers for realistic names and literals; every
+    draw is deterministic given the program's seed.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._used: set[str] = set()
+
+    # plain draws ---------------------------------------------------------------
+    def choice(self, seq: Any) -> Any:
+        """One element of ``seq``."""
+        return self._rng.choice(list(seq))
+
+    def sample(self, seq: Any, k: int) -> list:
+        """``k`` distinct elements of ``seq``."""
+        return self._rng.sample(list(seq), k)
+
+    def randint(self, lo: int, hi: int) -> int:
+        """Integer in ``[lo, hi]``."""
+        return self._rng.randint(lo, hi)
+
+    def uniform(self, lo: float, hi: float, digits: int = 3) -> float:
+        """Float in ``[lo, hi]`` rounded to ``digits``."""
+        return round(self._rng.uniform(lo, hi), digits)
+
+    def chance(self, p: float) -> bool:
+        """True with probability ``p``."""
+        return self._rng.random() < p
+
+    def shuffled(self, seq: Any) -> list:
+        """A shuffled copy of ``seq``."""
+        items = list(seq)
+        self._rng.shuffle(items)
+        return items
+
+    # names ---------------------------------------------------------------------
+    def name(self, kind: str = "local") -> str:
+        """A fresh identifier of a kind (``scalar``, ``vector``, ``matrix``, ``param``, ``local``).
+
+        Names are unique within one program; a numeric suffix is added when a vocabulary runs out.
+        """
+        pool = {
+            "scalar": vocab.SCALAR_FIELDS, "vector": vocab.VECTOR_FIELDS, "matrix": vocab.MATRIX_FIELDS,
+            "param": vocab.SCALAR_PARAMS, "local": vocab.LOCALS,
+        }[kind]
+        free = [n for n in pool if n not in self._used]
+        name = self._rng.choice(free) if free else f"{self._rng.choice(pool)}_{len(self._used)}"
+        self._used.add(name)
+        return name
+
+    def names(self, kind: str, k: int) -> list[str]:
+        """``k`` fresh identifiers of one kind."""
+        return [self.name(kind) for _ in range(k)]
+
+    def kernel_name(self) -> str:
+        """A verb_noun kernel name such as ``integrate_particles``."""
+        return f"{self._rng.choice(vocab.KERNEL_VERBS)}_{self._rng.choice(vocab.KERNEL_NOUNS)}"
+
+    # literals ------------------------------------------------------------------
+    def literal(self, dtype: str = "float32", lo: float = 0.1, hi: float = 4.0) -> str:
+        """A literal of ``dtype`` as Warp source, e.g. ``wp.float64(1.25)`` or ``1.25``."""
+        if dtype in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "int"):
+            value = str(self._rng.randint(max(int(lo), 1), max(int(hi), 2)))
+            return value if dtype in ("int32", "int") else f"wp.{dtype}({value})"
+        value = repr(round(self._rng.uniform(lo, hi), 3))
+        return value if dtype in ("float32", "float") else f"wp.{dtype}({value})"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A rendered program and the values that produced it."""
+
+    source: str
+    params: dict[str, Any]
+    complexity: int
+
+
+def sample_params(template: Template, rng: random.Random) -> dict[str, Any]:
+    """Draw every declared parameter of ``template`` (in declaration order) from ``rng``."""
+    params: dict[str, Any] = {}
+    for name, spec in template.params.items():
+        if isinstance(spec, list):
+            params[name] = rng.choice(spec)
+        else:
+            kind, value = next(iter(spec.items()))
+            if kind == "int":
+                params[name] = rng.randint(int(value[0]), int(value[1]))
+            elif kind == "float":
+                params[name] = round(rng.uniform(float(value[0]), float(value[1])), 3)
+            else:
+                params[name] = rng.random() < float(value)
+    return params
+
+
+def render(template: Template, rng: random.Random) -> Rendered:
+    """Sample a complexity level and the declared params, then render ``template``.
+
+    Raises:
+        RenderError: The template raised while rendering.
+    """
+    complexity = rng.choice(template.complexity)
+    params = sample_params(template, rng)
+    context = dict(params, complexity=complexity, rng=TemplateRng(rng), FLOAT_DTYPES=FLOAT_DTYPES)
+    try:
+        source = _compiled(template).render(context)
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"{template.name}: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # a bug in a template's expressions: counted, not fatal
+        raise RenderError(f"{template.name}: {type(exc).__name__}: {exc}") from exc
+    return Rendered(source=_tidy(source), params=params, complexity=complexity)
+
+
+_CACHE: dict[str, jinja2.Template] = {}
+
+
+def _compiled(template: Template) -> jinja2.Template:
+    compiled = _CACHE.get(template.name)
+    if compiled is None:
+        compiled = _CACHE[template.name] = _ENV.from_string(template.source)
+    return compiled
+
+
+def _tidy(source: str) -> str:
+    """Collapse runs of blank lines to at most two and end with exactly one newline."""
+    lines = [line.rstrip() for line in source.strip("\n").splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line and len(out) >= 2 and not out[-1] and not out[-2]:
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,1 @@
+"""warp-ir: the command line, the Hub-layout writer, statistics, the dataset card and publishing."""
