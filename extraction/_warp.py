@@ -8,7 +8,11 @@ Tested against warp-lang 1.19.
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,15 +22,16 @@ from warp._src import context as _context  # noqa: E402  (internal: kept to this
 from warp._src import types as _types  # noqa: E402
 
 # Builtins that Warp registers for its own code generator and that a user never
-# calls by name (memory access, assignment plumbing, casts the parser inserts).
+# calls by name (memory access, assignment plumbing, iteration, debugging), and
+# deprecated dense_* helpers. Everything else in the registry counts as user-facing.
 INTERNAL_BUILTINS: frozenset[str] = frozenset(
     {
-        "address", "load", "store", "array_store", "array_load", "view", "copy", "assign", "assign_inplace",
-        "assign_copy", "extract", "index", "indexref", "add_inplace", "sub_inplace", "lower_bound_inplace",
-        "select_ptr", "where_ptr", "expect_eq", "expect_neq", "expect_near", "static", "len_inplace",
-        "bool", "iter_next", "iter_reverse", "range", "reversed", "print", "printf", "tid", "block_dim",
-        "bvh_query_next", "mesh_query_aabb_next", "hash_grid_query_next", "mesh_query_point_sign_normal",
-        "transform_get_translation", "tile_lower_bound_inplace",
+        "add_inplace", "address", "array_store", "assign_copy", "assign_inplace", "bit_and_inplace",
+        "bit_or_inplace", "bit_xor_inplace", "breakpoint", "copy", "expect_eq", "expect_near", "expect_neq",
+        "extract", "index", "indexref", "iter_next", "load", "print", "printf", "range", "reversed", "static",
+        "store", "sub_inplace", "transform_add_inplace", "transform_sub_inplace", "view", "lower_bound",
+        "dense_chol", "dense_chol_batched", "dense_gemm", "dense_gemm_batched", "dense_solve",
+        "dense_solve_batched", "dense_subs", "block_dim",
     }
 )
 
@@ -145,6 +150,17 @@ def kernels_in(py_module: Any) -> Iterator[Any]:
             yield obj
 
 
+def reset_function_ids() -> None:
+    """Restart Warp's process-wide numbering of ``@wp.func`` native names (``helper_0``, ``helper_1``, ...).
+
+    Warp numbers native helper names by how many functions of that name the process has
+    created, so without a reset the code of a program would depend on which programs the
+    same worker compiled before it. Safe for self-contained programs compiled one module
+    at a time (each module's native code is compiled on its own).
+    """
+    _context.function_key_counts.clear()
+
+
 def release_module(name: str) -> None:
     """Forget a Warp module so that its kernels, functions and generated code can be freed."""
     module = _context.user_modules.pop(name, None)
@@ -159,9 +175,7 @@ def user_builtin_names() -> list[str]:
     """Names of Warp's user-facing builtins: the builtin registry minus internal entries, sorted."""
     names = set()
     for name, func in _context.builtin_functions.items():
-        if name.startswith("_") or name in INTERNAL_BUILTINS:
-            continue
-        if getattr(func, "hidden", False):
+        if name.startswith("_") or name in INTERNAL_BUILTINS or func.group == "Code Generation":
             continue
         names.add(name)
     return sorted(names)
@@ -181,8 +195,65 @@ __all__ = [
     "kernels_in",
     "module_of",
     "release_module",
+    "reset_function_ids",
     "struct_python_class",
     "user_builtin_names",
     "warp_version",
 ]
 
+
+
+# --- native compilation (used by extraction/native.py) ----------------------------------------------
+
+def split_header(source: str) -> tuple[str, str]:
+    """Split a generated translation unit into Warp's module header (defines, includes, cast macros) and body."""
+    marker = _context.warp._src.codegen.codegen_cast_macros
+    end = source.find(marker)
+    if end < 0:
+        return "", source
+    end += len(marker)
+    return source[:end], source[end:]
+
+
+@contextmanager
+def _captured_stderr(sink: list[str]) -> Iterator[None]:
+    """Capture what native code writes to file descriptor 2 (compiler diagnostics) into ``sink``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            sink.append(tmp.read().decode("utf-8", "replace"))
+
+
+def compile_cpu(cpp_path: str, obj_path: str, block_dim: int = 256, optimization_level: int = 0) -> str | None:
+    """Compile a C++ file with Warp's bundled Clang/LLVM; return ``None`` on success, else the diagnostics."""
+    from warp._src import build as _build  # noqa: PLC0415
+
+    messages: list[str] = []
+    try:
+        with _captured_stderr(messages):
+            _build.build_cpu(obj_path, cpp_path, mode="release", block_dim=block_dim,
+                             optimization_level=optimization_level)
+    except Exception as exc:  # noqa: BLE001 - the diagnostics are the result
+        return (messages[0] if messages else "") + f"\n{exc}"
+    return None
+
+
+def compile_cuda(cu_path: str, ptx_path: str, arch: int = 75, optimization_level: int = 0) -> str | None:
+    """Compile a CUDA file to PTX through NVRTC (no GPU needed); ``None`` on success, else the diagnostics."""
+    from warp._src import build as _build  # noqa: PLC0415
+
+    messages: list[str] = []
+    try:
+        with _captured_stderr(messages):
+            _build.build_cuda(cu_path, arch, ptx_path, pch_dir=None, config="release",
+                              optimization_level=optimization_level, use_precompiled_headers=False)
+    except Exception as exc:  # noqa: BLE001
+        return (messages[0] if messages else "") + f"\n{exc}"
+    return None

@@ -22,6 +22,21 @@ class ExtractionError(Exception):
     """Warp rejected a program, or its kernel could not be found in the generated code."""
 
 
+def warp_error_message(exc: BaseException) -> str:
+    """One line saying why Warp rejected a program, without the file/line preamble Warp puts first.
+
+    Warp reports parse errors as ``Error while parsing function "f" at FILE:LINE:`` followed by
+    the reason on the next line; the reason is what groups rejections, so it comes first.
+    """
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1 and lines[0].startswith("Error while parsing"):
+        where = re.sub(r" at .*", "", lines[0].removeprefix("Error while parsing "))
+        reason = next((ln.lstrip(";").strip() for ln in lines[1:] if ln.startswith(";")), lines[-1])
+        return f"{type(exc).__name__}: {reason} (in {where})"
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
 def _kernel_symbols(prefix: str, target: str) -> tuple[str, str]:
     return f"{prefix}_{target}_kernel_forward", f"{prefix}_{target}_kernel_backward"
 
@@ -122,7 +137,7 @@ def extract_module(
             try:
                 code = _warp.codegen_module(module, target)
             except Exception as exc:
-                raise ExtractionError(f"{type(exc).__name__}: {exc}".strip().splitlines()[0]) from exc
+                raise ExtractionError(warp_error_message(exc)) from exc
             wanted = {id(k) for k in kernels}
             for kernel, prefix in code.kernels:
                 if id(kernel) not in wanted and not any(kernel is o for o in kernels):
@@ -149,6 +164,7 @@ def extract_module(
                     rec.validation = Validation(differentiable=rec.differentiable)
                     dims = [int(d) for d in _TID_RE.findall(forward)]
                     rec.launch_dim = max(dims) if dims else None
+                rec.generated[target] = code.source
                 setattr(rec, f"{'cpp' if target == 'cpu' else 'cuda'}_forward", forward)
                 setattr(rec, f"{'cpp' if target == 'cpu' else 'cuda'}_backward", backward)
     ordered = [records[id(k)] for k in kernels if id(k) in records]

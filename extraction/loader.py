@@ -7,6 +7,7 @@ which is all ``inspect.getsource`` (and so Warp's parser) needs.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import linecache
@@ -23,9 +24,13 @@ class LoadError(Exception):
     """A target could not be loaded (missing file, unimportable module, syntax error)."""
 
 
-def pseudo_filename(module_name: str) -> str:
-    """The name under which an in-memory program is registered in :mod:`linecache`."""
-    return f"<warp-ir:{module_name}>"
+def pseudo_filename(source: str) -> str:
+    """The name under which an in-memory program is registered in :mod:`linecache`.
+
+    It depends on the source only: Warp writes it into the generated code (``// <file>:line``
+    above each helper), so the same program must get the same name in every build.
+    """
+    return f"<warp-ir:{hashlib.sha256(source.encode()).hexdigest()[:16]}>"
 
 
 def load_source(source: str, module_name: str) -> types.ModuleType:
@@ -35,10 +40,14 @@ def load_source(source: str, module_name: str) -> types.ModuleType:
         source: Python source text of the program.
         module_name: A name no other loaded module uses.
 
+    The program must be self-contained (its ``@wp.func`` helpers defined in it): Warp's
+    helper numbering restarts for it, so the same source always gives the same code.
+
     Returns:
         The executed module; its kernels are registered with Warp.
     """
-    filename = pseudo_filename(module_name)
+    filename = pseudo_filename(source)
+    _warp.reset_function_ids()  # helper names must not depend on what this process compiled before
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     module = types.ModuleType(module_name)
     module.__file__ = filename
@@ -52,9 +61,11 @@ def load_source(source: str, module_name: str) -> types.ModuleType:
 
 
 def unload(module_name: str) -> None:
-    """Forget a module loaded by :func:`load_source`: Python, linecache and Warp all release it."""
-    sys.modules.pop(module_name, None)
-    linecache.cache.pop(pseudo_filename(module_name), None)
+    """Forget a loaded module: Python, linecache (for in-memory programs) and Warp all release it."""
+    module = sys.modules.pop(module_name, None)
+    filename = getattr(module, "__file__", None) or ""
+    if filename.startswith("<warp-ir:"):
+        linecache.cache.pop(filename, None)
     _warp.release_module(module_name)
 
 
@@ -79,6 +90,7 @@ def load_target(target: str) -> types.ModuleType:
         if not path.is_file():
             raise LoadError(f"no such file: {target}")
         name = f"warp_ir_user_{path.stem}"
+        unload(name)  # a file loaded before is loaded afresh, with a fresh Warp module
         spec = importlib.util.spec_from_file_location(name, path.resolve())
         if spec is None or spec.loader is None:
             raise LoadError(f"cannot load {target} as Python")

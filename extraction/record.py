@@ -66,6 +66,8 @@ class KernelRecord:
     complexity: int = 0
     params: str = "{}"
     validation: Validation = field(default_factory=Validation)
+    # Whole generated translation unit per target, kept for native compilation; not a dataset column.
+    generated: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def source_hash(self) -> str:

@@ -1,0 +1,44 @@
+"""Shared fixtures: Warp's kernel cache and the Hugging Face caches live in a temp dir per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="warp-ir-tests-"))
+os.environ["HF_HOME"] = str(_TMP / "hf")
+os.environ["HF_DATASETS_CACHE"] = str(_TMP / "hf" / "datasets")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["WARP_IR_TEST_TMP"] = str(_TMP)
+
+import warp as wp  # noqa: E402  (after the environment above)
+
+wp.config.kernel_cache_dir = str(_TMP / "warp-cache")
+wp.config.quiet = True
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def prototype_records():
+    """Records of tests/fixtures/prototype_kernels.py, by kernel name."""
+    from extraction import extract_target
+
+    return {r.kernel_name: r for r in extract_target(str(FIXTURES / "prototype_kernels.py"))}
+
+
+@pytest.fixture(scope="session")
+def small_build(tmp_path_factory):
+    """A 60-program build over all families, written in the Hub layout, shared by the tests that read it."""
+    from warp_ir.build import build
+
+    out = tmp_path_factory.mktemp("build") / "warp-ir-data"
+    return build(out, num_samples=60, seed=7, command="warp-ir build --out warp-ir-data --num-samples 60 --seed 7")

@@ -1,0 +1,51 @@
+"""Every use of warp._src lives in extraction/_warp.py; these tests catch a Warp upgrade that breaks it."""
+
+import importlib.metadata
+import pathlib
+
+import warp as wp
+
+from extraction import _warp
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_pinned_minor_version():
+    assert wp.__version__.startswith("1.19."), "extraction/_warp.py is tested against warp-lang 1.19"
+    assert importlib.metadata.version("warp-lang").startswith("1.19.")
+
+
+def test_only_one_module_touches_warp_internals():
+    offenders = [
+        str(p.relative_to(ROOT))
+        for d in ("extraction", "generator", "warp_ir", "fem_examples")
+        for p in (ROOT / d).rglob("*.py")
+        if "warp._src" in p.read_text() and p.name != "_warp.py"
+    ]
+    offenders += ["warp_ir_dataset.py"] if "warp._src" in (ROOT / "warp_ir_dataset.py").read_text() else []
+    assert offenders == []
+
+
+def test_builtin_registry():
+    names = _warp.user_builtin_names()
+    assert {"sin", "cos", "atomic_add", "dot", "mesh_query_point", "tile_load", "randf"} <= set(names)
+    assert not {"address", "load", "store", "copy", "static"} & set(names)
+    assert 250 < len(names) < 400
+
+
+def test_codegen_split_header_and_release():
+    from extraction.loader import load_source, unload
+
+    src = "import warp as wp\n\n@wp.kernel\ndef k(x: wp.array(dtype=float)):\n    x[wp.tid()] = 1.0\n"
+    mod = load_source(src, "warp_ir_internal_test")
+    try:
+        code = _warp.codegen_module(mod.k.module, "cuda")
+        header, body = _warp.split_header(code.source)
+        assert "#include \"builtin.h\"" in header and "_cuda_kernel_forward" not in header
+        assert "_cuda_kernel_forward" in body
+        assert [p for _, p in code.kernels][0].startswith("k_")
+    finally:
+        unload("warp_ir_internal_test")
+    from warp._src import context
+
+    assert "warp_ir_internal_test" not in context.user_modules

@@ -1,0 +1,42 @@
+"""Near-duplicates and leak-free splits."""
+
+from __future__ import annotations
+
+from generator.normalize import normalize, normalized_hash, split_of
+
+A = '''import warp as wp
+
+@wp.kernel
+def update_forces(positions: wp.array(dtype=wp.vec3), dt: float, out: wp.array(dtype=wp.vec3)):
+    """Integrate."""
+    i = wp.tid()
+    # gravity
+    out[i] = positions[i] * dt + wp.vec3(0.0, -9.8, 0.0)
+'''
+RENAMED = '''import warp as wp
+@wp.kernel
+def k(p: wp.array(dtype=wp.vec3), h: float, o: wp.array(dtype=wp.vec3)):
+    j = wp.tid()
+    o[j] = p[j] * h + wp.vec3(1.0, -2.5, 0.0)
+'''
+DIFFERENT_OP = RENAMED.replace("p[j] * h", "p[j] / h")
+DIFFERENT_TYPE = RENAMED.replace("wp.vec3", "wp.vec3d")
+
+
+def test_renamed_twin_is_a_near_duplicate():
+    assert normalize(A) == normalize(RENAMED)
+    assert normalized_hash(A) == normalized_hash(RENAMED)
+
+
+def test_real_differences_are_kept():
+    assert normalized_hash(A) != normalized_hash(DIFFERENT_OP)
+    assert normalized_hash(A) != normalized_hash(DIFFERENT_TYPE)
+    assert "wp.vec3" in normalize(A) and "update_forces" not in normalize(A)
+
+
+def test_split_follows_normalized_hash():
+    ratios = {"train": 0.8, "validation": 0.1, "test": 0.1}
+    assert split_of(normalized_hash(A), ratios) == split_of(normalized_hash(RENAMED), ratios)
+    hashes = [normalized_hash(A.replace("9.8", str(i)).replace("dt", f"dt * {i}")) for i in range(400)]
+    counts = {s: sum(split_of(h, ratios) == s for h in hashes) for s in ratios}
+    assert counts["train"] > 250 and counts["validation"] > 10 and counts["test"] > 10

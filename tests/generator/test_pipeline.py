@@ -1,0 +1,54 @@
+"""Rejections are counted with their reason and the pipeline goes on; render failures are counted by the plan."""
+
+from __future__ import annotations
+
+import random
+
+from generator.pipeline import Counts, records_for
+from generator.plan import make_plan
+from generator.render import render
+from generator.sampler import Program
+from generator.templates import load_templates, parse_template
+
+GOOD = "import warp as wp\n\n@wp.kernel\ndef ok(x: wp.array(dtype=float)):\n    x[wp.tid()] = wp.sin(x[wp.tid()])\n"
+BAD = "import warp as wp\n\n@wp.kernel\ndef bad(x: wp.array(dtype=float)):\n    x[0] = undefined_thing(1.0)\n"
+
+
+def program(template, source, i):
+    from generator.render import Rendered
+
+    return Program(i, template, Rendered(source, {}, 1), f"warp_ir_pipeline_test_{i}")
+
+
+def test_rejected_program_is_counted_and_build_goes_on():
+    from extraction import init_quiet
+
+    init_quiet()
+    t = load_templates()[0]
+    counts = Counts()
+    recs = list(records_for([program(t, GOOD, 0), program(t, BAD, 1), program(t, GOOD.replace("ok", "ok2"), 2)],
+                            ("cpu", "cuda"), counts))
+    assert [r.kernel_name for r in recs] == ["ok", "ok2"]
+    assert counts.rows == 2 and sum(counts.rejected.values()) == 1
+    (reason,) = counts.rejected
+    assert reason.startswith(f"{t.family}: ") and "undefined_thing" in reason
+    assert all("wp::adj_sin(" in r.cpp_backward for r in recs)
+
+
+def test_render_failure_is_counted(tmp_path, monkeypatch):
+    path = tmp_path / "broken" / "boom.py.j2"
+    path.parent.mkdir()
+    path.write_text("{#- warp-ir\nfamily: broken\n-#}\n{{ undefined_variable.attr }}\n")
+    broken = parse_template(path, tmp_path)
+    plan = make_plan(0, 3, (broken, *load_templates()), ["broken", "arithmetic"], {"train": 1.0}, 10)
+    assert plan.kept == 3
+    assert sum(plan.render_failures.values()) >= 1
+    assert all(k.startswith("broken: ") for k in plan.render_failures)
+
+
+def test_counts_roundtrip():
+    c = Counts(rows=3)
+    c.reject("f", "r", "m")
+    d = Counts.from_json(c.to_json())
+    d.merge(c)
+    assert d.rows == 6 and d.rejected["f: r"] == 2

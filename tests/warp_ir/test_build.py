@@ -1,0 +1,69 @@
+"""A small build in the Hub layout: load_dataset round trip, datasets-cli test, card, stats."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+import warp as wp
+import yaml
+
+
+def test_layout(small_build):
+    out = small_build.out_dir
+    files = sorted(p.relative_to(out).as_posix() for p in (out / "data").glob("*.parquet"))
+    assert files and all(re.fullmatch(r"data/(train|validation|test)-\d{5}-of-\d{5}\.parquet", f) for f in files)
+    assert (out / "README.md").is_file() and (out / "build_info.json").is_file()
+    assert not (out / ".warp-ir-cache").exists()
+
+
+def test_load_dataset_round_trip(small_build):
+    ds = datasets.load_dataset(str(small_build.out_dir))
+    assert set(ds) == set(small_build.rows) and {k: len(v) for k, v in ds.items()} == small_build.rows
+    for row in ds["train"]:
+        assert row["python_source"].startswith("import warp as wp")
+        assert row["cpp_forward"] and "_cpu_kernel_forward(" in row["cpp_forward"]
+        assert row["cuda_forward"] and "_cuda_kernel_forward(" in row["cuda_forward"]
+        if row["differentiable"]:
+            assert "_cpu_kernel_backward(" in row["cpp_backward"]
+            assert "_cuda_kernel_backward(" in row["cuda_backward"]
+        assert row["warp_version"] == wp.__version__
+        assert row["validation"]["level"] == "codegen"
+        assert f"def {row['kernel_name']}(" in row["python_source"]
+        assert json.loads(row["params"]) is not None
+
+
+def test_card(small_build):
+    text = (small_build.out_dir / "README.md").read_text()
+    header = yaml.safe_load(text.split("---")[1])
+    assert header["license"] == "apache-2.0" and header["size_categories"] == ["n<1K"]
+    (config,) = header["configs"]
+    assert config["config_name"] == "synthetic" and config["default"] is True
+    assert {d["split"] for d in config["data_files"]} == set(small_build.rows)
+    total = sum(small_build.rows.values())
+    assert f"| rows | {total} |" in text
+    for family, n in small_build.stats["families"].items():
+        assert re.search(rf"\| {family} \| {n} \|", text)
+    for column in ("python_source", "cpp_forward", "cuda_backward", "validation", "content_hash"):
+        assert f"| `{column}` |" in text
+    assert "builtin coverage" in text.lower()
+
+
+def test_datasets_cli_test(small_build):
+    cli = shutil.which("datasets-cli") or str(Path(sys.executable).parent / "datasets-cli")
+    proc = subprocess.run([cli, "test", str(small_build.out_dir)], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Test successful" in proc.stdout + proc.stderr
+
+
+def test_parquet_rows_are_sorted_by_shard(small_build):
+    ids = [r for p in sorted((small_build.out_dir / "data").glob("train-*.parquet"))
+           for r in pq.read_table(p, columns=["id"]).column("id").to_pylist()]
+    assert len(ids) == len(set(ids)) == small_build.rows["train"]

@@ -1,0 +1,150 @@
+"""Statistics of a built dataset folder: rows, lengths, builtin coverage, rejections, validation."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+CODE_COLUMNS = ("python_source", "cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward")
+_PY_BUILTIN_RE = re.compile(r"\bwp\.(\w+)\s*\(")
+_CPP_BUILTIN_RE = re.compile(r"\bwp::(?:adj_)?(\w+)\s*\(")
+BUILD_INFO = "build_info.json"
+SPLIT_ORDER = ("train", "validation", "test")
+
+
+def split_files(folder: Path, prefix: str = "data") -> dict[str, list[Path]]:
+    """Parquet files of each split under ``folder/prefix`` (``<split>-XXXXX-of-YYYYY.parquet``)."""
+    files: dict[str, list[Path]] = {}
+    for path in sorted((folder / prefix).glob("*.parquet")):
+        files.setdefault(path.name.split("-", 1)[0], []).append(path)
+    order = {name: i for i, name in enumerate(SPLIT_ORDER)}
+    return dict(sorted(files.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+
+def builtins_used(python_source: str, cpp_forward: str | None, names: set[str]) -> set[str]:
+    """Which of Warp's builtin ``names`` a program calls (``wp.x(`` in Python or ``wp::x(`` in its C++)."""
+    used = {m for m in _PY_BUILTIN_RE.findall(python_source) if m in names}
+    if cpp_forward:
+        used |= {m for m in _CPP_BUILTIN_RE.findall(cpp_forward) if m in names}
+    return used
+
+
+def _dist(values: list[int]) -> dict[str, float]:
+    if not values:
+        return {}
+    arr = np.asarray(values)
+    return {"min": int(arr.min()), "p10": float(np.percentile(arr, 10)), "p50": float(np.percentile(arr, 50)),
+            "p90": float(np.percentile(arr, 90)), "max": int(arr.max()), "mean": round(float(arr.mean()), 1)}
+
+
+def compute_stats(folder: Path, builtin_names: list[str] | None = None, prefix: str = "data") -> dict[str, Any]:
+    """Statistics of the dataset written under ``folder``.
+
+    Args:
+        folder: A folder written by ``warp-ir build``.
+        builtin_names: Warp's user-facing builtins (default: read from the installed Warp).
+        prefix: Sub-folder holding the Parquet files.
+
+    Raises:
+        FileNotFoundError: ``folder`` holds no Parquet files.
+    """
+    files = split_files(folder, prefix)
+    if not files:
+        raise FileNotFoundError(f"no Parquet files under {folder / prefix}")
+    if builtin_names is None:
+        from extraction import user_builtin_names  # noqa: PLC0415 - imports Warp
+
+        builtin_names = user_builtin_names()
+    names = set(builtin_names)
+    rows: dict[str, int] = {}
+    family, complexity, levels = Counter(), Counter(), Counter()
+    family_complexity: Counter = Counter()
+    lines: dict[str, list[int]] = {c: [] for c in CODE_COLUMNS}
+    chars: dict[str, list[int]] = {c: [] for c in CODE_COLUMNS}
+    used: Counter = Counter()
+    flags = Counter()
+    grad_failures: list[dict[str, Any]] = []
+    cols = ["family", "complexity", "kernel_name", "validation", "differentiable", *CODE_COLUMNS]
+    for split, paths in files.items():
+        rows[split] = 0
+        for path in paths:
+            table = pq.read_table(path, columns=[c for c in cols if c in pq.read_schema(path).names])
+            for row in table.to_pylist():
+                rows[split] += 1
+                family[row["family"]] += 1
+                complexity[int(row["complexity"])] += 1
+                family_complexity[(row["family"], int(row["complexity"]))] += 1
+                for c in CODE_COLUMNS:
+                    text = row.get(c)
+                    if text:
+                        lines[c].append(text.count("\n") + 1)
+                        chars[c].append(len(text))
+                used.update(builtins_used(row["python_source"], row.get("cpp_forward"), names))
+                v = row.get("validation") or {}
+                levels[v.get("level", "codegen")] += 1
+                for key in ("cpu_compiled", "cuda_compiled", "ran", "grad_ok"):
+                    if v.get(key) is True:
+                        flags[f"{key}"] += 1
+                    elif v.get(key) is False:
+                        flags[f"{key}_false"] += 1
+                if v.get("differentiable"):
+                    flags["differentiable"] += 1
+                if v.get("grad_ok") is False and len(grad_failures) < 50:
+                    grad_failures.append({"kernel": row["kernel_name"], "family": row["family"], "note": v.get("note")})
+    info_path = folder / BUILD_INFO
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    covered = sorted(used)
+    return {
+        "rows": rows,
+        "total_rows": sum(rows.values()),
+        "families": dict(sorted(family.items())),
+        "complexity": dict(sorted(complexity.items())),
+        "family_complexity": {f"{f}/{c}": n for (f, c), n in sorted(family_complexity.items())},
+        "lines": {c: _dist(v) for c, v in lines.items()},
+        "chars": {c: _dist(v) for c, v in chars.items()},
+        "builtin_coverage": {
+            "user_builtins": len(names),
+            "covered": len(covered),
+            "fraction": round(len(covered) / max(1, len(names)), 4),
+            "never_used": sorted(names - used.keys()),
+            "most_used": used.most_common(20),
+        },
+        "validation": {"levels": dict(levels), **dict(flags)},
+        "grad_failures": grad_failures,
+        "build": info,
+    }
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    """Human-readable summary of :func:`compute_stats` output (what ``warp-ir stats`` prints)."""
+    out = [f"rows: {stats['total_rows']}  " + "  ".join(f"{k}={v}" for k, v in stats["rows"].items())]
+    out.append(f"families ({len(stats['families'])}):")
+    out += [f"  {f:<22} {n}" for f, n in stats["families"].items()]
+    out.append("complexity: " + "  ".join(f"{k}={v}" for k, v in stats["complexity"].items()))
+    out.append("lines per column (min / p50 / p90 / max):")
+    for c, d in stats["lines"].items():
+        if d:
+            out.append(f"  {c:<15} {d['min']} / {d['p50']:.0f} / {d['p90']:.0f} / {d['max']}")
+    out.append("chars per column (min / p50 / p90 / max):")
+    for c, d in stats["chars"].items():
+        if d:
+            out.append(f"  {c:<15} {d['min']} / {d['p50']:.0f} / {d['p90']:.0f} / {d['max']}")
+    cov = stats["builtin_coverage"]
+    out.append(f"builtin coverage: {cov['covered']}/{cov['user_builtins']} = {cov['fraction']:.1%}")
+    out.append("  never used: " + ", ".join(cov["never_used"]))
+    out.append("validation: " + json.dumps(stats["validation"], sort_keys=True))
+    build = stats.get("build") or {}
+    if build:
+        plan = build.get("plan", {})
+        out.append(f"drawn: {plan.get('draws')}  exact duplicates removed: {plan.get('exact_duplicates')}  "
+                   f"near duplicates removed: {plan.get('near_duplicates')}")
+        rejected = build.get("rejected", {})
+        out.append(f"rejected: {sum(rejected.values())}")
+        out += [f"  {n:>5}  {reason}" for reason, n in sorted(rejected.items(), key=lambda kv: -kv[1])]
+    return "\n".join(out)

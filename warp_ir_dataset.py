@@ -1,0 +1,120 @@
+"""warp-ir: a `datasets` builder pairing Warp kernels with the C++/CUDA code Warp generates for them.
+
+``datasets`` 4+ no longer runs dataset scripts, so this builder is used as a class::
+
+    from warp_ir_dataset import WarpIR
+    builder = WarpIR(num_samples=500, seed=0)
+    builder.download_and_prepare()
+    ds = builder.as_dataset()
+
+``warp-ir build`` drives it and writes the Hub layout (Parquet + README), which
+``load_dataset("org/warp-ir")`` reads with no remote code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+from datasets.builder import Key
+from datasets.utils.logging import get_logger
+
+from extraction import FEATURES, TARGETS, VALIDATION_LEVELS
+from generator.plan import make_plan
+from generator.shard import run_shard, write_json_atomic
+from generator.templates import families as template_families
+from generator.templates import load_templates
+
+logger = get_logger(__name__)
+
+_DESCRIPTION = "Warp kernels (Python) paired with the C++ (CPU) and CUDA code Warp generates, forward and backward."
+_HOMEPAGE = "https://huggingface.co/datasets/org/warp-ir"
+_LICENSE = "apache-2.0"
+DEFAULT_SPLITS = {"train": 0.9, "validation": 0.05, "test": 0.05}
+
+
+@dataclass
+class WarpIRConfig(datasets.BuilderConfig):
+    """What to build.
+
+    Attributes:
+        num_samples: Distinct programs to draw (rows = this minus programs Warp rejects).
+        seed: Sampling seed; same seed and versions give the same rows.
+        families: Template families to draw from (default: all).
+        targets: Code generation targets, any of ``cpu`` and ``cuda``.
+        validate: ``codegen``, ``compile``, ``run`` or ``grad``.
+        split_ratios: Split name -> fraction, in order; fractions sum to 1.
+        shard_size: Programs per shard (the unit of parallelism and of resumption).
+        stats_dir: Where per-shard counts are written (``warp-ir build`` sets it).
+    """
+
+    name: str = "synthetic"
+    num_samples: int = 1000
+    seed: int = 0
+    families: tuple[str, ...] | None = None
+    targets: tuple[str, ...] = TARGETS
+    validate: str = "codegen"
+    split_ratios: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLITS))
+    shard_size: int = 100
+    stats_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        known = template_families()
+        if self.num_samples < 1:
+            raise ValueError(f"num_samples must be at least 1, got {self.num_samples}")
+        if self.shard_size < 1:
+            raise ValueError(f"shard_size must be at least 1, got {self.shard_size}")
+        self.families = tuple(sorted(set(self.families))) if self.families else tuple(known)
+        unknown = [f for f in self.families if f not in known]
+        if unknown:
+            raise ValueError(f"unknown families: {', '.join(unknown)} (known: {', '.join(known)})")
+        self.targets = tuple(t for t in TARGETS if t in self.targets)
+        bad = set(self.targets) ^ set(self.targets) | {t for t in self.targets if t not in TARGETS}
+        if not self.targets or bad:
+            raise ValueError(f"targets must be a non-empty subset of {', '.join(TARGETS)}")
+        if self.validate not in VALIDATION_LEVELS:
+            raise ValueError(f"validate must be one of {', '.join(VALIDATION_LEVELS)}, got {self.validate!r}")
+        total = sum(self.split_ratios.values())
+        if abs(total - 1.0) > 1e-6 or any(v < 0 for v in self.split_ratios.values()):
+            raise ValueError(f"split ratios must be non-negative and sum to 1, got {self.split_ratios}")
+
+
+class WarpIR(datasets.GeneratorBasedBuilder):
+    """Renders Jinja kernel templates, compiles each with Warp, and yields one row per kernel."""
+
+    VERSION = datasets.Version("0.1.0")
+    BUILDER_CONFIG_CLASS = WarpIRConfig
+    BUILDER_CONFIGS = [WarpIRConfig(name="synthetic", description="Programs rendered from warp-ir's templates.")]
+    DEFAULT_CONFIG_NAME = "synthetic"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # `datasets` copies the default config and sets keyword overrides with setattr, which
+        # skips __post_init__: run the checks on the config actually used.
+        self.config.__post_init__()
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(
+            description=_DESCRIPTION, features=FEATURES, homepage=_HOMEPAGE, license=_LICENSE,
+        )
+
+    def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
+        cfg = self.config
+        plan = make_plan(cfg.seed, cfg.num_samples, load_templates(), cfg.families, cfg.split_ratios, cfg.shard_size)
+        logger.info("plan: %s", json.dumps(plan.to_json()))
+        if cfg.stats_dir:
+            write_json_atomic(Path(cfg.stats_dir) / "plan.json", plan.to_json())
+        return [
+            datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards})
+            for split, shards in plan.shards.items()
+            if shards
+        ]
+
+    def _generate_examples(self, shards: list):
+        cfg = self.config
+        for shard in shards:
+            for i, record in enumerate(run_shard(shard, cfg.targets, cfg.validate, cfg.stats_dir)):
+                yield Key(shard.shard_id, i), record.to_row()
