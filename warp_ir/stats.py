@@ -27,9 +27,24 @@ def split_files(folder: Path, prefix: str = "data") -> dict[str, list[Path]]:
     return dict(sorted(files.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
+# Type constructors are builtins under their generic names: wp.vec3(...) is the ``vector`` builtin.
+_CONSTRUCTORS = (
+    (re.compile(r"\bwp\.(vec\d\w*|types\.vector)\s*\("), "vector"),
+    (re.compile(r"\bwp\.(mat\d\d\w*|types\.matrix)\s*\("), "matrix"),
+    (re.compile(r"\bwp\.(quat[hfd]?|types\.quaternion)\s*\("), "quaternion"),
+    (re.compile(r"\bwp\.(transform[hfd]?|types\.transformation)\s*\("), "transformation"),
+    (re.compile(r"\bwp\.spatial_(vector|matrix)[hfd]?\s*\("), "spatial_vector"),
+)
+
+
 def builtins_used(python_source: str, cpp_forward: str | None, names: set[str]) -> set[str]:
-    """Which of Warp's builtin ``names`` a program calls (``wp.x(`` in Python or ``wp::x(`` in its C++)."""
+    """Which of Warp's builtin ``names`` a program calls.
+
+    A builtin counts when it is called as ``wp.x(`` in Python, as ``wp::x(`` (or ``wp::adj_x(``)
+    in the generated C++, or, for type constructors, as ``wp.vec3(``-style calls.
+    """
     used = {m for m in _PY_BUILTIN_RE.findall(python_source) if m in names}
+    used |= {name for pattern, name in _CONSTRUCTORS if name in names and pattern.search(python_source)}
     if cpp_forward:
         used |= {m for m in _CPP_BUILTIN_RE.findall(cpp_forward) if m in names}
     return used

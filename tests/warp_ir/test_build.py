@@ -67,3 +67,17 @@ def test_parquet_rows_are_sorted_by_shard(small_build):
     ids = [r for p in sorted((small_build.out_dir / "data").glob("train-*.parquet"))
            for r in pq.read_table(p, columns=["id"]).column("id").to_pylist()]
     assert len(ids) == len(set(ids)) == small_build.rows["train"]
+
+
+def test_no_near_duplicate_across_splits_in_written_parquet(small_build):
+    """Recompute the normalised hash of every written program: each hash lives in exactly one split."""
+    from generator.normalize import normalized_hash
+
+    where: dict[str, set[str]] = {}
+    for path in (small_build.out_dir / "data").glob("*.parquet"):
+        split = path.name.split("-", 1)[0]
+        for src in pq.read_table(path, columns=["python_source"]).column("python_source").to_pylist():
+            where.setdefault(normalized_hash(src), set()).add(split)
+    assert where and all(len(splits) == 1 for splits in where.values())
+    # and no near-duplicates at all, within or across splits
+    assert len(where) == sum(small_build.rows.values())

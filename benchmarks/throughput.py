@@ -1,0 +1,115 @@
+"""Throughput of warp-ir against the limit set by Warp's own code generator, measured in one run.
+
+    python benchmarks/throughput.py [--num-samples 1000] [--compile-samples 200]
+
+On the same rendered programs it reports samples per second for:
+  1. raw Warp code generation (both targets) in a minimal loop: the limit;
+  2. `warp-ir build --validate codegen` with 1 and 2 processes;
+  3. the prototype's way: one temporary file, one import and one native compile per kernel;
+  4. `warp-ir build --validate compile` (batched native compilation);
+and prints the ratios. Numbers, not assertions: the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def programs(n: int, seed: int):
+    """The programs a build with this seed would compile (same plan as the builder's)."""
+    from generator.plan import make_plan
+    from generator.sampler import sample_program
+    from generator.templates import families, load_templates
+
+    ts = load_templates()
+    plan = make_plan(seed, n, ts, families(ts), {"train": 1.0}, n)
+    return [sample_program(seed, i, ts, families(ts)) for sh in plan.shards["train"] for i in sh.indices]
+
+
+def raw_codegen(progs) -> float:
+    """Warp's code generator and nothing else: load from memory, ModuleBuilder.codegen for cpu and cuda."""
+    from extraction import _warp
+    from extraction.loader import load_source, unload
+
+    start = time.perf_counter()
+    for p in progs:
+        mod = load_source(p.source, p.module_name)
+        kernel = next(v for v in vars(mod).values() if _warp.is_kernel(v))
+        for target in ("cpu", "cuda"):
+            _warp.codegen_module(kernel.module, target)
+        unload(p.module_name)
+    return time.perf_counter() - start
+
+
+def prototype_way(progs, workdir: Path) -> float:
+    """One temporary file, one import and one native CPU + CUDA compile per kernel, as the prototype did."""
+    import warp as wp
+
+    start = time.perf_counter()
+    for i, p in enumerate(progs):
+        path = workdir / f"proto_{i}.py"
+        path.write_text(p.source)
+        spec = importlib.util.spec_from_file_location(f"proto_{i}", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+        wp.compile_aot_module(mod, device="cpu", module_dir=str(workdir / f"out_{i}"))
+        wp.compile_aot_module(mod, arch=[75], module_dir=str(workdir / f"out_{i}"), use_ptx=True)
+    return time.perf_counter() - start
+
+
+def build_time(n: int, seed: int, workdir: Path, num_proc: int, validate: str) -> float:
+    from warp_ir.build import build
+
+    out = workdir / f"build_{num_proc}_{validate}"
+    start = time.perf_counter()
+    build(out, num_proc=num_proc, num_samples=n, seed=seed, validate=validate, shard_size=max(1, min(100, n // 8)),
+          command="benchmark")
+    elapsed = time.perf_counter() - start
+    shutil.rmtree(out)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--num-samples", type=int, default=1000)
+    parser.add_argument("--compile-samples", type=int, default=100, help="samples for the compile comparisons")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from extraction import init_quiet
+
+    init_quiet()
+    n, m = args.num_samples, args.compile_samples
+    progs = programs(n, args.seed)
+    with tempfile.TemporaryDirectory(prefix="warp-ir-bench-") as tmp:
+        work = Path(tmp)
+        raw_codegen(progs[:20])  # warm-up: imports, first module
+        t1 = raw_codegen(progs)
+        t2a = build_time(n, args.seed, work, 1, "codegen")
+        t2b = build_time(n, args.seed, work, 2, "codegen")
+        t3 = prototype_way(programs(m, args.seed), work)
+        t4 = build_time(m, args.seed, work, 1, "compile")
+    rate = lambda count, secs: count / secs  # noqa: E731
+    print(f"programs: {n} (compile comparisons: {m})")
+    print(f"1. raw Warp codegen (cpu+cuda)        {rate(n, t1):8.1f} samples/s  ({t1:.2f} s)")
+    print(f"2a. warp-ir build codegen, 1 process  {rate(n, t2a):8.1f} samples/s  ({t2a:.2f} s)")
+    print(f"2b. warp-ir build codegen, 2 processes{rate(n, t2b):8.1f} samples/s  ({t2b:.2f} s)")
+    print(f"3. prototype: file+import+compile     {rate(m, t3):8.1f} samples/s  ({t3:.2f} s)")
+    print(f"4. warp-ir build compile (batched)    {rate(m, t4):8.1f} samples/s  ({t4:.2f} s)")
+    print(f"ratio (2a)/(1)  = {t1 / t2a:.2f}   target >= 0.85")
+    print(f"ratio (2b)/(2a) = {t2a / t2b:.2f}   target >= 1.7")
+    print(f"ratio (4)/(3)   = {t3 / t4:.2f}   target >= 3")
+
+
+if __name__ == "__main__":
+    main()
