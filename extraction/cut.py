@@ -13,38 +13,22 @@ import re
 from collections.abc import Iterable
 
 
-def _skip_comment_or_string(text: str, i: int) -> int:
-    """If a comment or string literal starts at ``i``, return the index just past it, else ``i``."""
-    if text.startswith("//", i):
-        end = text.find("\n", i)
-        return len(text) if end < 0 else end
-    if text.startswith("/*", i):
-        end = text.find("*/", i + 2)
-        return len(text) if end < 0 else end + 2
-    if text[i] in "\"'":
-        quote, j = text[i], i + 1
-        while j < len(text) and text[j] != quote:
-            j += 2 if text[j] == "\\" else 1
-        return j + 1
-    return i
+# Tokens that matter for bracket matching; comments and string literals are matched whole so
+# that the brackets inside them are skipped.
+_TOKENS = re.compile(r"""//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|[{}()]""", re.DOTALL)
 
 
 def _match_close(text: str, open_index: int, opener: str, closer: str) -> int:
     """Index just past the bracket that closes the one at ``open_index``; -1 if unbalanced."""
-    depth, i = 0, open_index
-    while i < len(text):
-        skipped = _skip_comment_or_string(text, i)
-        if skipped != i:
-            i = skipped
-            continue
-        ch = text[i]
-        if ch == opener:
+    depth = 0
+    for token in _TOKENS.finditer(text, open_index):
+        tok = token.group()
+        if tok == opener:
             depth += 1
-        elif ch == closer:
+        elif tok == closer:
             depth -= 1
             if depth == 0:
-                return i + 1
-        i += 1
+                return token.end()
     return -1
 
 
