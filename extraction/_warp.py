@@ -8,6 +8,7 @@ Tested against warp-lang 1.19.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -58,10 +59,22 @@ class ModuleCode:
     structs: dict[str, Any]
 
 
-def init_quiet() -> None:
-    """Initialise Warp once, silently."""
-    wp.config.quiet = True
+def init_quiet(kernel_cache_dir: str | None = None) -> None:
+    """Initialise Warp once, silently; optionally point this process at its own kernel cache.
+
+    Args:
+        kernel_cache_dir: A directory only this process writes to, so parallel workers never
+            race on Warp's kernel cache (applied even if Warp was initialised before a fork).
+    """
+    wp.config.log_level = logging.WARNING  # no start-up banner (Warp 1.19 has no `config.quiet`)
+    if kernel_cache_dir:
+        os.makedirs(kernel_cache_dir, exist_ok=True)
+        wp.config.kernel_cache_dir = kernel_cache_dir
     wp.init()
+    if kernel_cache_dir:
+        from warp._src import build as _build  # noqa: PLC0415
+
+        _build.init_kernel_cache(kernel_cache_dir)
 
 
 def warp_version() -> str:
@@ -257,3 +270,49 @@ def compile_cuda(cu_path: str, ptx_path: str, arch: int = 75, optimization_level
     except Exception as exc:  # noqa: BLE001
         return (messages[0] if messages else "") + f"\n{exc}"
     return None
+
+
+# --- real-code mining (generator/real.py) -------------------------------------------------------
+
+def warp_modules() -> list[tuple[str, Any]]:
+    """Every Warp module the process has created, as ``(name, module)`` sorted by name."""
+    return sorted(_context.user_modules.items(), key=lambda item: item[0])
+
+
+def module_kernels(module: Any) -> list[Any]:
+    """The kernels registered in a Warp module (the latest object per key: what its codegen builds)."""
+    return list(module.kernels.values())
+
+
+def warp_module_name(kernel: Any) -> str:
+    """Name of the Warp module a kernel is built in (e.g. ``warp.fem.geometry.hexmesh``)."""
+    return kernel.module.name
+
+
+def codegen_module_portable(module: Any, target: str) -> ModuleCode:
+    """:func:`codegen_module` with ``output_arch=None`` in the builder options, as Warp's own builds pass it.
+
+    Warp adds ``output_arch`` to the options before building (``None`` for CPU, the SM
+    architecture for CUDA); tile builtins backed by libmathdx (``tile_matmul``, ``tile_fft``,
+    ``tile_cholesky``, ...) read it, and without it raise ``KeyError: 'output_arch'``. With
+    ``None`` they generate their portable implementation (what Warp emits for CPU and for
+    builds without MathDx) instead of calling out to MathDx link-time code generation.
+    Nothing else in code generation reads ``output_arch``.
+    """
+    options = module.resolve_options(wp.config) | {"output_arch": None}
+    builder = _context.ModuleBuilder(module, options, target=target)
+    source = builder.codegen(target)
+    kernels = [(k, k.get_mangled_name()) for k in builder.kernels]
+    functions = {f.native_func: f for f in builder.functions if f.native_snippet is None}
+    structs = {s.native_name: s for s in builder.structs}
+    return ModuleCode(target=target, source=source, kernels=kernels, functions=functions, structs=structs)
+
+
+# Where Warp keeps its implementation: library kernels are defined in modules under it
+# (e.g. ``warp._src.sparse``) and registered under public Warp module names (``warp.sparse``).
+INTERNAL_PACKAGE = "warp._src"
+
+
+def kernel_arg_types(kernel: Any) -> list[tuple[str, Any]]:
+    """``(name, Warp type object)`` for every argument of a kernel (for building launch inputs)."""
+    return [(arg.label, arg.type) for arg in kernel.adj.args]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
+import textwrap
 import types
 from collections.abc import Sequence
 from typing import Any
@@ -91,7 +92,8 @@ def _python_source(kernel: Any, helpers: Sequence[Any], structs: Sequence[Any]) 
             lines, start = inspect.getsourcelines(obj)
         except (OSError, TypeError):
             continue
-        pieces[(inspect.getsourcefile(obj) or "", start)] = "".join(lines)
+        # dedent: a kernel or helper defined in a class body (or a function) is indented in its file
+        pieces[(inspect.getsourcefile(obj) or "", start)] = textwrap.dedent("".join(lines))
     return "\n\n".join(text.rstrip("\n") for _, text in sorted(pieces.items())) + "\n"
 
 
@@ -135,7 +137,7 @@ def extract_module(
     for module in by_module.values():
         for target in targets:
             try:
-                code = _warp.codegen_module(module, target)
+                code = _warp.codegen_module_portable(module, target)
             except Exception as exc:
                 raise ExtractionError(warp_error_message(exc)) from exc
             wanted = {id(k) for k in kernels}

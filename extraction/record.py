@@ -68,6 +68,8 @@ class KernelRecord:
     validation: Validation = field(default_factory=Validation)
     # Whole generated translation unit per target, kept for native compilation; not a dataset column.
     generated: dict[str, str] = field(default_factory=dict, repr=False)
+    # The template's ``run:`` hints (tiled block dim, nondeterminism), for the runtime validator.
+    run_hints: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def source_hash(self) -> str:

@@ -83,6 +83,7 @@ def compile_program(program: Program, targets: Sequence[str]) -> KernelRecord:
     rec.template = program.template.name
     rec.complexity = program.rendered.complexity
     rec.params = json.dumps(program.rendered.params, sort_keys=True)
+    rec.run_hints = dict(program.template.meta.get("run") or {})
     rec.module_name = ""  # module names carry the sample index: not part of the data
     for arg in rec.arguments:
         arg["type"] = arg["type"].replace(f"{program.module_name}.", "")

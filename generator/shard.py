@@ -51,7 +51,7 @@ def run_shard(
         validate: Validation level (``codegen`` or ``compile``).
         stats_dir: Where ``<split>-<shard_id>.json`` with the shard's counts goes (optional).
     """
-    init_quiet()
+    init_quiet(os.path.join(stats_dir, "..", "warp-kernels", f"pid-{os.getpid()}") if stats_dir else None)
     counts = Counts()
     programs = shard_programs(shard, load_templates(), counts)
     records = records_for(programs, targets, counts)

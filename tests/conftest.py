@@ -18,7 +18,7 @@ os.environ["WARP_IR_TEST_TMP"] = str(_TMP)
 import warp as wp  # noqa: E402  (after the environment above)
 
 wp.config.kernel_cache_dir = str(_TMP / "warp-cache")
-wp.config.quiet = True
+wp.config.log_level = 30  # warnings only
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

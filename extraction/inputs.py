@@ -1,0 +1,192 @@
+"""Launch inputs for a kernel, generated from its signature.
+
+Arrays get random values (floats in [-1, 1], integers in [0, 4) so they are safe as
+indices), scalars about 1.0, structs random fields; ``uint64`` arguments are given
+the id of a mesh, BVH, hash grid or volume, chosen by the query functions the
+program passes them to. Everything is drawn from one seeded generator, so the same
+program always gets the same inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import warp as wp
+import warp.types as wt
+
+from extraction import _warp
+
+LAUNCH_SHAPES = {1: (64,), 2: (8, 8), 3: (4, 4, 4), 4: (3, 3, 3, 3)}
+_QUERY_KIND = (("mesh", "mesh"), ("bvh", "bvh"), ("hash_grid", "hash_grid"), ("volume", "volume"))
+
+
+class InputError(Exception):
+    """A kernel argument of a kind the input generator cannot build."""
+
+
+@dataclass(slots=True)
+class LaunchInputs:
+    """Arguments for one launch, as NumPy values that can be turned into fresh Warp arrays any time."""
+
+    names: list[str]
+    types: list[Any]
+    values: list[Any]  # np.ndarray for arrays, Python/Warp values otherwise
+    shape: tuple[int, ...]
+    keep_alive: list[Any] = field(default_factory=list)  # meshes, grids, volumes referenced by id
+
+    def build(self, requires_grad: bool = False) -> list[Any]:
+        """Fresh launch arguments (new arrays each call, so launches never see each other's writes)."""
+        args = []
+        for t, v in zip(self.types, self.values):
+            if wt.is_array(t):
+                grad = requires_grad and _is_float_dtype(t.dtype)
+                args.append(wp.array(v, dtype=t.dtype, device="cpu", requires_grad=grad))
+            else:
+                args.append(v)
+        return args
+
+
+def _scalar_of(dtype: Any) -> Any:
+    return getattr(dtype, "_wp_scalar_type_", dtype)
+
+
+def _is_float_dtype(dtype: Any) -> bool:
+    return _scalar_of(dtype) in (wp.float16, wp.float32, wp.float64)
+
+
+def _random_scalars(dtype: Any, shape: tuple[int, ...], rng: np.random.Generator, lo: float = -1.0) -> np.ndarray:
+    scalar = _scalar_of(dtype)
+    if scalar in (wp.float16, wp.float32, wp.float64, float):
+        return rng.uniform(lo, 1.0, size=shape)
+    if scalar is wp.bool or scalar is bool:
+        return rng.integers(0, 2, size=shape).astype(bool)
+    return rng.integers(0, 4, size=shape)
+
+
+def _dtype_shape(dtype: Any) -> tuple[int, ...]:
+    return tuple(getattr(dtype, "_shape_", ()))
+
+
+def _value(t: Any, rng: np.random.Generator) -> Any:
+    """A random non-array value of Warp type ``t``."""
+    if wt.type_is_struct(t):
+        return _struct_value(t, rng)
+    if hasattr(t, "_wp_generic_type_str_") or _dtype_shape(t):
+        flat = _random_scalars(t, (int(np.prod(_dtype_shape(t))),), rng, lo=0.5)
+        if wt.type_is_quaternion(t) or wt.type_is_transformation(t):
+            flat = _unit_rotations(t, flat)
+        return t(*[_scalar_of(t)(float(x)) if _is_float_dtype(t) else int(x) for x in flat])
+    if t in (float, wp.float16, wp.float32, wp.float64):
+        return t(float(rng.uniform(0.5, 1.5)))
+    if t in (bool, wp.bool):
+        return True
+    if t is wp.uint64:
+        raise InputError("uint64 argument without a matching geometry query")
+    return t(int(rng.integers(1, 4)))
+
+
+def _unit_rotations(t: Any, flat: np.ndarray) -> np.ndarray:
+    q = flat[-4:] if wt.type_is_quaternion(t) else flat[3:7]
+    q = q / max(np.linalg.norm(q), 1e-6)
+    if wt.type_is_quaternion(t):
+        return q
+    return np.concatenate([flat[:3], q])
+
+
+def _struct_value(t: Any, rng: np.random.Generator) -> Any:
+    instance = t()
+    for name, var in t.vars.items():
+        vt = var.type
+        if wt.is_array(vt):
+            setattr(instance, name, wp.array(_array_values(vt, (16,) * vt.ndim, rng), dtype=vt.dtype, device="cpu"))
+        else:
+            setattr(instance, name, _value(vt, rng))
+    return instance
+
+
+def _array_values(t: Any, shape: tuple[int, ...], rng: np.random.Generator) -> Any:
+    dtype = t.dtype
+    if wt.type_is_struct(dtype):
+        return [_struct_value(dtype, rng) for _ in range(int(np.prod(shape)))]
+    values = _random_scalars(dtype, shape + _dtype_shape(dtype), rng)
+    if wt.type_is_quaternion(dtype) or wt.type_is_transformation(dtype):
+        values = np.apply_along_axis(lambda f: _unit_rotations(dtype, f), -1, values)
+    return values
+
+
+def _array_shape(ndim: int, launch: tuple[int, ...]) -> tuple[int, ...]:
+    if ndim == len(launch):
+        return launch
+    if ndim == 1:
+        return (int(np.prod(launch)),)
+    side = max(launch)
+    return (side,) * ndim
+
+
+def _geometry_kind(arg: str, source: str) -> str | None:
+    for prefix, kind in _QUERY_KIND:
+        if re.search(rf"\bwp\.(tile_)?{prefix}\w*\(\s*{re.escape(arg)}\b", source):
+            return kind
+    for prefix, kind in _QUERY_KIND:
+        if prefix.split("_")[0] in arg.lower():
+            return kind
+    return None
+
+
+def _geometry(kind: str, source: str, rng: np.random.Generator, points: np.ndarray | None) -> Any:
+    if kind == "mesh":
+        verts = np.array([[x, y, z] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)], dtype=float)
+        faces = [0, 2, 1, 1, 2, 3, 4, 5, 6, 5, 7, 6, 0, 1, 4, 1, 5, 4, 2, 6, 3, 3, 6, 7, 0, 4, 2, 2, 4, 6, 1, 3, 5,
+                 3, 7, 5]
+        return wp.Mesh(points=wp.array(verts, dtype=wp.vec3, device="cpu"),
+                       velocities=wp.array(rng.uniform(-1, 1, (8, 3)), dtype=wp.vec3, device="cpu"),
+                       indices=wp.array(faces, dtype=int, device="cpu"))
+    if kind == "bvh":
+        lo = rng.uniform(-1, 1, (32, 3))
+        return wp.Bvh(wp.array(lo, dtype=wp.vec3, device="cpu"),
+                      wp.array(lo + rng.uniform(0.05, 0.3, (32, 3)), dtype=wp.vec3, device="cpu"))
+    if kind == "hash_grid":
+        grid = wp.HashGrid(16, 16, 16, device="cpu")
+        pts = points if points is not None else rng.uniform(-1, 1, (64, 3))
+        grid.build(wp.array(pts, dtype=wp.vec3, device="cpu"), 0.25)
+        return grid
+    if kind == "volume":
+        if re.search(r"volume_(sample|lookup)_v\b|dtype=wp\.vec3", source):
+            data = rng.uniform(-1, 1, (8, 8, 8, 3)).astype(np.float32)
+        elif re.search(r"volume_(sample|lookup)_i\b|dtype=wp\.int32", source):
+            data = rng.integers(0, 4, (8, 8, 8)).astype(np.int32)
+        else:
+            data = rng.uniform(-1, 1, (8, 8, 8)).astype(np.float32)
+        return wp.Volume.load_from_numpy(data, min_world=(-1.0, -1.0, -1.0), voxel_size=0.25, bg_value=None)
+    raise InputError(f"no geometry of kind {kind}")
+
+
+def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0) -> LaunchInputs:
+    """Inputs for one launch of ``kernel`` over a small grid of ``launch_dim`` dimensions.
+
+    Raises:
+        InputError: An argument type the generator does not handle.
+    """
+    rng = np.random.default_rng(seed)
+    shape = LAUNCH_SHAPES[launch_dim or 1]
+    names, types, values, keep = [], [], [], []
+    points = None
+    for name, t in _warp.kernel_arg_types(kernel):
+        if wt.is_array(t):
+            vals = _array_values(t, _array_shape(t.ndim, shape), rng)
+            if points is None and getattr(t.dtype, "_shape_", None) == (3,) and t.ndim == 1:
+                points = np.asarray(vals)
+            names.append(name), types.append(t), values.append(vals)
+        elif t is wp.uint64:
+            kind = _geometry_kind(name, source)
+            if kind is None:
+                raise InputError(f"uint64 argument '{name}' is not passed to a mesh/bvh/hash_grid/volume query")
+            geo = _geometry(kind, source, rng, points)
+            keep.append(geo)
+            names.append(name), types.append(t), values.append(geo.id)
+        else:
+            names.append(name), types.append(t), values.append(_value(t, rng))
+    return LaunchInputs(names, types, values, shape, keep)

@@ -1,0 +1,109 @@
+"""Run untrusted work (launching generated kernels) in a forked child, one result per item.
+
+A generated kernel can crash the process (an out-of-bounds access) or never finish.
+Items are processed in a child made with ``os.fork`` (usable inside ``datasets``'
+daemonic pool workers, where ``multiprocessing`` may not start children); the child
+streams one pickled result per item, so when it dies or stalls the culprit is the
+first item without a result: that item is marked, and the rest go to a new child.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import os
+import pickle
+import select
+import signal
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class Crashed:
+    """Marker result for an item whose child process died or timed out."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Crashed({self.reason!r})"
+
+
+def _send(fd: int, obj: Any) -> None:
+    data = pickle.dumps(obj)
+    os.write(fd, struct.pack("<Q", len(data)))
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_exact(fd: int, n: int, deadline_s: float) -> bytes | None:
+    chunks, got = [], 0
+    while got < n:
+        ready, _, _ = select.select([fd], [], [], deadline_s)
+        if not ready:
+            return None
+        chunk = os.read(fd, n - got)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def run_isolated(items: Sequence[Any], fn: Callable[[Any], Any], timeout_s: float = 120.0) -> list[Any]:
+    """``[fn(item) for item in items]``, computed in forked children; crashes become :class:`Crashed`.
+
+    Args:
+        items: Picklable inputs.
+        fn: Called in the child on each item; its result must be picklable.
+        timeout_s: Longest time one item may take before its child is killed.
+    """
+    results: list[Any] = []
+    while len(results) < len(items):
+        todo = items[len(results):]
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            os.close(read_fd)
+            faulthandler.disable()  # a crash is reported by the parent, in one line
+            try:
+                for item in todo:
+                    try:
+                        out = fn(item)
+                    except Exception as exc:  # noqa: BLE001 - reported per item
+                        out = Crashed(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                    _send(write_fd, out)
+            finally:
+                os._exit(0)
+        os.close(write_fd)
+        got = 0
+        try:
+            while got < len(todo):
+                header = _read_exact(read_fd, 8, timeout_s)
+                if header is None:
+                    break
+                body = _read_exact(read_fd, struct.unpack("<Q", header)[0], timeout_s)
+                if body is None:
+                    break
+                results.append(pickle.loads(body))
+                got += 1
+        finally:
+            os.close(read_fd)
+            if got < len(todo):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            _, status = os.waitpid(pid, 0)
+        if got < len(todo):
+            how = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) and got < len(todo)
+                   else "timed out or exited")
+            reason = f"timeout after {timeout_s:.0f} s" if os.WIFSIGNALED(status) and \
+                os.WTERMSIG(status) == signal.SIGKILL else how
+            logger.warning("isolated item %d: %s", len(results), reason)
+            results.append(Crashed(reason))
+    return results

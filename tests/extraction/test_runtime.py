@@ -1,0 +1,96 @@
+"""Run-level and grad-level validation on CPU, and crash isolation."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from extraction import extract_module, loaded_source
+from extraction.isolate import Crashed, run_isolated
+from extraction.runtime import validate_kernel
+from tests.conftest import FIXTURES
+
+SIN_WITH_GRAD = '''import warp as wp
+
+@wp.func
+def my_sin(x: float) -> float:
+    return wp.sin(x)
+
+@wp.func_grad(my_sin)
+def adj_my_sin(x: float, adj_ret: float):
+    wp.adjoint[x] += adj_ret * {derivative}
+
+@wp.kernel
+def apply(theta: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = my_sin(theta[i]) * 2.0
+'''
+
+
+def check(source: str, name: str, level: str = "grad", hints: dict | None = None):
+    with loaded_source(source, f"warp_ir_rt_{abs(hash(source))}") as mod:
+        (rec,) = [r for r in extract_module(mod, program_source=source) if r.kernel_name == name]
+        return validate_kernel(getattr(mod, name), source, rec.launch_dim, level, hints or {}, rec.cpp_forward)
+
+
+@pytest.mark.parametrize("name", ["arith_kernel", "vector_kernel", "loop_kernel", "matrix_kernel", "trig_kernel",
+                                  "struct_helper_kernel", "atomic_kernel"])
+def test_prototype_kernels_run_and_pass_grad(name):
+    res = check((FIXTURES / "prototype_kernels.py").read_text(), name)
+    assert res.ran is True and res.deterministic is True
+    assert res.grad_ok is True and res.differentiable is True, res.note
+    assert res.grad_max_rel_error < 2e-2
+
+
+def test_wrong_custom_gradient_is_caught():
+    good = check(SIN_WITH_GRAD.format(derivative="wp.cos(x)"), "apply")
+    assert good.grad_ok is True, good.note
+    bad = check(SIN_WITH_GRAD.format(derivative="wp.sin(x)"), "apply")  # d/dx sin(x) is not sin(x)
+    assert bad.ran is True and bad.grad_ok is False and bad.differentiable is True
+    assert bad.grad_max_rel_error > 0.1 and "rel. error" in bad.note
+
+
+def test_integer_kernel_is_not_claimed_differentiable():
+    res = check((FIXTURES / "prototype_kernels.py").read_text(), "forward_only_kernel")
+    assert res.ran is True and res.grad_ok is None and res.differentiable is False
+    assert "no float" in res.note
+
+
+def test_run_level_skips_gradient():
+    res = check((FIXTURES / "prototype_kernels.py").read_text(), "trig_kernel", level="run")
+    assert res.ran is True and res.grad_ok is None and res.grad_max_rel_error is None
+
+
+def test_nonfinite_output_is_not_ran():
+    src = "import warp as wp\n\n@wp.kernel\ndef k(x: wp.array(dtype=float)):\n    x[wp.tid()] = wp.log(x[wp.tid()] * 0.0)\n"
+    res = check(src, "k", level="run")
+    assert res.ran is False and "non-finite" in res.note
+
+
+def _maybe_crash(item: int) -> int:
+    if item == 2:
+        os.abort()
+    if item == 4:
+        raise ValueError("bad item")
+    return item * 10
+
+
+def test_isolation_survives_a_crash():
+    out = run_isolated([0, 1, 2, 3, 4, 5], _maybe_crash, timeout_s=30)
+    assert out[:2] == [0, 10] and out[3] == 30 and out[5] == 50
+    assert isinstance(out[2], Crashed) and "signal" in out[2].reason
+    assert isinstance(out[4], Crashed) and "bad item" in out[4].reason
+
+
+def _hang(item: int) -> int:
+    if item == 1:
+        import time
+
+        time.sleep(60)
+    return item
+
+
+def test_isolation_times_out():
+    out = run_isolated([0, 1, 2], _hang, timeout_s=2)
+    assert out[0] == 0 and isinstance(out[1], Crashed) and "timeout" in out[1].reason and out[2] == 2
