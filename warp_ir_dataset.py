@@ -23,6 +23,7 @@ from datasets.utils.logging import get_logger
 
 from extraction import FEATURES, TARGETS, VALIDATION_LEVELS
 from generator.plan import make_plan
+from generator.real_config import real_records
 from generator.shard import run_shard, write_json_atomic
 from generator.templates import families as template_families
 from generator.templates import load_templates
@@ -48,6 +49,8 @@ class WarpIRConfig(datasets.BuilderConfig):
         split_ratios: Split name -> fraction, in order; fractions sum to 1.
         shard_size: Programs per shard (the unit of parallelism and of resumption).
         stats_dir: Where per-shard counts are written (``warp-ir build`` sets it).
+        packages: ``real`` configuration: distributions whose own Warp code is mined.
+        include_fem: ``real`` configuration: add the kernels warp.fem generates for the Poisson example.
     """
 
     name: str = "synthetic"
@@ -59,6 +62,8 @@ class WarpIRConfig(datasets.BuilderConfig):
     split_ratios: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLITS))
     shard_size: int = 100
     stats_dir: str | None = None
+    packages: tuple[str, ...] = ("warp-lang", "mujoco-warp")
+    include_fem: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -87,7 +92,10 @@ class WarpIR(datasets.GeneratorBasedBuilder):
 
     VERSION = datasets.Version("0.1.0")
     BUILDER_CONFIG_CLASS = WarpIRConfig
-    BUILDER_CONFIGS = [WarpIRConfig(name="synthetic", description="Programs rendered from warp-ir's templates.")]
+    BUILDER_CONFIGS = [
+        WarpIRConfig(name="synthetic", description="Programs rendered from warp-ir's templates."),
+        WarpIRConfig(name="real", description="Kernels of real Warp code (held-out evaluation set)."),
+    ]
     DEFAULT_CONFIG_NAME = "synthetic"
 
     def __init__(self, *args, **kwargs) -> None:
@@ -103,6 +111,8 @@ class WarpIR(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
         cfg = self.config
+        if cfg.name == "real":
+            return [datasets.SplitGenerator(name="test", gen_kwargs={"shards": [tuple(cfg.packages)]})]
         plan = make_plan(cfg.seed, cfg.num_samples, load_templates(), cfg.families, cfg.split_ratios, cfg.shard_size)
         logger.info("plan: %s", json.dumps(plan.to_json()))
         if cfg.stats_dir:
@@ -115,6 +125,10 @@ class WarpIR(datasets.GeneratorBasedBuilder):
 
     def _generate_examples(self, shards: list):
         cfg = self.config
+        if cfg.name == "real":
+            for i, record in enumerate(real_records(shards[0], cfg.targets, cfg.include_fem, cfg.stats_dir)):
+                yield Key(0, i), record.to_row()
+            return
         for shard in shards:
             for i, record in enumerate(run_shard(shard, cfg.targets, cfg.validate, cfg.stats_dir)):
                 yield Key(shard.shard_id, i), record.to_row()

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from extraction._warp import init_quiet, user_builtin_names, warp_version
-from extraction.extract import ExtractionError, cut_kernel, extract_module
+from extraction.extract import ExtractionError, cut_kernel, extract_kernels, extract_module
 from extraction.loader import LoadError, load_source, load_target, loaded_source, unload
-from extraction.record import FEATURES, TARGETS, VALIDATION_LEVELS, KernelRecord, Validation
+from extraction.record import FEATURES, TARGETS, VALIDATION_LEVELS, KernelRecord, Source, Validation
 
 
 def extract_target(target: str, targets: Sequence[str] = TARGETS) -> list[KernelRecord]:
@@ -35,7 +35,9 @@ __all__ = [
     "KernelRecord",
     "LoadError",
     "Validation",
+    "Source",
     "cut_kernel",
+    "extract_kernels",
     "extract_module",
     "extract_target",
     "init_quiet",

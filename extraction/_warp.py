@@ -99,8 +99,13 @@ def codegen_module(module: Any, target: str) -> ModuleCode:
 
     Raises:
         Exception: Whatever Warp raises when it rejects the program.
+
+    ``output_arch`` is set to ``None`` in the builder options, as Warp's own builds add it
+    before building: tile builtins backed by libmathdx (``tile_matmul``, ``tile_fft``,
+    ``tile_cholesky``, ...) read it (``KeyError`` without it), and with ``None`` they generate
+    their portable implementation instead of MathDx link-time code. Nothing else reads it.
     """
-    options = module.resolve_options(wp.config)
+    options = module.resolve_options(wp.config) | {"output_arch": None}
     builder = _context.ModuleBuilder(module, options, target=target)
     source = builder.codegen(target)
     kernels = [(k, k.get_mangled_name()) for k in builder.kernels]
@@ -287,25 +292,6 @@ def module_kernels(module: Any) -> list[Any]:
 def warp_module_name(kernel: Any) -> str:
     """Name of the Warp module a kernel is built in (e.g. ``warp.fem.geometry.hexmesh``)."""
     return kernel.module.name
-
-
-def codegen_module_portable(module: Any, target: str) -> ModuleCode:
-    """:func:`codegen_module` with ``output_arch=None`` in the builder options, as Warp's own builds pass it.
-
-    Warp adds ``output_arch`` to the options before building (``None`` for CPU, the SM
-    architecture for CUDA); tile builtins backed by libmathdx (``tile_matmul``, ``tile_fft``,
-    ``tile_cholesky``, ...) read it, and without it raise ``KeyError: 'output_arch'``. With
-    ``None`` they generate their portable implementation (what Warp emits for CPU and for
-    builds without MathDx) instead of calling out to MathDx link-time code generation.
-    Nothing else in code generation reads ``output_arch``.
-    """
-    options = module.resolve_options(wp.config) | {"output_arch": None}
-    builder = _context.ModuleBuilder(module, options, target=target)
-    source = builder.codegen(target)
-    kernels = [(k, k.get_mangled_name()) for k in builder.kernels]
-    functions = {f.native_func: f for f in builder.functions if f.native_snippet is None}
-    structs = {s.native_name: s for s in builder.structs}
-    return ModuleCode(target=target, source=source, kernels=kernels, functions=functions, structs=structs)
 
 
 # Where Warp keeps its implementation: library kernels are defined in modules under it

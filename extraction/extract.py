@@ -118,17 +118,40 @@ def extract_module(
         kernel_names: Only extract these kernels (default: all of them).
 
     Returns:
-        One record per kernel, in definition order.
+        One record per kernel (one per overload of a generic kernel), in definition order.
 
     Raises:
         ExtractionError: Warp rejected the program (its message is kept) or no kernel was found.
     """
     kernels = [k for k in _warp.kernels_in(py_module) if kernel_names is None or k.key in kernel_names]
+    if not kernels:
+        raise ExtractionError(f"no Warp kernels found in {py_module.__name__}")
+    return extract_kernels(kernels, targets, program_source, py_module.__name__)
+
+
+def extract_kernels(
+    kernels: Sequence[Any],
+    targets: Sequence[str] = TARGETS,
+    program_source: str | None = None,
+    module_name: str = "",
+) -> list[KernelRecord]:
+    """Cut one record per kernel out of the code Warp generates for the modules they live in.
+
+    Works for any kernel objects, including those made at run time (e.g. by ``warp.fem``).
+    Generic kernels are replaced by the overloads that exist.
+
+    Args:
+        kernels: Warp kernels.
+        targets: Any of ``"cpu"`` and ``"cuda"``.
+        program_source: Every record's ``python_source`` when given (see :func:`extract_module`).
+        module_name: Recorded as ``module_name``; stripped from struct type names.
+
+    Raises:
+        ExtractionError: Warp rejected a module, or a kernel is missing from its generated code.
+    """
     kernels = [k for k in kernels if not _warp.is_generic_kernel(k)] + [
         o for k in kernels if _warp.is_generic_kernel(k) for o in _warp.kernel_overloads(k)
     ]
-    if not kernels:
-        raise ExtractionError(f"no Warp kernels found in {py_module.__name__}")
     by_module: dict[int, Any] = {}
     for k in kernels:
         by_module.setdefault(id(_warp.module_of(k)), _warp.module_of(k))
@@ -137,7 +160,7 @@ def extract_module(
     for module in by_module.values():
         for target in targets:
             try:
-                code = _warp.codegen_module_portable(module, target)
+                code = _warp.codegen_module(module, target)
             except Exception as exc:
                 raise ExtractionError(warp_error_message(exc)) from exc
             wanted = {id(k) for k in kernels}
@@ -158,7 +181,7 @@ def extract_module(
                         arguments=[{"name": n, "type": t} for n, t in _warp.kernel_args(kernel)],
                         helper_functions=sorted({getattr(f, "__name__", n) for n, f in zip(helper_names, helper_funcs)}),
                         warp_version=_warp.warp_version(),
-                        module_name=py_module.__name__,
+                        module_name=module_name,
                     )
                     enable_backward = _warp.kernel_enable_backward(kernel, module)
                     float_args = any(_FLOATY_RE.search(a["type"]) for a in rec.arguments)

@@ -38,6 +38,32 @@ class Validation:
 
 
 @dataclass(slots=True)
+class Source:
+    """Where a record's Python code comes from.
+
+    Attributes:
+        kind: ``generated`` (rendered from a warp-ir template), ``real`` (mined from a
+            package's own code) or ``fem`` (a kernel warp.fem generated for an integrand).
+        package: Distribution the code comes from (``warp-ir`` for generated programs).
+        package_version: Its version.
+        module: Python module that defines the kernel (empty for generated programs).
+        path: File inside the package (the template for generated programs).
+        first_line: First line of the definition in ``path`` (0 when not applicable).
+        last_line: Last line of the definition (0 when not applicable).
+        license: SPDX license of the code.
+    """
+
+    kind: str = "generated"
+    package: str = "warp-ir"
+    package_version: str = ""
+    module: str = ""
+    path: str = ""
+    first_line: int = 0
+    last_line: int = 0
+    license: str = "Apache-2.0"
+
+
+@dataclass(slots=True)
 class KernelRecord:
     """One Warp kernel: its Python source and the code Warp generates for it.
 
@@ -66,6 +92,7 @@ class KernelRecord:
     complexity: int = 0
     params: str = "{}"
     validation: Validation = field(default_factory=Validation)
+    source: Source = field(default_factory=Source)
     # Whole generated translation unit per target, kept for native compilation; not a dataset column.
     generated: dict[str, str] = field(default_factory=dict, repr=False)
     # The template's ``run:`` hints (tiled block dim, nondeterminism), for the runtime validator.
@@ -113,6 +140,16 @@ FEATURES = datasets.Features(
         "differentiable": datasets.Value("bool"),
         "warp_version": datasets.Value("string"),
         "content_hash": datasets.Value("string"),
+        "source": {
+            "kind": datasets.Value("string"),
+            "package": datasets.Value("string"),
+            "package_version": datasets.Value("string"),
+            "module": datasets.Value("string"),
+            "path": datasets.Value("string"),
+            "first_line": datasets.Value("int32"),
+            "last_line": datasets.Value("int32"),
+            "license": datasets.Value("string"),
+        },
         "validation": {
             "level": datasets.Value("string"),
             "cpu_compiled": datasets.Value("bool"),

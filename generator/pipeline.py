@@ -12,8 +12,10 @@ import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
 
-from extraction import ExtractionError, KernelRecord, extract_module, loaded_source
+from extraction import ExtractionError, KernelRecord, Source, extract_module, loaded_source
 from generator.sampler import Program
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,15 @@ class Counts:
                    examples=dict(data["examples"]))
 
 
+@cache
+def package_version(dist: str) -> str:
+    """Installed version of a distribution ("" when it is not installed)."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
 def reason_of(exc: BaseException) -> str:
     """A short, stable reason for a rejection: the exception type and its first line, without ids."""
     first = (str(exc).strip().splitlines() or [""])[0]
@@ -84,6 +95,8 @@ def compile_program(program: Program, targets: Sequence[str]) -> KernelRecord:
     rec.complexity = program.rendered.complexity
     rec.params = json.dumps(program.rendered.params, sort_keys=True)
     rec.run_hints = dict(program.template.meta.get("run") or {})
+    rec.source = Source(kind="generated", package="warp-ir", package_version=package_version("warp-ir-dataset"),
+                        path=f"templates/{program.template.name}.py.j2")
     rec.module_name = ""  # module names carry the sample index: not part of the data
     for arg in rec.arguments:
         arg["type"] = arg["type"].replace(f"{program.module_name}.", "")

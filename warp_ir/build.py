@@ -15,7 +15,7 @@ from extraction import warp_version
 from generator.pipeline import Counts
 from generator.shard import write_json_atomic
 from warp_ir.card import render_card
-from warp_ir.stats import BUILD_INFO, compute_stats
+from warp_ir.stats import BUILD_INFO, CONFIG_PREFIX, build_info, compute_stats, real_in_synthetic, split_files
 from warp_ir.writer import remove_tree, write_parquet_splits
 
 logger = logging.getLogger(__name__)
@@ -42,12 +42,16 @@ def merge_counts(stats_dir: Path) -> Counts:
     return total
 
 
-def build(out_dir: Path, num_proc: int = 1, keep_cache: bool = False, command: str | None = None,
-          **config: Any) -> BuildResult:
-    """Build the synthetic dataset into ``out_dir`` (Hub layout: ``data/*.parquet`` + ``README.md``).
+def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep_cache: bool = False,
+          command: str | None = None, **config: Any) -> BuildResult:
+    """Build one configuration into ``out_dir`` in the Hub layout and (re)render the card.
+
+    ``synthetic`` goes to ``data/*.parquet``, ``real`` to ``real/*.parquet``; building one
+    keeps the other, and the card describes every configuration present.
 
     Args:
         out_dir: Output folder (created).
+        config_name: ``synthetic`` or ``real``.
         num_proc: Worker processes (``datasets``' ``num_proc``).
         keep_cache: Keep the builder's Arrow cache under ``out_dir/.warp-ir-cache``.
         command: The command line to print in the card (default: this process's argv).
@@ -58,41 +62,54 @@ def build(out_dir: Path, num_proc: int = 1, keep_cache: bool = False, command: s
     """
     from warp_ir_dataset import WarpIR  # noqa: PLC0415 - keeps `warp-ir --help` fast
 
+    if config_name not in CONFIG_PREFIX:
+        raise ValueError(f"unknown config {config_name!r} (known: {', '.join(CONFIG_PREFIX)})")
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     cache_dir = out_dir / CACHE_DIRNAME
-    stats_dir = cache_dir / "stats"
+    stats_dir = cache_dir / "stats" / config_name
     remove_tree(stats_dir)
-    builder = WarpIR(cache_dir=str(cache_dir / "hf"), stats_dir=str(stats_dir), **config)
+    builder = WarpIR(config_name=config_name, cache_dir=str(cache_dir / "hf"), stats_dir=str(stats_dir), **config)
     builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None, download_mode="force_redownload")
     splits = {name: builder.as_dataset(split=name) for name in builder.info.splits}
-    write_parquet_splits(splits, out_dir)
-    counts = merge_counts(stats_dir)
-    plan = json.loads((stats_dir / "plan.json").read_text())
-    rejected = dict(counts.rejected)
-    for reason, n in plan["render_failures"].items():
-        rejected[reason] = rejected.get(reason, 0) + n
+    write_parquet_splits(splits, out_dir, CONFIG_PREFIX[config_name])
     cfg = builder.config
-    seconds = time.perf_counter() - start
-    info = {
+    info: dict[str, Any] = {
         "builder_version": str(builder.VERSION),
         "warp_version": warp_version(),
         "python": sys.version.split()[0],
         "config": {"name": cfg.name, "num_samples": cfg.num_samples, "seed": cfg.seed, "families": list(cfg.families),
                    "targets": list(cfg.targets), "validate": cfg.validate, "split_ratios": cfg.split_ratios,
                    "shard_size": cfg.shard_size},
-        "plan": plan,
-        "rows_by_family": dict(counts.by_family),
-        "rejected": rejected,
-        "rejection_examples": counts.examples,
         "num_proc": num_proc,
-        "seconds": round(seconds, 2),
         "command": command or "warp-ir " + shlex.join(sys.argv[1:]),
+        "rejected": {},
     }
-    write_json_atomic(out_dir / BUILD_INFO, info)
-    stats = compute_stats(out_dir)
-    configs = [{"name": "synthetic", "prefix": "data", "splits": list(stats["rows"]), "default": True}]
-    (out_dir / "README.md").write_text(render_card(stats, configs), encoding="utf-8")
+    if config_name == "synthetic":
+        counts = merge_counts(stats_dir)
+        plan = json.loads((stats_dir / "plan.json").read_text())
+        rejected = dict(counts.rejected)
+        for reason, n in plan["render_failures"].items():
+            rejected[reason] = rejected.get(reason, 0) + n
+        info.update(plan=plan, rows_by_family=dict(counts.by_family), rejected=rejected,
+                    rejection_examples=counts.examples)
+    else:
+        info["config"] = {"name": cfg.name, "packages": list(cfg.packages), "targets": list(cfg.targets),
+                          "include_fem": cfg.include_fem}
+        info["real_report"] = json.loads((stats_dir / "real_report.json").read_text())
+    info["seconds"] = round(time.perf_counter() - start, 2)
+    all_info = build_info(out_dir)
+    all_info[config_name] = info
+    write_json_atomic(out_dir / BUILD_INFO, all_info)
+    stats = compute_stats(out_dir, config_name)
+    write_card(out_dir)
     if not keep_cache:
         remove_tree(cache_dir)
-    return BuildResult(out_dir=out_dir, rows=stats["rows"], rejected=rejected, seconds=seconds, stats=stats)
+    return BuildResult(out_dir=out_dir, rows=stats["rows"], rejected=info["rejected"], seconds=info["seconds"],
+                       stats=stats)
+
+
+def write_card(out_dir: Path) -> None:
+    """Render ``README.md`` from the statistics of every configuration present in ``out_dir``."""
+    stats = {name: compute_stats(out_dir, name) for name in CONFIG_PREFIX if split_files(out_dir, CONFIG_PREFIX[name])}
+    (out_dir / "README.md").write_text(render_card(stats, real_in_synthetic(out_dir)), encoding="utf-8")

@@ -19,25 +19,34 @@ def size_category(n: int) -> str:
     return "n>10M"
 
 
-def render_card(stats: dict[str, Any], configs: list[dict[str, Any]], repo_id: str = "org/warp-ir") -> str:
+def render_card(stats: dict[str, dict[str, Any]], overlap: list[str] | None = None,
+                repo_id: str = "org/warp-ir") -> str:
     """Render the dataset card.
 
     Args:
-        stats: Output of :func:`warp_ir.stats.compute_stats` (with ``build`` info).
-        configs: ``[{"name", "prefix", "splits", "default"}]`` for the YAML ``configs`` block.
+        stats: Config name -> :func:`warp_ir.stats.compute_stats` output, for each config present.
+        overlap: Real kernels whose normalised program also appears in the synthetic data.
         repo_id: Hub repository shown in the usage snippet.
     """
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     template = env.from_string(CARD_TEMPLATE.read_text(encoding="utf-8"))
-    build = stats["build"]
-    rejected = sorted(build.get("rejected", {}).items(), key=lambda kv: (-kv[1], kv[0]))
-    rejected_total = sum(n for _, n in rejected)
-    distinct = max(1, build["plan"]["kept"])
-    return template.render(
-        stats=stats, build=build, configs=configs, repo_id=repo_id,
-        size_category=size_category(stats["total_rows"]),
-        warp_version=build["warp_version"], builder_version=build["builder_version"],
-        rejected=rejected, rejected_total=rejected_total, rejected_pct=100.0 * rejected_total / distinct,
-        complexities=sorted({int(k.split("/")[1]) for k in stats["family_complexity"]}),
-    )
+    syn, real = stats.get("synthetic"), stats.get("real")
+    any_stats = syn or real
+    configs = [{"name": name, "prefix": s["prefix"], "splits": list(s["rows"]), "default": name == "synthetic"}
+               for name, s in stats.items()]
+    context: dict[str, Any] = {
+        "syn": syn, "real": real, "configs": configs, "repo_id": repo_id, "overlap": overlap or [],
+        "size_category": size_category(sum(s["total_rows"] for s in stats.values())),
+        "warp_version": any_stats["build"]["warp_version"], "builder_version": any_stats["build"]["builder_version"],
+        "sbuild": syn["build"] if syn else {}, "rbuild": real["build"] if real else {},
+    }
+    if syn:
+        build = syn["build"]
+        rejected = sorted(build.get("rejected", {}).items(), key=lambda kv: (-kv[1], kv[0]))
+        context.update(
+            rejected=rejected, rejected_total=sum(n for _, n in rejected),
+            rejected_pct=100.0 * sum(n for _, n in rejected) / max(1, build["plan"]["kept"]),
+            complexities=sorted({int(k.split("/")[1]) for k in syn["family_complexity"]}),
+        )
+    return template.render(**context)

@@ -51,6 +51,10 @@ def make_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="build the dataset into a Hub-ready folder")
     b.add_argument("--out", required=True, type=Path, help="output folder")
+    b.add_argument("--config", choices=("synthetic", "real"), default="synthetic",
+                   help="synthetic: programs from the templates (data/); real: kernels mined from real Warp code (real/)")
+    b.add_argument("--packages", type=_csv, default=None,
+                   help="real config: distributions to mine (default warp-lang,mujoco-warp)")
     b.add_argument("--num-samples", type=_positive, default=1000, help="distinct programs to draw (default 1000)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--families", type=_csv, default=None, help="comma-separated families (default: all)")
@@ -68,6 +72,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("stats", help="statistics of a built folder")
     s.add_argument("folder", type=Path)
+    s.add_argument("--config", choices=("synthetic", "real"), default="synthetic")
     s.add_argument("--json", action="store_true", help="print JSON")
 
     u = sub.add_parser("publish", help="upload a built folder to the Hugging Face Hub")
@@ -88,13 +93,28 @@ def cmd_build(args: argparse.Namespace) -> int:
               "targets": tuple(args.targets), "validate": args.validate, "shard_size": args.shard_size}
     if args.split_ratios:
         config["split_ratios"] = args.split_ratios
+    if args.packages:
+        unknown = [p for p in args.packages if p not in ("warp-lang", "mujoco-warp")]
+        if unknown:
+            raise UsageError(f"unknown packages: {', '.join(unknown)} (known: warp-lang, mujoco-warp)")
+        config["packages"] = tuple(args.packages)
     try:
-        result = build(args.out, num_proc=args.num_proc, keep_cache=args.keep_cache, **config)
+        result = build(args.out, config_name=args.config, num_proc=args.num_proc, keep_cache=args.keep_cache,
+                       **config)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     rejected = sum(result.rejected.values())
-    print(f"wrote {args.out}: " + ", ".join(f"{k} {v}" for k, v in result.rows.items())
+    print(f"wrote {args.out} ({args.config}): " + ", ".join(f"{k} {v}" for k, v in result.rows.items())
           + f" rows in {result.seconds:.1f} s; {rejected} rejected")
+    report = result.stats["build"].get("real_report")
+    if report:
+        t = report["totals"]
+        print(f"  real code: {t['kernels_found']} kernels found, {t['extracted']} of {t['to_extract']} extracted "
+              f"({(t['extracted_fraction'] or 0):.1%}), {t['failed_count']} failed, {t['generic_no_overload']} "
+              f"generic without overload, {t['duplicates']} duplicates")
+        for name, rep in report["packages"].items():
+            print(f"    {name} {rep['version'] or ''} [{rep['status']}]: found {rep['kernels_found']}, "
+                  f"extracted {rep['extracted']}, failed {rep['failed_count']}")
     for reason, n in sorted(result.rejected.items(), key=lambda kv: -kv[1]):
         print(f"  {n:>5}  {reason}")
     return 0
@@ -121,7 +141,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from warp_ir.stats import compute_stats, format_stats  # noqa: PLC0415
 
     try:
-        stats = compute_stats(args.folder)
+        stats = compute_stats(args.folder, args.config)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from exc
     print(json.dumps(stats, indent=1) if args.json else format_stats(stats))

@@ -15,6 +15,7 @@ CODE_COLUMNS = ("python_source", "cpp_forward", "cpp_backward", "cuda_forward", 
 _PY_BUILTIN_RE = re.compile(r"\bwp\.(\w+)\s*\(")
 _CPP_BUILTIN_RE = re.compile(r"\bwp::(?:adj_)?(\w+)\s*\(")
 BUILD_INFO = "build_info.json"
+CONFIG_PREFIX = {"synthetic": "data", "real": "real"}
 SPLIT_ORDER = ("train", "validation", "test")
 
 
@@ -58,17 +59,24 @@ def _dist(values: list[int]) -> dict[str, float]:
             "p90": float(np.percentile(arr, 90)), "max": int(arr.max()), "mean": round(float(arr.mean()), 1)}
 
 
-def compute_stats(folder: Path, builtin_names: list[str] | None = None, prefix: str = "data") -> dict[str, Any]:
-    """Statistics of the dataset written under ``folder``.
+def build_info(folder: Path) -> dict[str, Any]:
+    """``build_info.json`` of a built folder: config name -> what its last build recorded."""
+    path = folder / BUILD_INFO
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[str] | None = None) -> dict[str, Any]:
+    """Statistics of one configuration of the dataset written under ``folder``.
 
     Args:
         folder: A folder written by ``warp-ir build``.
+        config: ``synthetic`` (``data/``) or ``real`` (``real/``).
         builtin_names: Warp's user-facing builtins (default: read from the installed Warp).
-        prefix: Sub-folder holding the Parquet files.
 
     Raises:
-        FileNotFoundError: ``folder`` holds no Parquet files.
+        FileNotFoundError: ``folder`` holds no Parquet files for ``config``.
     """
+    prefix = CONFIG_PREFIX[config]
     files = split_files(folder, prefix)
     if not files:
         raise FileNotFoundError(f"no Parquet files under {folder / prefix}")
@@ -112,10 +120,11 @@ def compute_stats(folder: Path, builtin_names: list[str] | None = None, prefix: 
                     flags["differentiable"] += 1
                 if v.get("grad_ok") is False and len(grad_failures) < 50:
                     grad_failures.append({"kernel": row["kernel_name"], "family": row["family"], "note": v.get("note")})
-    info_path = folder / BUILD_INFO
-    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    info = build_info(folder).get(config, {})
     covered = sorted(used)
     return {
+        "config": config,
+        "prefix": prefix,
         "rows": rows,
         "total_rows": sum(rows.values()),
         "families": dict(sorted(family.items())),
@@ -134,6 +143,26 @@ def compute_stats(folder: Path, builtin_names: list[str] | None = None, prefix: 
         "grad_failures": grad_failures,
         "build": info,
     }
+
+
+def normalized_hashes(folder: Path, config: str) -> dict[str, str]:
+    """Normalised hash -> kernel name, for every program of one configuration."""
+    from generator.normalize import normalized_hash  # noqa: PLC0415
+
+    out = {}
+    for paths in split_files(folder, CONFIG_PREFIX[config]).values():
+        for path in paths:
+            for row in pq.read_table(path, columns=["python_source", "kernel_name"]).to_pylist():
+                out[normalized_hash(row["python_source"])] = row["kernel_name"]
+    return out
+
+
+def real_in_synthetic(folder: Path) -> list[str]:
+    """Kernels of the ``real`` configuration whose normalised program also appears in ``synthetic``."""
+    if not split_files(folder, "data") or not split_files(folder, "real"):
+        return []
+    synthetic = normalized_hashes(folder, "synthetic")
+    return sorted(name for h, name in normalized_hashes(folder, "real").items() if h in synthetic)
 
 
 def format_stats(stats: dict[str, Any]) -> str:
@@ -155,7 +184,15 @@ def format_stats(stats: dict[str, Any]) -> str:
     out.append("  never used: " + ", ".join(cov["never_used"]))
     out.append("validation: " + json.dumps(stats["validation"], sort_keys=True))
     build = stats.get("build") or {}
-    if build:
+    if build.get("real_report"):
+        totals = build["real_report"]["totals"]
+        out.append(f"real: kernels found {totals['kernels_found']}, to extract {totals['to_extract']}, extracted "
+                   f"{totals['extracted']} ({(totals['extracted_fraction'] or 0):.1%}), failed {totals['failed_count']}, "
+                   f"duplicates {totals['duplicates']}, records {totals['records']}")
+        for name, rep in build["real_report"]["packages"].items():
+            out.append(f"  {name} {rep['version'] or ''} [{rep['status']}]: found {rep['kernels_found']}, "
+                       f"extracted {rep['extracted']}, failed {rep['failed_count']} {rep['failed'] or ''}")
+    if build.get("plan"):
         plan = build.get("plan", {})
         out.append(f"drawn: {plan.get('draws')}  exact duplicates removed: {plan.get('exact_duplicates')}  "
                    f"near duplicates removed: {plan.get('near_duplicates')}")

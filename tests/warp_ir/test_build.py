@@ -81,3 +81,36 @@ def test_no_near_duplicate_across_splits_in_written_parquet(small_build):
     assert where and all(len(splits) == 1 for splits in where.values())
     # and no near-duplicates at all, within or across splits
     assert len(where) == sum(small_build.rows.values())
+
+
+def test_real_config_beside_synthetic(small_build, monkeypatch, tmp_path):
+    """`--config real` writes real/*.parquet next to data/ and the card lists both configurations."""
+    from extraction import KernelRecord, Source
+    from generator import real_config
+    from warp_ir.build import build
+
+    out = tmp_path / "both"
+    shutil.copytree(small_build.out_dir, out)
+
+    def fake_real(packages, targets, include_fem, stats_dir):  # the full mining is covered by a slow test
+        from generator.shard import write_json_atomic
+
+        report = {"packages": {"warp-lang": {"version": "1.19.0", "status": "mined", "modules_scanned": 1,
+                                             "modules_found": 1, "kernels_found": 1, "generic_no_overload": 0,
+                                             "extracted": 1, "to_extract": 1, "failed_count": 0, "failed": {},
+                                             "duplicates": 0, "records": 1, "import_failure_reasons": {}}},
+                  "totals": {"kernels_found": 1, "to_extract": 1, "extracted": 1, "extracted_fraction": 1.0,
+                             "failed_count": 0, "generic_no_overload": 0, "duplicates": 0, "records": 1}}
+        write_json_atomic(Path(stats_dir) / "real_report.json", report)
+        rec = KernelRecord(kernel_name="k", python_source="@wp.kernel\ndef k():\n    pass\n", cpp_forward="x",
+                           cuda_forward="y", family="real", source=Source(kind="real", package="warp-lang"))
+        yield rec
+
+    monkeypatch.setattr("warp_ir_dataset.real_records", fake_real)
+    build(out, config_name="real", command="warp-ir build --config real")
+    assert (out / "real" / "test-00000-of-00001.parquet").is_file() and any((out / "data").glob("*.parquet"))
+    header = yaml.safe_load((out / "README.md").read_text().split("---")[1])
+    assert [c["config_name"] for c in header["configs"]] == ["synthetic", "real"]
+    real = datasets.load_dataset(str(out), "real", split="test")
+    assert real[0]["source"]["package"] == "warp-lang"
+    assert "## Real configuration" in (out / "README.md").read_text()
