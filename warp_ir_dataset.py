@@ -22,9 +22,9 @@ from datasets.builder import Key
 from datasets.utils.logging import get_logger
 
 from extraction import FEATURES, TARGETS, VALIDATION_LEVELS
-from generator.plan import make_plan
+from generator.plan import DEFAULT_SPLITS, make_plan
 from generator.real_config import real_records
-from generator.shard import run_shard, write_json_atomic
+from generator.shard import fingerprint, run_shard, write_json_atomic
 from generator.templates import families as template_families
 from generator.templates import load_templates
 
@@ -33,7 +33,6 @@ logger = get_logger(__name__)
 _DESCRIPTION = "Warp kernels (Python) paired with the C++ (CPU) and CUDA code Warp generates, forward and backward."
 _HOMEPAGE = "https://huggingface.co/datasets/org/warp-ir"
 _LICENSE = "apache-2.0"
-DEFAULT_SPLITS = {"train": 0.9, "validation": 0.05, "test": 0.05}
 
 
 @dataclass
@@ -49,6 +48,7 @@ class WarpIRConfig(datasets.BuilderConfig):
         split_ratios: Split name -> fraction, in order; fractions sum to 1.
         shard_size: Programs per shard (the unit of parallelism and of resumption).
         stats_dir: Where per-shard counts are written (``warp-ir build`` sets it).
+        resume_dir: Where finished shards are kept, so a killed build resumes (``warp-ir build`` sets it).
         packages: ``real`` configuration: distributions whose own Warp code is mined.
         include_fem: ``real`` configuration: add the kernels warp.fem generates for the Poisson example.
     """
@@ -62,6 +62,7 @@ class WarpIRConfig(datasets.BuilderConfig):
     split_ratios: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLITS))
     shard_size: int = 100
     stats_dir: str | None = None
+    resume_dir: str | None = None
     packages: tuple[str, ...] = ("warp-lang", "mujoco-warp")
     include_fem: bool = True
 
@@ -129,6 +130,11 @@ class WarpIR(datasets.GeneratorBasedBuilder):
             for i, record in enumerate(real_records(shards[0], cfg.targets, cfg.include_fem, cfg.stats_dir)):
                 yield Key(0, i), record.to_row()
             return
+        resume = None
+        if cfg.resume_dir:
+            resume = str(Path(cfg.resume_dir) / fingerprint({
+                "seed": cfg.seed, "num_samples": cfg.num_samples, "families": cfg.families, "targets": cfg.targets,
+                "validate": cfg.validate, "split_ratios": cfg.split_ratios, "shard_size": cfg.shard_size}))
         for shard in shards:
-            for i, record in enumerate(run_shard(shard, cfg.targets, cfg.validate, cfg.stats_dir)):
-                yield Key(shard.shard_id, i), record.to_row()
+            for i, row in enumerate(run_shard(shard, cfg.targets, cfg.validate, cfg.stats_dir, resume)):
+                yield Key(shard.shard_id, i), row

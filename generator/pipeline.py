@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ def package_version(dist: str) -> str:
 def reason_of(exc: BaseException) -> str:
     """A short, stable reason for a rejection: the exception type and its first line, without ids."""
     first = (str(exc).strip().splitlines() or [""])[0]
+    first = re.sub(r' \(in function "[^"]*"\)', "", first)  # the kernel name differs per program
     return f"{type(exc).__name__}: {first}"[:200]
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from extraction import KernelRecord, init_quiet
-from generator.pipeline import Counts, records_for
+from extraction import init_quiet, warp_version
+from generator.pipeline import Counts, package_version, records_for
 from generator.plan import ShardSpec
 from generator.render import RenderError
 from generator.sampler import Program, sample_program
@@ -33,8 +35,17 @@ def write_json_atomic(path: Path, data: dict) -> None:
     """Write ``data`` as JSON to ``path`` through a temporary name and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.write_text(json.dumps(data, sort_keys=True))
     os.replace(tmp, path)
+
+
+def fingerprint(config: dict[str, Any]) -> str:
+    """A key for everything that decides a build's rows: the config, the templates and the versions."""
+    h = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    for t in load_templates():
+        h.update(t.name.encode() + b"\0" + t.source.encode() + b"\0")
+    h.update(f"{warp_version()}|{package_version('warp-ir-dataset')}".encode())
+    return h.hexdigest()[:16]
 
 
 def run_shard(
@@ -42,25 +53,41 @@ def run_shard(
     targets: Sequence[str],
     validate: str = "codegen",
     stats_dir: str | None = None,
-) -> Iterator[KernelRecord]:
-    """Yield the records of one shard, in index order; write its counts to ``stats_dir`` at the end.
+    resume_dir: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield the rows of one shard, in index order; write its counts to ``stats_dir`` at the end.
+
+    With ``resume_dir``, a finished shard is saved there (temporary name, then rename) and a
+    later run with the same fingerprint reads it back instead of compiling it again, so a
+    build killed at any point resumes where it stopped and ends with the same rows.
 
     Args:
         shard: The slice of the seed space to compile.
         targets: Code generation targets.
-        validate: Validation level (``codegen`` or ``compile``).
+        validate: Validation level.
         stats_dir: Where ``<split>-<shard_id>.json`` with the shard's counts goes (optional).
+        resume_dir: Where finished shards are kept (a folder per build fingerprint).
     """
-    init_quiet(os.path.join(stats_dir, "..", "warp-kernels", f"pid-{os.getpid()}") if stats_dir else None)
-    counts = Counts()
-    programs = shard_programs(shard, load_templates(), counts)
-    records = records_for(programs, targets, counts)
-    if validate != "codegen":
-        from generator.validate import validate_records  # noqa: PLC0415 - only needed at higher levels
+    name = f"{shard.split}-{shard.shard_id:05d}.json"
+    done = Path(resume_dir) / name if resume_dir else None
+    if done is not None and done.exists():
+        saved = json.loads(done.read_text())
+        rows, counts = saved["rows"], Counts.from_json(saved["counts"])
+        logger.info("shard %s/%d: resumed (%d rows)", shard.split, shard.shard_id, len(rows))
+    else:
+        init_quiet(os.path.join(stats_dir, "..", "warp-kernels", f"pid-{os.getpid()}") if stats_dir else None)
+        counts = Counts()
+        programs = shard_programs(shard, load_templates(), counts)
+        records = records_for(programs, targets, counts)
+        if validate != "codegen":
+            from generator.validate import validate_records  # noqa: PLC0415 - only needed at higher levels
 
-        records = validate_records(records, validate, targets, counts)
-    yield from records
+            records = validate_records(records, validate, targets, counts)
+        rows = [rec.to_row() for rec in records]
+        if done is not None:
+            write_json_atomic(done, {"rows": rows, "counts": counts.to_json()})
+    yield from rows
     if stats_dir:
-        write_json_atomic(Path(stats_dir) / f"{shard.split}-{shard.shard_id:05d}.json", counts.to_json())
+        write_json_atomic(Path(stats_dir) / name, counts.to_json())
     logger.info("shard %s/%d: %d rows, %d rejected", shard.split, shard.shard_id, counts.rows,
                 sum(counts.rejected.values()))

@@ -13,7 +13,9 @@ from typing import Any
 
 from extraction import warp_version
 from generator.pipeline import Counts
+from generator.plan import DEFAULT_SPLITS
 from generator.shard import write_json_atomic
+from generator.templates import families as template_families
 from warp_ir.card import render_card
 from warp_ir.stats import BUILD_INFO, CONFIG_PREFIX, build_info, compute_stats, real_in_synthetic, split_files
 from warp_ir.writer import remove_tree, write_parquet_splits
@@ -69,7 +71,8 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
     cache_dir = out_dir / CACHE_DIRNAME
     stats_dir = cache_dir / "stats" / config_name
     remove_tree(stats_dir)
-    builder = WarpIR(config_name=config_name, cache_dir=str(cache_dir / "hf"), stats_dir=str(stats_dir), **config)
+    builder = WarpIR(config_name=config_name, cache_dir=str(cache_dir / "hf"), stats_dir=str(stats_dir),
+                     resume_dir=str(cache_dir / "shards"), **config)
     builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None, download_mode="force_redownload")
     splits = {name: builder.as_dataset(split=name) for name in builder.info.splits}
     write_parquet_splits(splits, out_dir, CONFIG_PREFIX[config_name])
@@ -81,8 +84,7 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
         "config": {"name": cfg.name, "num_samples": cfg.num_samples, "seed": cfg.seed, "families": list(cfg.families),
                    "targets": list(cfg.targets), "validate": cfg.validate, "split_ratios": cfg.split_ratios,
                    "shard_size": cfg.shard_size},
-        "num_proc": num_proc,
-        "command": command or "warp-ir " + shlex.join(sys.argv[1:]),
+        "command": command or rebuild_command(cfg),
         "rejected": {},
     }
     if config_name == "synthetic":
@@ -97,7 +99,6 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
         info["config"] = {"name": cfg.name, "packages": list(cfg.packages), "targets": list(cfg.targets),
                           "include_fem": cfg.include_fem}
         info["real_report"] = json.loads((stats_dir / "real_report.json").read_text())
-    info["seconds"] = round(time.perf_counter() - start, 2)
     all_info = build_info(out_dir)
     all_info[config_name] = info
     write_json_atomic(out_dir / BUILD_INFO, all_info)
@@ -105,8 +106,21 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
     write_card(out_dir)
     if not keep_cache:
         remove_tree(cache_dir)
-    return BuildResult(out_dir=out_dir, rows=stats["rows"], rejected=info["rejected"], seconds=info["seconds"],
-                       stats=stats)
+    return BuildResult(out_dir=out_dir, rows=stats["rows"], rejected=info["rejected"],
+                       seconds=time.perf_counter() - start, stats=stats)
+
+
+def rebuild_command(cfg: Any) -> str:
+    """The ``warp-ir build`` command that rebuilds ``cfg`` (what the card prints; no paths, no timings)."""
+    if cfg.name == "real":
+        return f"warp-ir build --config real --out warp-ir-data --packages {','.join(cfg.packages)}"
+    parts = ["warp-ir", "build", "--out", "warp-ir-data", "--num-samples", str(cfg.num_samples), "--seed",
+             str(cfg.seed), "--targets", ",".join(cfg.targets), "--validate", cfg.validate]
+    if set(cfg.families) != set(template_families()):
+        parts += ["--families", ",".join(cfg.families)]
+    if cfg.split_ratios != DEFAULT_SPLITS:
+        parts += ["--split-ratios", ",".join(str(v) for v in cfg.split_ratios.values())]
+    return shlex.join(parts)
 
 
 def write_card(out_dir: Path) -> None:
