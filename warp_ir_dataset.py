@@ -22,7 +22,7 @@ from datasets.builder import Key
 from datasets.utils.logging import get_logger
 
 from extraction import FEATURES, TARGETS, VALIDATION_LEVELS
-from generator.plan import DEFAULT_SPLITS, make_plan
+from generator.plan import BUILDER_VERSION, DEFAULT_SPLITS, make_plan
 from generator.real_config import real_records
 from generator.shard import fingerprint, run_shard, write_json_atomic
 from generator.templates import families as template_families
@@ -91,7 +91,7 @@ class WarpIRConfig(datasets.BuilderConfig):
 class WarpIR(datasets.GeneratorBasedBuilder):
     """Renders Jinja kernel templates, compiles each with Warp, and yields one row per kernel."""
 
-    VERSION = datasets.Version("0.1.0")
+    VERSION = datasets.Version(BUILDER_VERSION)
     BUILDER_CONFIG_CLASS = WarpIRConfig
     BUILDER_CONFIGS = [
         WarpIRConfig(name="synthetic", description="Programs rendered from warp-ir's templates."),

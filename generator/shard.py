@@ -48,6 +48,24 @@ def fingerprint(config: dict[str, Any]) -> str:
     return h.hexdigest()[:16]
 
 
+def compile_shard(shard: ShardSpec, targets: Sequence[str], validate: str = "codegen",
+                  kernel_cache_dir: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Compile (and validate) one shard; return its rows and its counts (plain JSON, for any worker).
+
+    This is all a worker needs, wherever it runs: a ``datasets`` process or a Ray task.
+    """
+    init_quiet(kernel_cache_dir)
+    counts = Counts()
+    programs = shard_programs(shard, load_templates(), counts)
+    records = records_for(programs, targets, counts)
+    if validate != "codegen":
+        from generator.validate import validate_records  # noqa: PLC0415 - only needed at higher levels
+
+        records = validate_records(records, validate, targets, counts)
+    rows = [rec.to_row() for rec in records]
+    return rows, counts.to_json()
+
+
 def run_shard(
     shard: ShardSpec,
     targets: Sequence[str],
@@ -75,17 +93,11 @@ def run_shard(
         rows, counts = saved["rows"], Counts.from_json(saved["counts"])
         logger.info("shard %s/%d: resumed (%d rows)", shard.split, shard.shard_id, len(rows))
     else:
-        init_quiet(os.path.join(stats_dir, "..", "warp-kernels", f"pid-{os.getpid()}") if stats_dir else None)
-        counts = Counts()
-        programs = shard_programs(shard, load_templates(), counts)
-        records = records_for(programs, targets, counts)
-        if validate != "codegen":
-            from generator.validate import validate_records  # noqa: PLC0415 - only needed at higher levels
-
-            records = validate_records(records, validate, targets, counts)
-        rows = [rec.to_row() for rec in records]
+        cache = os.path.join(stats_dir, "..", "warp-kernels", f"pid-{os.getpid()}") if stats_dir else None
+        rows, counts_json = compile_shard(shard, targets, validate, cache)
+        counts = Counts.from_json(counts_json)
         if done is not None:
-            write_json_atomic(done, {"rows": rows, "counts": counts.to_json()})
+            write_json_atomic(done, {"rows": rows, "counts": counts_json})
     yield from rows
     if stats_dir:
         write_json_atomic(Path(stats_dir) / name, counts.to_json())

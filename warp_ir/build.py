@@ -7,13 +7,13 @@ import logging
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from extraction import warp_version
 from generator.pipeline import Counts
-from generator.plan import DEFAULT_SPLITS
+from generator.plan import BUILDER_VERSION, DEFAULT_SPLITS
 from generator.shard import write_json_atomic
 from generator.templates import families as template_families
 from warp_ir.card import render_card
@@ -44,8 +44,39 @@ def merge_counts(stats_dir: Path) -> Counts:
     return total
 
 
+@dataclass(slots=True)
+class Produced:
+    """What an engine hands back: the rows of each split and what was counted on the way."""
+
+    splits: dict[str, Any]  # split -> datasets.Dataset
+    config: Any  # the WarpIRConfig actually used
+    counts: Counts = field(default_factory=Counts)
+    plan: dict[str, Any] | None = None
+    real_report: dict[str, Any] | None = None
+
+
+def run_local(out_dir: Path, config_name: str, num_proc: int, **config: Any) -> Produced:
+    """Prepare the rows with the ``datasets`` builder on this machine (``num_proc`` processes)."""
+    from warp_ir_dataset import WarpIR  # noqa: PLC0415 - keeps `warp-ir --help` fast
+
+    cache_dir = out_dir / CACHE_DIRNAME
+    stats_dir = cache_dir / "stats" / config_name
+    remove_tree(stats_dir)
+    builder = WarpIR(config_name=config_name, cache_dir=str(cache_dir / "hf"), stats_dir=str(stats_dir),
+                     resume_dir=str(cache_dir / "shards"), **config)
+    builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None, download_mode="force_redownload")
+    produced = Produced(splits={name: builder.as_dataset(split=name) for name in builder.info.splits},
+                        config=builder.config, counts=merge_counts(stats_dir))
+    if config_name == "synthetic":
+        produced.plan = json.loads((stats_dir / "plan.json").read_text())
+    else:
+        produced.real_report = json.loads((stats_dir / "real_report.json").read_text())
+    return produced
+
+
 def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep_cache: bool = False,
-          command: str | None = None, **config: Any) -> BuildResult:
+          command: str | None = None, engine: str = "local", address: str | None = None,
+          **config: Any) -> BuildResult:
     """Build one configuration into ``out_dir`` in the Hub layout and (re)render the card.
 
     ``synthetic`` goes to ``data/*.parquet``, ``real`` to ``real/*.parquet``; building one
@@ -54,31 +85,34 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
     Args:
         out_dir: Output folder (created).
         config_name: ``synthetic`` or ``real``.
-        num_proc: Worker processes (``datasets``' ``num_proc``).
-        keep_cache: Keep the builder's Arrow cache under ``out_dir/.warp-ir-cache``.
-        command: The command line to print in the card (default: this process's argv).
+        num_proc: Worker processes (``datasets``' ``num_proc``; local engine).
+        keep_cache: Keep the builder's cache (and finished shards) under ``out_dir/.warp-ir-cache``.
+        command: The command line to print in the card (default: the canonical rebuild command).
+        engine: ``local`` (the ``datasets`` builder) or ``ray`` (the same shards as Ray tasks).
+        address: Ray cluster address (``ray`` engine; default: start a local Ray instance).
         **config: :class:`warp_ir_dataset.WarpIRConfig` fields.
 
     Raises:
         ValueError: Invalid configuration (unknown family, bad ratios, ...).
     """
-    from warp_ir_dataset import WarpIR  # noqa: PLC0415 - keeps `warp-ir --help` fast
-
     if config_name not in CONFIG_PREFIX:
         raise ValueError(f"unknown config {config_name!r} (known: {', '.join(CONFIG_PREFIX)})")
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine {engine!r} (known: local, ray)")
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
-    cache_dir = out_dir / CACHE_DIRNAME
-    stats_dir = cache_dir / "stats" / config_name
-    remove_tree(stats_dir)
-    builder = WarpIR(config_name=config_name, cache_dir=str(cache_dir / "hf"), stats_dir=str(stats_dir),
-                     resume_dir=str(cache_dir / "shards"), **config)
-    builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None, download_mode="force_redownload")
-    splits = {name: builder.as_dataset(split=name) for name in builder.info.splits}
-    write_parquet_splits(splits, out_dir, CONFIG_PREFIX[config_name])
-    cfg = builder.config
+    if engine == "ray":
+        if config_name != "synthetic":
+            raise ValueError("the real configuration mines the packages installed here: build it with --engine local")
+        from warp_ir.ray_engine import run_ray  # noqa: PLC0415 - ray is an optional extra
+
+        produced = run_ray(address, **config)
+    else:
+        produced = run_local(out_dir, config_name, num_proc, **config)
+    write_parquet_splits(produced.splits, out_dir, CONFIG_PREFIX[config_name])
+    cfg, counts = produced.config, produced.counts
     info: dict[str, Any] = {
-        "builder_version": str(builder.VERSION),
+        "builder_version": BUILDER_VERSION,
         "warp_version": warp_version(),
         "python": sys.version.split()[0],
         "config": {"name": cfg.name, "num_samples": cfg.num_samples, "seed": cfg.seed, "families": list(cfg.families),
@@ -87,25 +121,23 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
         "command": command or rebuild_command(cfg),
         "rejected": {},
     }
-    if config_name == "synthetic":
-        counts = merge_counts(stats_dir)
-        plan = json.loads((stats_dir / "plan.json").read_text())
+    if produced.plan is not None:
         rejected = dict(counts.rejected)
-        for reason, n in plan["render_failures"].items():
+        for reason, n in produced.plan["render_failures"].items():
             rejected[reason] = rejected.get(reason, 0) + n
-        info.update(plan=plan, rows_by_family=dict(counts.by_family), rejected=rejected,
+        info.update(plan=produced.plan, rows_by_family=dict(counts.by_family), rejected=rejected,
                     rejection_examples=counts.examples)
     else:
         info["config"] = {"name": cfg.name, "packages": list(cfg.packages), "targets": list(cfg.targets),
                           "include_fem": cfg.include_fem}
-        info["real_report"] = json.loads((stats_dir / "real_report.json").read_text())
+        info["real_report"] = produced.real_report
     all_info = build_info(out_dir)
     all_info[config_name] = info
     write_json_atomic(out_dir / BUILD_INFO, all_info)
     stats = compute_stats(out_dir, config_name)
     write_card(out_dir)
     if not keep_cache:
-        remove_tree(cache_dir)
+        remove_tree(out_dir / CACHE_DIRNAME)
     return BuildResult(out_dir=out_dir, rows=stats["rows"], rejected=info["rejected"],
                        seconds=time.perf_counter() - start, stats=stats)
 

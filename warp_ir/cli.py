@@ -63,7 +63,11 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--num-proc", type=_positive, default=1, help="worker processes")
     b.add_argument("--shard-size", type=_positive, default=100, help="programs per shard")
     b.add_argument("--split-ratios", type=_ratios, default=None, help="train,validation,test (default 0.9,0.05,0.05)")
-    b.add_argument("--keep-cache", action="store_true", help="keep the Arrow cache in OUT/.warp-ir-cache")
+    b.add_argument("--keep-cache", action="store_true", help="keep the cache and finished shards in OUT/.warp-ir-cache")
+    b.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: datasets' builder with --num-proc processes; ray: the same shards as Ray tasks")
+    b.add_argument("--address", default=None, help="ray engine: address of a running Ray cluster "
+                   "(default: start a local Ray instance)")
 
     e = sub.add_parser("extract", help="extract the generated code of the kernels in a file or module")
     e.add_argument("target", help="a .py file or an importable module name")
@@ -100,7 +104,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         config["packages"] = tuple(args.packages)
     try:
         result = build(args.out, config_name=args.config, num_proc=args.num_proc, keep_cache=args.keep_cache,
-                       **config)
+                       engine=args.engine, address=args.address, **config)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     rejected = sum(result.rejected.values())
