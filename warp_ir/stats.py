@@ -93,7 +93,7 @@ def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[s
     used: Counter = Counter()
     flags = Counter()
     grad_failures: list[dict[str, Any]] = []
-    cols = ["family", "complexity", "kernel_name", "validation", "differentiable", *CODE_COLUMNS]
+    cols = ["family", "template", "complexity", "kernel_name", "validation", "differentiable", *CODE_COLUMNS]
     for split, paths in files.items():
         rows[split] = 0
         for path in paths:
@@ -118,8 +118,12 @@ def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[s
                         flags[f"{key}_false"] += 1
                 if v.get("differentiable"):
                     flags["differentiable"] += 1
-                if v.get("grad_ok") is False and len(grad_failures) < 50:
-                    grad_failures.append({"kernel": row["kernel_name"], "family": row["family"], "note": v.get("note")})
+                if v.get("differentiable") and v.get("level") in ("run", "grad") and v.get("ran") \
+                        and v.get("grad_ok") is not True:
+                    flags["grad_not_ok"] += 1
+                    if len(grad_failures) < 100:
+                        grad_failures.append({"kernel": row["kernel_name"], "family": row["family"],
+                                              "template": row.get("template", ""), "note": v.get("note")})
     info = build_info(folder).get(config, {})
     covered = sorted(used)
     return {
