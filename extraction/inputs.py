@@ -38,10 +38,18 @@ class LaunchInputs:
     keep_alive: list[Any] = field(default_factory=list)  # meshes, grids, volumes referenced by id
 
     def build(self, requires_grad: bool = False) -> list[Any]:
-        """Fresh launch arguments (new arrays each call, so launches never see each other's writes)."""
+        """Fresh launch arguments (new arrays each call, so launches never see each other's writes).
+
+        Indexed arrays view a fresh array through a fixed permutation of each axis.
+        """
         args = []
         for t, v in zip(self.types, self.values):
-            if wt.is_array(t):
+            if isinstance(t, wp.indexedarray):
+                data = wp.array(v, dtype=t.dtype, device="cpu")
+                perms = [wp.array(np.random.default_rng(d).permutation(n).astype(np.int32), dtype=wp.int32,
+                                  device="cpu") for d, n in enumerate(data.shape)]
+                args.append(wp.indexedarray(data, perms))
+            elif wt.is_array(t):
                 grad = requires_grad and _is_float_dtype(t.dtype)
                 args.append(wp.array(v, dtype=t.dtype, device="cpu", requires_grad=grad))
             else:
@@ -154,13 +162,14 @@ def _geometry(kind: str, source: str, rng: np.random.Generator, points: np.ndarr
         grid.build(wp.array(pts, dtype=wp.vec3, device="cpu"), 0.25)
         return grid
     if kind == "volume":
-        if re.search(r"volume_(sample|lookup)_v\b|dtype=wp\.vec3", source):
-            data = rng.uniform(-1, 1, (8, 8, 8, 3)).astype(np.float32)
-        elif re.search(r"volume_(sample|lookup)_i\b|dtype=wp\.int32", source):
-            data = rng.integers(0, 4, (8, 8, 8)).astype(np.int32)
+        call = r"volume_(?:sample|lookup|sample_grad|store)"
+        if re.search(rf"{call}_v\b|{call}\([^)]*dtype=wp\.vec3", source):
+            data, bg = rng.uniform(-1, 1, (8, 8, 8, 3)).astype(np.float32), (0.0, 0.0, 0.0)
+        elif re.search(rf"{call}_i\b|{call}\([^)]*dtype=wp\.int32", source):
+            data, bg = rng.integers(0, 4, (8, 8, 8)).astype(np.int32), 0
         else:
-            data = rng.uniform(-1, 1, (8, 8, 8)).astype(np.float32)
-        return wp.Volume.load_from_numpy(data, min_world=(-1.0, -1.0, -1.0), voxel_size=0.25, bg_value=None)
+            data, bg = rng.uniform(-1, 1, (8, 8, 8)).astype(np.float32), 0.0
+        return wp.Volume.load_from_numpy(data, min_world=(-1.0, -1.0, -1.0), voxel_size=0.25, bg_value=bg)
     raise InputError(f"no geometry of kind {kind}")
 
 

@@ -54,8 +54,8 @@ def _launch(kernel, inputs: LaunchInputs, args: list, tiled: int | None) -> None
 
 
 def _snapshot(args: list) -> list[np.ndarray | None]:
-    return [a.numpy().copy() if isinstance(a, wp.array) and not wt.type_is_struct(a.dtype) else None
-            for a in args]
+    return [a.numpy().copy() if isinstance(a, (wp.array, wp.indexedarray)) and not wt.type_is_struct(a.dtype)
+            else None for a in args]
 
 
 def _floaty(arr) -> bool:
