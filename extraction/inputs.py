@@ -91,8 +91,6 @@ def _value(t: Any, rng: np.random.Generator) -> Any:
         return t(float(rng.uniform(0.5, 1.5)))
     if t in (bool, wp.bool):
         return True
-    if t is wp.uint64:
-        raise InputError("uint64 argument without a matching geometry query")
     return t(int(rng.integers(1, 4)))
 
 
@@ -135,11 +133,12 @@ def _array_shape(ndim: int, launch: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _geometry_kind(arg: str, source: str) -> str | None:
+    """Which geometry a ``uint64`` argument is the id of: the query it is passed to, else its name."""
     for prefix, kind in _QUERY_KIND:
         if re.search(rf"\bwp\.(tile_)?{prefix}\w*\(\s*{re.escape(arg)}\b", source):
             return kind
     for prefix, kind in _QUERY_KIND:
-        if prefix.split("_")[0] in arg.lower():
+        if prefix.split("_")[0] in arg.lower() and re.search(rf"\bwp\.(tile_)?{prefix}\w*\(", source):
             return kind
     return None
 
@@ -189,11 +188,8 @@ def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0)
             if points is None and getattr(t.dtype, "_shape_", None) == (3,) and t.ndim == 1:
                 points = np.asarray(vals)
             names.append(name), types.append(t), values.append(vals)
-        elif t is wp.uint64:
-            kind = _geometry_kind(name, source)
-            if kind is None:
-                raise InputError(f"uint64 argument '{name}' is not passed to a mesh/bvh/hash_grid/volume query")
-            geo = _geometry(kind, source, rng, points)
+        elif t is wp.uint64 and _geometry_kind(name, source) is not None:
+            geo = _geometry(_geometry_kind(name, source), source, rng, points)
             keep.append(geo)
             names.append(name), types.append(t), values.append(geo.id)
         else:

@@ -70,6 +70,9 @@ def run_isolated(items: Sequence[Any], fn: Callable[[Any], Any], timeout_s: floa
         if pid == 0:  # child
             os.close(read_fd)
             faulthandler.disable()  # a crash is reported by the parent, in one line
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)  # compiler warnings of launched kernels would flood the build's output
+            os.dup2(devnull, 2)
             try:
                 for item in todo:
                     try:

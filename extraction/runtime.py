@@ -30,7 +30,8 @@ from extraction.inputs import InputError, LaunchInputs, make_inputs
 _NON_SMOOTH = re.compile(
     r"\bif \(|wp::(where|select|min|max|abs|sign|step|floor|ceil|round|rint|trunc|frac|clamp|mod|"
     r"atomic_min|atomic_max|atomic_cas|atomic_exch|smoothstep|int\w*|uint\w*|bit_\w+|noise|pnoise|"
-    r"curlnoise|rand\w*|sample_\w+|mesh_query\w*|bvh_query\w*|hash_grid\w*|volume_\w+|tile_sort|tile_arg\w+)\("
+    r"curlnoise|rand\w*|sample_\w+|mesh_query\w*|bvh_query\w*|hash_grid\w*|volume_\w+|tile_sort|tile_arg\w+|"
+    r"tile_max|tile_min|tile_scan_max\w*|tile_scan_min\w*)\("
 )
 
 
@@ -127,14 +128,30 @@ def check_grad(kernel, inputs: LaunchInputs, outputs: list[int], tiled: int | No
         worst = max(worst, abs(fd - analytic) / scale)
     if worst <= tol:
         return RunResult(differentiable=True, grad_ok=True, grad_max_rel_error=worst)
-    if _NON_SMOOTH.search(code):
+    why = _not_differentiable_because(code, [inputs.names[i] for i in out_idx])
+    if why:
         return RunResult(differentiable=False, grad_max_rel_error=worst,
-                         note=f"grad: not differentiable everywhere (branches/min/max/rounding); rel. error {worst:.2g}")
-    overwritten = [inputs.names[i] for i in out_idx if _reads(code, inputs.names[i])]
-    why = f"; '{overwritten[0]}' is read and overwritten in place, which Warp's tape does not support" \
-        if overwritten else ""
+                         note=f"grad: not differentiable: {why}; rel. error {worst:.2g}")
     return RunResult(differentiable=True, grad_ok=False, grad_max_rel_error=worst,
-                     note=f"grad: rel. error {worst:.3g} > {tol:g}{why}")
+                     note=f"grad: rel. error {worst:.3g} > {tol:g}")
+
+
+def _not_differentiable_because(code: str, outputs: list[str]) -> str:
+    """Why Warp's own rules make a kernel's gradient undefined somewhere ("" when they do not).
+
+    Non-smooth operations (branches, min/max, rounding, ...); component writes ``v[i] = x``
+    compiled as ``assign_inplace``, which Warp documents as non-differentiable unless the
+    ``enable_vector_component_overwrites`` option is set; and arrays read then overwritten in
+    place, which ``wp.Tape`` does not support.
+    """
+    if _NON_SMOOTH.search(code):
+        return "gradient undefined at branches/min/max/rounding"
+    if "wp::assign_inplace(" in code:
+        return "in-place component assignment (assign_inplace) is not differentiable in Warp"
+    overwritten = [name for name in outputs if _reads(code, name)]
+    if overwritten:
+        return f"array '{overwritten[0]}' is read and overwritten in place, which wp.Tape does not support"
+    return ""
 
 
 def _reads(code: str, name: str) -> bool:

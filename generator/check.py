@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from generator.pipeline import compile_program, reason_of
-from generator.render import RenderError, render
+from generator.render import render
 from generator.sampler import Program
 from generator.templates import Template
 
@@ -29,25 +29,26 @@ class TemplateReport:
     missing_builtins: set = field(default_factory=set)
 
 
-def check_template(template: Template, n: int, seed: int = 0, targets: Sequence[str] = ("cpu", "cuda")) -> TemplateReport:
+def check_template(template: Template, n: int, seed: int = 0,
+                   targets: Sequence[str] = ("cpu", "cuda")) -> TemplateReport:
     """Render ``n`` programs of ``template`` and generate their code.
 
-    Also checks that every builtin the template declares appears in each accepted program.
+    Also checks that every builtin the template declares is called (``wp.<name>(``) in each
+    accepted program.
     """
     report = TemplateReport(template.name, template.family)
     for i in range(n):
         rng = random.Random(f"check:{seed}:{template.name}:{i}")
+        source = ""
         try:
             rendered = render(template, rng)
-            compile_program(Program(i, template, rendered, f"warp_ir_check_{abs(hash(template.name))}_{i}"), targets)
-        except (RenderError, Exception) as exc:  # noqa: BLE001 - a report, not a build
+            source = rendered.source
+            compile_program(Program(i, template, rendered, f"warp_ir_check_{i}"), targets)
+        except Exception as exc:  # noqa: BLE001 - RenderError or whatever Warp raised: a report, not a build
             report.failed += 1
             report.reasons[reason_of(exc)] += 1
-            if not report.example:
-                report.example = locals().get("rendered").source if "rendered" in locals() else ""
+            report.example = report.example or source
             continue
         report.ok += 1
-        for name in template.builtins:
-            if f"wp.{name}(" not in rendered.source and f"wp.{name}" not in rendered.source:
-                report.missing_builtins.add(name)
+        report.missing_builtins.update(name for name in template.builtins if f"wp.{name}(" not in source)
     return report
