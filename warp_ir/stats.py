@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,15 @@ def build_info(folder: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def _rows(paths: list[Path], columns: list[str], batch_size: int = 512) -> Iterator[dict[str, Any]]:
+    """Rows of some Parquet files, a batch at a time (a build's code columns do not fit in memory at once)."""
+    for path in paths:
+        pf = pq.ParquetFile(path)
+        wanted = [c for c in columns if c in pf.schema_arrow.names]
+        for batch in pf.iter_batches(batch_size=batch_size, columns=wanted):
+            yield from batch.to_pylist()
+
+
 def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[str] | None = None) -> dict[str, Any]:
     """Statistics of one configuration of the dataset written under ``folder``.
 
@@ -96,34 +106,32 @@ def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[s
     cols = ["family", "template", "complexity", "kernel_name", "validation", "differentiable", *CODE_COLUMNS]
     for split, paths in files.items():
         rows[split] = 0
-        for path in paths:
-            table = pq.read_table(path, columns=[c for c in cols if c in pq.read_schema(path).names])
-            for row in table.to_pylist():
-                rows[split] += 1
-                family[row["family"]] += 1
-                complexity[int(row["complexity"])] += 1
-                family_complexity[(row["family"], int(row["complexity"]))] += 1
-                for c in CODE_COLUMNS:
-                    text = row.get(c)
-                    if text:
-                        lines[c].append(text.count("\n") + 1)
-                        chars[c].append(len(text))
-                used.update(builtins_used(row["python_source"], row.get("cpp_forward"), names))
-                v = row.get("validation") or {}
-                levels[v.get("level", "codegen")] += 1
-                for key in ("cpu_compiled", "cuda_compiled", "ran", "grad_ok"):
-                    if v.get(key) is True:
-                        flags[f"{key}"] += 1
-                    elif v.get(key) is False:
-                        flags[f"{key}_false"] += 1
-                if v.get("differentiable"):
-                    flags["differentiable"] += 1
-                if v.get("differentiable") and v.get("level") in ("run", "grad") and v.get("ran") \
-                        and v.get("grad_ok") is not True:
-                    flags["grad_not_ok"] += 1
-                    if len(grad_failures) < 100:
-                        grad_failures.append({"kernel": row["kernel_name"], "family": row["family"],
-                                              "template": row.get("template", ""), "note": v.get("note")})
+        for row in _rows(paths, cols):
+            rows[split] += 1
+            family[row["family"]] += 1
+            complexity[int(row["complexity"])] += 1
+            family_complexity[(row["family"], int(row["complexity"]))] += 1
+            for c in CODE_COLUMNS:
+                text = row.get(c)
+                if text:
+                    lines[c].append(text.count("\n") + 1)
+                    chars[c].append(len(text))
+            used.update(builtins_used(row["python_source"], row.get("cpp_forward"), names))
+            v = row.get("validation") or {}
+            levels[v.get("level", "codegen")] += 1
+            for key in ("cpu_compiled", "cuda_compiled", "ran", "grad_ok"):
+                if v.get(key) is True:
+                    flags[f"{key}"] += 1
+                elif v.get(key) is False:
+                    flags[f"{key}_false"] += 1
+            if v.get("differentiable"):
+                flags["differentiable"] += 1
+            if v.get("differentiable") and v.get("level") in ("run", "grad") and v.get("ran") \
+                    and v.get("grad_ok") is not True:
+                flags["grad_not_ok"] += 1
+                if len(grad_failures) < 100:
+                    grad_failures.append({"kernel": row["kernel_name"], "family": row["family"],
+                                          "template": row.get("template", ""), "note": v.get("note")})
     info = build_info(folder).get(config, {})
     covered = sorted(used)
     return {
