@@ -49,6 +49,7 @@ class WarpIRConfig(datasets.BuilderConfig):
         shard_size: Programs per shard (the unit of parallelism and of resumption).
         stats_dir: Where per-shard counts are written (``warp-ir build`` sets it).
         resume_dir: Where finished shards are kept, so a killed build resumes (``warp-ir build`` sets it).
+        plan_workers: Processes that render and hash programs while planning (the plan does not depend on it).
         packages: ``real`` configuration: distributions whose own Warp code is mined.
         include_fem: ``real`` configuration: add the kernels warp.fem generates for the Poisson example.
     """
@@ -63,6 +64,7 @@ class WarpIRConfig(datasets.BuilderConfig):
     shard_size: int = 100
     stats_dir: str | None = None
     resume_dir: str | None = None
+    plan_workers: int = 1
     packages: tuple[str, ...] = ("warp-lang", "mujoco-warp")
     include_fem: bool = True
 
@@ -114,7 +116,8 @@ class WarpIR(datasets.GeneratorBasedBuilder):
         cfg = self.config
         if cfg.name == "real":
             return [datasets.SplitGenerator(name="test", gen_kwargs={"shards": [tuple(cfg.packages)]})]
-        plan = make_plan(cfg.seed, cfg.num_samples, load_templates(), cfg.families, cfg.split_ratios, cfg.shard_size)
+        plan = make_plan(cfg.seed, cfg.num_samples, load_templates(), cfg.families, cfg.split_ratios, cfg.shard_size,
+                         workers=cfg.plan_workers)
         logger.info("plan: %s", json.dumps(plan.to_json()))
         if cfg.stats_dir:
             write_json_atomic(Path(cfg.stats_dir) / "plan.json", plan.to_json())

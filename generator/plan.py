@@ -7,15 +7,17 @@ carry only sample indices; a worker re-renders them and gets the same bytes.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import multiprocessing
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from generator.normalize import normalized_hash, split_of
 from generator.render import RenderError
 from generator.sampler import sample_program
-from generator.templates import Template
+from generator.templates import Template, load_templates, templates_digest
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class ShardSpec:
         seed: Build seed.
         indices: Sample indices of the programs in this shard, ascending.
         families: Families the build draws from (the sampler needs them to reproduce a draw).
+        templates_digest: Digest of the template set the plan rendered (a worker checks it).
     """
 
     split: str
@@ -41,6 +44,7 @@ class ShardSpec:
     seed: int
     indices: tuple[int, ...]
     families: tuple[str, ...]
+    templates_digest: str = ""
 
 
 @dataclass(slots=True)
@@ -65,6 +69,55 @@ class Plan:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Draw:
+    """What planning needs to know of one drawn program (computed anywhere, consumed in index order)."""
+
+    index: int
+    exact: str = ""  # SHA-256 of the source ("" when it failed to render)
+    norm: str = ""  # normalised hash
+    error: str = ""  # "family: reason" when it failed to render
+
+
+_FORKED_TEMPLATES: tuple[Template, ...] = ()  # the planner's templates, inherited by forked workers
+
+
+def draw(seed: int, indices: range, families: tuple[str, ...],
+         templates: Sequence[Template] | None = None) -> list[Draw]:
+    """Render programs ``indices`` of ``seed`` and hash them (no state: safe in any process)."""
+    templates = templates or _FORKED_TEMPLATES or load_templates()
+    out = []
+    for index in indices:
+        try:
+            program = sample_program(seed, index, templates, families)
+        except RenderError as exc:
+            out.append(Draw(index, error=f"{str(exc).split('/', 1)[0]}: {exc}"[:200]))
+            continue
+        exact = hashlib.sha256(program.source.encode()).hexdigest()
+        out.append(Draw(index, exact, normalized_hash(program.source)))
+    return out
+
+
+def _draws(seed: int, families: tuple[str, ...], templates: Sequence[Template], workers: int,
+           chunk: int = 256) -> Iterator[Draw]:
+    """Draws ``0, 1, 2, ...`` in order; computed by ``workers`` processes, a window of chunks at a time."""
+    global _FORKED_TEMPLATES
+    if workers <= 1:
+        start = 0
+        while True:
+            yield from draw(seed, range(start, start + chunk), families, templates)
+            start += chunk
+    _FORKED_TEMPLATES = tuple(templates)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        start = 0
+        while True:
+            ranges = [range(start + k * chunk, start + (k + 1) * chunk) for k in range(workers * 2)]
+            for batch in pool.starmap(draw, [(seed, r, families) for r in ranges]):
+                yield from batch
+            start += chunk * workers * 2
+
+
 def make_plan(
     seed: int,
     num_samples: int,
@@ -72,13 +125,15 @@ def make_plan(
     families: Sequence[str],
     ratios: dict[str, float],
     shard_size: int,
+    workers: int = 1,
 ) -> Plan:
     """Draw programs ``0, 1, 2, ...`` until ``num_samples`` distinct ones are kept.
 
     A program is dropped when it fails to render (counted by reason), or when its
     source (exact duplicate) or normalised source (near duplicate) was already
     kept. Drawing stops early, with ``exhausted`` set, after
-    ``MAX_DRAWS_PER_SAMPLE * num_samples`` draws.
+    ``MAX_DRAWS_PER_SAMPLE * num_samples`` draws. ``workers`` processes render and hash
+    the draws; they are consumed in index order, so the plan does not depend on it.
     """
     families = tuple(sorted(families))
     seen_exact: set[str] = set()
@@ -86,35 +141,31 @@ def make_plan(
     by_split: dict[str, list[int]] = {name: [] for name in ratios}
     plan = Plan(shards={})
     index = 0
-    while plan.kept < num_samples:
+    for d in _draws(seed, families, templates, workers):
+        if plan.kept >= num_samples:
+            break
         if index >= MAX_DRAWS_PER_SAMPLE * num_samples:
             plan.exhausted = True
             logger.warning("stopped after %d draws: only %d distinct programs", index, plan.kept)
             break
-        try:
-            program = sample_program(seed, index, templates, families)
-        except RenderError as exc:
-            family = str(exc).split("/", 1)[0]
-            plan.render_failures[f"{family}: {exc}"[:200]] += 1
-            index += 1
-            continue
         index += 1
-        exact = hash(program.source)
-        if exact in seen_exact:
+        if d.error:
+            plan.render_failures[d.error] += 1
+        elif d.exact in seen_exact:
             plan.exact_duplicates += 1
-            continue
-        seen_exact.add(exact)
-        norm = normalized_hash(program.source)
-        if norm in seen_norm:
+        elif d.norm in seen_norm:
+            seen_exact.add(d.exact)
             plan.near_duplicates += 1
-            continue
-        seen_norm.add(norm)
-        by_split[split_of(norm, ratios)].append(program.index)
-        plan.kept += 1
+        else:
+            seen_exact.add(d.exact)
+            seen_norm.add(d.norm)
+            by_split[split_of(d.norm, ratios)].append(d.index)
+            plan.kept += 1
     plan.draws = index
+    digest = templates_digest(tuple(templates))
     for split, indices in by_split.items():
         plan.shards[split] = [
-            ShardSpec(split, i // shard_size, seed, tuple(indices[i : i + shard_size]), families)
+            ShardSpec(split, i // shard_size, seed, tuple(indices[i : i + shard_size]), families, digest)
             for i in range(0, len(indices), shard_size)
         ]
     return plan

@@ -15,13 +15,23 @@ from generator.pipeline import Counts, package_version, records_for
 from generator.plan import ShardSpec
 from generator.render import RenderError
 from generator.sampler import Program, sample_program
-from generator.templates import Template, load_templates
+from generator.templates import Template, load_templates, templates_digest
 
 logger = logging.getLogger(__name__)
 
 
+class TemplatesChanged(RuntimeError):
+    """The template files changed between planning a build and compiling one of its shards."""
+
+
 def shard_programs(shard: ShardSpec, templates: Sequence[Template], counts: Counts) -> list[Program]:
-    """Re-render the programs of ``shard`` (identical to what the plan rendered)."""
+    """Re-render the programs of ``shard`` (identical to what the plan rendered).
+
+    Raises:
+        TemplatesChanged: The templates on disk are not the ones the plan was made from.
+    """
+    if shard.templates_digest and templates_digest(tuple(templates)) != shard.templates_digest:
+        raise TemplatesChanged("the templates changed while the build was running: start it again")
     programs = []
     for index in shard.indices:
         try:
@@ -41,11 +51,9 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 def fingerprint(config: dict[str, Any]) -> str:
     """A key for everything that decides a build's rows: the config, the templates and the versions."""
-    h = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
-    for t in load_templates():
-        h.update(t.name.encode() + b"\0" + t.source.encode() + b"\0")
-    h.update(f"{warp_version()}|{package_version('warp-ir-dataset')}".encode())
-    return h.hexdigest()[:16]
+    key = json.dumps(config, sort_keys=True, default=str)
+    key += f"|{templates_digest(load_templates())}|{warp_version()}|{package_version('warp-ir-dataset')}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def compile_shard(shard: ShardSpec, targets: Sequence[str], validate: str = "codegen",

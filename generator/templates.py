@@ -25,6 +25,7 @@ for the runtime validator.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -119,6 +120,14 @@ def load_templates(root: Path = TEMPLATES_DIR) -> tuple[Template, ...]:
     """All templates under ``root``, sorted by name (so sampling is stable across file systems)."""
     paths = sorted(root.rglob("*.py.j2"), key=lambda p: p.relative_to(root).as_posix())
     return tuple(parse_template(p, root) for p in paths)
+
+
+def templates_digest(templates: tuple[Template, ...]) -> str:
+    """SHA-256 (16 hex digits) over the names and texts of ``templates``: what a plan was made from."""
+    h = hashlib.sha256()
+    for t in templates:
+        h.update(t.name.encode() + b"\0" + t.source.encode() + b"\0")
+    return h.hexdigest()[:16]
 
 
 def families(templates: tuple[Template, ...] | None = None) -> list[str]:

@@ -63,7 +63,7 @@ def run_local(out_dir: Path, config_name: str, num_proc: int, **config: Any) -> 
     stats_dir = cache_dir / "stats" / config_name
     remove_tree(stats_dir)
     builder = WarpIR(config_name=config_name, cache_dir=str(cache_dir / "hf"), stats_dir=str(stats_dir),
-                     resume_dir=str(cache_dir / "shards"), **config)
+                     resume_dir=str(cache_dir / "shards"), plan_workers=num_proc, **config)
     builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None, download_mode="force_redownload")
     produced = Produced(splits={name: builder.as_dataset(split=name) for name in builder.info.splits},
                         config=builder.config, counts=merge_counts(stats_dir))

@@ -38,7 +38,8 @@ def run_ray(address: str | None = None, **config: Any) -> Produced:
     from warp_ir_dataset import WarpIRConfig  # noqa: PLC0415
 
     cfg = WarpIRConfig(**config)
-    plan = make_plan(cfg.seed, cfg.num_samples, load_templates(), cfg.families, cfg.split_ratios, cfg.shard_size)
+    plan = make_plan(cfg.seed, cfg.num_samples, load_templates(), cfg.families, cfg.split_ratios, cfg.shard_size,
+                     workers=cfg.plan_workers)
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False,

@@ -52,3 +52,29 @@ def test_counts_roundtrip():
     d = Counts.from_json(c.to_json())
     d.merge(c)
     assert d.rows == 6 and d.rejected["f: r"] == 2
+
+
+def test_shard_refuses_changed_templates():
+    import dataclasses
+
+    import pytest
+
+    from generator.plan import make_plan
+    from generator.shard import TemplatesChanged, shard_programs
+
+    plan = make_plan(0, 4, load_templates(), ["arithmetic"], {"train": 1.0}, 4)
+    (shard,) = plan.shards["train"]
+    assert len(shard_programs(shard, load_templates(), Counts())) == 4
+    with pytest.raises(TemplatesChanged, match="templates changed"):
+        shard_programs(dataclasses.replace(shard, templates_digest="0" * 16), load_templates(), Counts())
+
+
+def test_plan_does_not_depend_on_workers():
+    ts = load_templates()
+    fams = sorted({t.family for t in ts})
+    ratios = {"train": 0.8, "validation": 0.1, "test": 0.1}
+    one = make_plan(5, 300, ts, fams, ratios, 40, workers=1)
+    two = make_plan(5, 300, ts, fams, ratios, 40, workers=2)
+    assert one.shards == two.shards and one.to_json() == two.to_json()
+    assert one.kept == 300 and one.draws == one.kept + one.near_duplicates + one.exact_duplicates + sum(
+        one.render_failures.values())
