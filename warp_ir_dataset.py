@@ -49,7 +49,7 @@ class WarpIRConfig(datasets.BuilderConfig):
         shard_size: Programs per shard (the unit of parallelism and of resumption).
         stats_dir: Where per-shard counts are written (``warp-ir build`` sets it).
         resume_dir: Where finished shards are kept, so a killed build resumes (``warp-ir build`` sets it).
-        plan_workers: Processes that render and hash programs while planning (the plan does not depend on it).
+        plan_workers: Processes that plan (render and hash programs); every split gets at least this many shards.
         packages: ``real`` configuration: distributions whose own Warp code is mined.
         include_fem: ``real`` configuration: add the kernels warp.fem generates for the Poisson example.
     """
@@ -137,7 +137,8 @@ class WarpIR(datasets.GeneratorBasedBuilder):
         if cfg.resume_dir:
             resume = str(Path(cfg.resume_dir) / fingerprint({
                 "seed": cfg.seed, "num_samples": cfg.num_samples, "families": cfg.families, "targets": cfg.targets,
-                "validate": cfg.validate, "split_ratios": cfg.split_ratios, "shard_size": cfg.shard_size}))
+                "validate": cfg.validate, "split_ratios": cfg.split_ratios, "shard_size": cfg.shard_size,
+                "plan_workers": cfg.plan_workers}))
         for shard in shards:
             for i, row in enumerate(run_shard(shard, cfg.targets, cfg.validate, cfg.stats_dir, resume)):
                 yield Key(shard.shard_id, i), row

@@ -10,7 +10,7 @@ matching closing brace (braces inside comments and string literals are skipped).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 
 # Tokens that matter for bracket matching; comments and string literals are matched whole so
@@ -30,6 +30,22 @@ def _match_close(text: str, open_index: int, opener: str, closer: str) -> int:
             if depth == 0:
                 return token.end()
     return -1
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def _occurrences(text: str, word: str) -> Iterator[int]:
+    """Start offsets of ``word`` in ``text`` as a whole identifier, not preceded by ``::`` or a letter."""
+    start = text.find(word)
+    while start >= 0:
+        before = text[start - 1] if start else " "
+        end = start + len(word)
+        after = text[end] if end < len(text) else " "
+        if not _is_word(before) and before != ":" and not _is_word(after):
+            yield start
+        start = text.find(word, end)
 
 
 def _definition_start(text: str, name_index: int) -> int:
@@ -56,12 +72,16 @@ def find_definition(text: str, name: str) -> str | None:
         The definition text ending with its closing brace, or ``None`` when ``name`` is
         only declared or called, never defined.
     """
-    for match in re.finditer(rf"(?<![\w:]){re.escape(name)}\s*\(", text):
-        close_paren = _match_close(text, match.end() - 1, "(", ")")
+    for at in _occurrences(text, name):
+        paren = at + len(name)
+        while paren < len(text) and text[paren] in " \t":
+            paren += 1
+        if not text.startswith("(", paren):
+            continue
+        close_paren = _match_close(text, paren, "(", ")")
         if close_paren < 0:
             continue
-        rest = text[close_paren:]
-        body = re.match(r"\s*\{", rest)
+        body = re.match(r"\s*\{", text[close_paren : close_paren + 64])
         if body is None:
             continue
         open_brace = close_paren + body.end() - 1
@@ -69,10 +89,10 @@ def find_definition(text: str, name: str) -> str | None:
         if end < 0:
             continue
         # A call inside another body is never followed by '{'; a definition's line starts the statement.
-        line_start = text.rfind("\n", 0, match.start()) + 1
-        if text[line_start : match.start()].strip().endswith(("=", "(", ",", "return")):
+        line_start = text.rfind("\n", 0, at) + 1
+        if text[line_start:at].strip().endswith(("=", "(", ",", "return")):
             continue
-        return text[_definition_start(text, match.start()) : end]
+        return text[_definition_start(text, at) : end]
     return None
 
 
@@ -91,11 +111,7 @@ def find_struct(text: str, name: str) -> str | None:
 
 def calls_of(code: str, names: Iterable[str], prefix: str = "") -> list[str]:
     """Which of ``names`` (each with ``prefix`` prepended) are called or referenced in ``code``, in order."""
-    found = []
-    for name in names:
-        if re.search(rf"(?<![\w:]){re.escape(prefix + name)}\b", code):
-            found.append(name)
-    return found
+    return [name for name in names if next(_occurrences(code, prefix + name), None) is not None]
 
 
 def closure(roots: str, bodies: dict[str, str], prefix: str = "") -> list[str]:

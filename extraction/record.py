@@ -115,7 +115,11 @@ class KernelRecord:
 
     def to_row(self) -> dict[str, Any]:
         """The record as one dataset row (plain Python values, in :data:`FEATURES` order)."""
-        row = asdict(self)
+        row = {name: getattr(self, name) for name in FEATURES if name != "content_hash"}
+        row["arguments"] = [dict(a) for a in self.arguments]
+        row["helper_functions"] = list(self.helper_functions)
+        row["validation"] = asdict(self.validation)
+        row["source"] = asdict(self.source)
         row["content_hash"] = self.content_hash
         return {name: row[name] for name in FEATURES}
 

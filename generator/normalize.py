@@ -87,8 +87,17 @@ def normalize(source: str) -> str:
 
 
 def normalized_hash(source: str) -> str:
-    """SHA-256 (hex) of :func:`normalize` of ``source``."""
-    return hashlib.sha256(normalize(source).encode()).hexdigest()
+    """SHA-256 (hex) of the normalised program: equal exactly when :func:`normalize` gives equal text.
+
+    Computed from the canonicalised syntax tree (``ast.dump``) rather than from re-printed
+    source; equivalent, since both ignore names, literals, comments and docstrings.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return hashlib.sha256(" ".join(source.split()).encode()).hexdigest()
+    _drop_docstring(tree)
+    return hashlib.sha256(ast.dump(_Canon().visit(tree), annotate_fields=False).encode()).hexdigest()
 
 
 def split_of(norm_hash: str, ratios: dict[str, float]) -> str:

@@ -60,12 +60,12 @@ class Plan:
     exhausted: bool = False
 
     def to_json(self) -> dict:
-        """Plain JSON summary (shards reduced to their sizes)."""
+        """Plain JSON summary (programs planned per split; independent of the shard layout)."""
         return {
             "draws": self.draws, "kept": self.kept, "exact_duplicates": self.exact_duplicates,
             "near_duplicates": self.near_duplicates, "render_failures": dict(self.render_failures),
             "exhausted": self.exhausted,
-            "shards": {s: [len(sh.indices) for sh in shards] for s, shards in self.shards.items()},
+            "planned": {s: sum(len(sh.indices) for sh in shards) for s, shards in self.shards.items()},
         }
 
 
@@ -133,7 +133,8 @@ def make_plan(
     source (exact duplicate) or normalised source (near duplicate) was already
     kept. Drawing stops early, with ``exhausted`` set, after
     ``MAX_DRAWS_PER_SAMPLE * num_samples`` draws. ``workers`` processes render and hash
-    the draws; they are consumed in index order, so the plan does not depend on it.
+    the draws; they are consumed in index order, so which programs land in which split does
+    not depend on it (only how each split is cut into shards: at least ``workers`` shards).
     """
     families = tuple(sorted(families))
     seen_exact: set[str] = set()
@@ -164,8 +165,10 @@ def make_plan(
     plan.draws = index
     digest = templates_digest(tuple(templates))
     for split, indices in by_split.items():
+        # at least one shard per worker in every split, so small splits are not compiled by one process
+        size = max(1, min(shard_size, -(-len(indices) // max(1, workers))))
         plan.shards[split] = [
-            ShardSpec(split, i // shard_size, seed, tuple(indices[i : i + shard_size]), families, digest)
-            for i in range(0, len(indices), shard_size)
+            ShardSpec(split, k, seed, tuple(indices[i : i + size]), families, digest)
+            for k, i in enumerate(range(0, len(indices), size))
         ]
     return plan

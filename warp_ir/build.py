@@ -135,7 +135,7 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
     all_info[config_name] = info
     write_json_atomic(out_dir / BUILD_INFO, all_info)
     stats = compute_stats(out_dir, config_name)
-    write_card(out_dir)
+    write_card(out_dir, {config_name: stats})
     if not keep_cache:
         remove_tree(out_dir / CACHE_DIRNAME)
     return BuildResult(out_dir=out_dir, rows=stats["rows"], rejected=info["rejected"],
@@ -155,7 +155,14 @@ def rebuild_command(cfg: Any) -> str:
     return shlex.join(parts)
 
 
-def write_card(out_dir: Path) -> None:
-    """Render ``README.md`` from the statistics of every configuration present in ``out_dir``."""
-    stats = {name: compute_stats(out_dir, name) for name in CONFIG_PREFIX if split_files(out_dir, CONFIG_PREFIX[name])}
+def write_card(out_dir: Path, known: dict[str, dict[str, Any]] | None = None) -> None:
+    """Render ``README.md`` from the statistics of every configuration present in ``out_dir``.
+
+    Args:
+        out_dir: A built folder.
+        known: Statistics already computed, by config name (the others are computed here).
+    """
+    known = known or {}
+    stats = {name: known.get(name) or compute_stats(out_dir, name)
+             for name in CONFIG_PREFIX if split_files(out_dir, CONFIG_PREFIX[name])}
     (out_dir / "README.md").write_text(render_card(stats, real_in_synthetic(out_dir)), encoding="utf-8")
