@@ -20,18 +20,14 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib
-import importlib.metadata
-import importlib.util
 import inspect
 import json
 import logging
-import re
 import sys
 import time
 import types
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,67 +39,23 @@ from extraction.extract import extract_module
 from extraction.record import TARGETS, KernelRecord
 from generator.normalize import normalized_hash
 from generator.pipeline import reason_of
+from generator.real_sources import (  # noqa: F401 - re-exported for users of generator.real
+    PACKAGES,
+    PackageSpec,
+    dist_license,
+    dist_version,
+    enumerate_modules,
+    file_license,
+    import_module,
+    is_permissive,
+    package_root,
+    runs_at_import,
+    short_reason,
+)
 
 logger = logging.getLogger(__name__)
 
 FAMILY = "real"
-PERMISSIVE_LICENSES: frozenset[str] = frozenset(
-    {"Apache-2.0", "MIT", "BSD-2-Clause", "BSD-3-Clause", "ISC", "Zlib", "BSL-1.0", "Unlicense", "CC0-1.0"}
-)
-_SPDX_RE = re.compile(r"SPDX-License-Identifier:\s*([\w.+-]+(?:\s+(?:OR|AND|WITH)\s+[\w.+-]+)*)")
-
-
-@dataclass(frozen=True, slots=True)
-class PackageSpec:
-    """Which modules of one installed distribution are mined.
-
-    Attributes:
-        dist: Distribution name as installed (``pip show`` name), e.g. ``"warp-lang"``.
-        import_name: Top-level import package, e.g. ``"warp"``.
-        include: Module-name prefixes worth mining (a prefix matches the name itself or ``prefix.*``).
-        exclude: Module-name prefixes never mined (tests, vendored third-party code).
-        exclude_suffixes: Last name components never mined (``*_test`` files).
-        exclude_parts: Name components (packages or modules) never mined, wherever they appear.
-        scripts: Prefixes of modules that are scripts (examples): when such a file has no
-            ``if __name__ == "__main__"`` guard and runs code at top level, only its
-            definitions are executed.
-        default_license: SPDX id used when a file carries no ``SPDX-License-Identifier``
-            line and the distribution metadata names none.
-    """
-
-    dist: str
-    import_name: str
-    include: tuple[str, ...]
-    exclude: tuple[str, ...] = ()
-    exclude_suffixes: tuple[str, ...] = ()
-    exclude_parts: tuple[str, ...] = ()
-    scripts: tuple[str, ...] = ()
-    default_license: str = "Apache-2.0"
-
-
-_INTERNAL = _warp.INTERNAL_PACKAGE  # where Warp's library code (and so its library kernels) is defined
-
-PACKAGES: dict[str, PackageSpec] = {
-    "warp-lang": PackageSpec(
-        dist="warp-lang",
-        import_name="warp",
-        include=(
-            "warp.examples",
-            *(f"{public}.{sub}" for sub in ("fem", "sim", "optim", "sparse", "render", "utils", "geometry", "autograd")
-              for public in ("warp", _INTERNAL)),
-            f"{_INTERNAL}.coloring", f"{_INTERNAL}.texture",
-        ),
-        exclude=("warp.tests", f"{_INTERNAL}.thirdparty"),
-        scripts=("warp.examples",),
-    ),
-    "mujoco-warp": PackageSpec(
-        dist="mujoco-warp",
-        import_name="mujoco_warp",
-        include=("mujoco_warp",),
-        exclude_parts=("testdata", "test_data", "tests"),
-        exclude_suffixes=("_test", "conftest", "test_util"),
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +123,7 @@ class PackageReport:
             "modules_definitions_only": list(self.modules_definitions_only),
             "modules_failed_count": len(self.modules_failed),
             "modules_failed": dict(sorted(self.modules_failed.items())),
-            "import_failure_reasons": dict(Counter(_short_reason(r) for r in self.modules_failed.values())),
+            "import_failure_reasons": dict(Counter(short_reason(r) for r in self.modules_failed.values())),
             "modules_with_kernels": self.modules_with_kernels,
             "kernels_found": self.kernels_found, "generic": self.generic,
             "generic_no_overload": self.generic_no_overload,
@@ -184,167 +136,6 @@ class PackageReport:
             if self.to_extract - self.non_permissive else None,
             "duplicates": self.duplicates, "records": self.records, "seconds": round(self.seconds, 2),
         }
-
-
-def _short_reason(reason: str) -> str:
-    """Group import failures: ``ModuleNotFoundError: No module named 'pxr'`` stays, long messages are cut."""
-    return reason.split("\n")[0][:120]
-
-
-# --- enumeration -----------------------------------------------------------------------------------
-
-def _matches(name: str, prefixes: Iterable[str]) -> bool:
-    return any(name == p or name.startswith(p + ".") for p in prefixes)
-
-
-def _wanted(name: str, spec: PackageSpec, only: Sequence[str] | None) -> bool:
-    if not _matches(name, spec.include) or _matches(name, spec.exclude):
-        return False
-    if any(name.rsplit(".", 1)[-1].endswith(s) for s in spec.exclude_suffixes):
-        return False
-    if any(part in spec.exclude_parts for part in name.split(".")):
-        return False
-    return only is None or _matches(name, only)
-
-
-def package_root(spec: PackageSpec) -> Path | None:
-    """The directory holding the import package (``site-packages``), or ``None`` when not installed."""
-    found = importlib.util.find_spec(spec.import_name)
-    if found is None or not found.submodule_search_locations:
-        return None
-    return Path(next(iter(found.submodule_search_locations))).resolve().parent
-
-
-def enumerate_modules(spec: PackageSpec, only: Sequence[str] | None = None) -> list[tuple[str, Path]]:
-    """``(module name, file)`` of every module worth mining, sorted by name.
-
-    Walks the installed package directory, including directories without ``__init__.py``
-    (Warp's example folders are namespace packages, which :func:`pkgutil.walk_packages`
-    does not enter).
-    """
-    root = package_root(spec)
-    if root is None:
-        return []
-    out: list[tuple[str, Path]] = []
-    for path in sorted((root / spec.import_name).rglob("*.py")):
-        rel = path.relative_to(root).with_suffix("")
-        parts = list(rel.parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        if any(not p.isidentifier() for p in parts) or "__pycache__" in parts:
-            continue
-        name = ".".join(parts)
-        if _wanted(name, spec, only):
-            out.append((name, path))
-    return sorted(out)
-
-
-# --- import ----------------------------------------------------------------------------------------
-
-_MAIN_GUARD = "__name__"
-_SAFE_CALL_RE = re.compile(
-    r"^(?:wp|warp)\.(?:init|set_module_options|overload|constant|vec\w*|mat\w*|quat\w*|transform\w*|spatial\w*"
-    r"|types\.\w+|u?int\d*|float\d*|struct|func|kernel)$"
-)
-
-
-def _is_main_guard(node: ast.stmt) -> bool:
-    return isinstance(node, ast.If) and _MAIN_GUARD in ast.unparse(node.test) and "__main__" in ast.unparse(node.test)
-
-
-def _calls_safe(node: ast.AST) -> bool:
-    """Every call inside ``node`` is a Warp definition/constructor call (no side effects)."""
-    return all(_SAFE_CALL_RE.match(ast.unparse(c.func)) for c in ast.walk(node) if isinstance(c, ast.Call))
-
-
-def _definition_statement(node: ast.stmt) -> bool:
-    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return True
-    if isinstance(node, (ast.Assign, ast.AnnAssign)):
-        return node.value is None or _calls_safe(node.value)
-    if isinstance(node, ast.Expr):
-        return isinstance(node.value, ast.Constant) or _calls_safe(node.value)
-    return False
-
-
-def runs_at_import(tree: ast.Module) -> bool:
-    """Whether a script does work at import: it has no ``__main__`` guard and top-level statements beyond definitions."""
-    if any(_is_main_guard(n) for n in tree.body):
-        return False
-    return not all(_definition_statement(n) for n in tree.body)
-
-
-def _import_definitions_only(name: str, path: Path, tree: ast.Module) -> types.ModuleType:
-    """Execute only the definitions of a script (imports, defs, classes, constant assignments).
-
-    The code is compiled with the real file name and line numbers, so ``inspect`` and
-    Warp's parser read the kernels' source from the file as usual.
-    """
-    kept = ast.Module(body=[n for n in tree.body if _definition_statement(n)], type_ignores=[])
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[name] = module
-    try:
-        exec(compile(kept, str(path), "exec"), module.__dict__)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
-
-
-def import_module(name: str, path: Path, spec: PackageSpec) -> tuple[types.ModuleType, bool]:
-    """Import one module without running it; return it and whether it was executed definitions-only.
-
-    Raises:
-        Exception: Whatever the import raised (missing optional dependency, no GPU, ...).
-    """
-    if name in sys.modules:
-        return sys.modules[name], False
-    if _matches(name, spec.scripts):
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-        if runs_at_import(tree):
-            return _import_definitions_only(name, path, tree), True
-    return importlib.import_module(name), False
-
-
-# --- provenance --------------------------------------------------------------------------------------
-
-def _dist_version(spec: PackageSpec) -> str | None:
-    try:
-        return importlib.metadata.version(spec.dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _dist_license(spec: PackageSpec) -> str:
-    try:
-        meta = importlib.metadata.metadata(spec.dist)
-    except importlib.metadata.PackageNotFoundError:
-        return spec.default_license
-    value = meta.get("License-Expression") or meta.get("License") or ""
-    value = value.strip()
-    return value if value and "\n" not in value and len(value) < 64 else spec.default_license
-
-
-_license_cache: dict[Path, str | None] = {}
-
-
-def file_license(path: Path) -> str | None:
-    """SPDX id from a file's ``SPDX-License-Identifier`` line (first 40 lines), or ``None``."""
-    if path not in _license_cache:
-        try:
-            head = "".join(path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)[:40])
-        except OSError:
-            head = ""
-        m = _SPDX_RE.search(head)
-        _license_cache[path] = m.group(1).strip() if m else None
-    return _license_cache[path]
-
-
-def is_permissive(license_expr: str) -> bool:
-    """Whether an SPDX expression allows redistribution as a permissive license (every ``AND`` part, any ``OR`` part)."""
-    return any(all(p.strip() in PERMISSIVE_LICENSES for p in alt.split(" AND "))
-               for alt in license_expr.split(" OR "))
 
 
 def kernel_provenance(kernel: Any, spec: PackageSpec, version: str, root: Path, default_license: str) -> Provenance:
@@ -430,8 +221,8 @@ def mine_package(
     if root is None:
         report.status = "not installed"
         return [], report
-    report.version = version = _dist_version(spec) or "unknown"
-    default_license = _dist_license(spec)
+    report.version = version = dist_version(spec) or "unknown"
+    default_license = dist_license(spec)
     _warp.init_quiet()
 
     found = enumerate_modules(spec, modules)

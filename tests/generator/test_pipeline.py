@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import random
 
 from generator.pipeline import Counts, records_for
 from generator.plan import make_plan
-from generator.render import render
 from generator.sampler import Program
 from generator.templates import load_templates, parse_template
 

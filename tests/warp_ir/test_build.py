@@ -86,7 +86,6 @@ def test_no_near_duplicate_across_splits_in_written_parquet(small_build):
 def test_real_config_beside_synthetic(small_build, monkeypatch, tmp_path):
     """`--config real` writes real/*.parquet next to data/ and the card lists both configurations."""
     from extraction import KernelRecord, Source
-    from generator import real_config
     from warp_ir.build import build
 
     out = tmp_path / "both"
