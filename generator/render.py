@@ -80,6 +80,16 @@ class TemplateRng:
         self._used.add(name)
         return name
 
+    def pick(self, options: Any) -> str:
+        """A name from ``options`` that this program has not used yet, reserved from now on.
+
+        For fixed vocabularies written in a template, so they never clash with :meth:`name`.
+        """
+        free = [o for o in options if o not in self._used] or [f"{o}_{len(self._used)}" for o in options]
+        name = self._rng.choice(free)
+        self._used.add(name)
+        return name
+
     def names(self, kind: str, k: int) -> list[str]:
         """``k`` fresh identifiers of one kind."""
         return [self.name(kind) for _ in range(k)]
