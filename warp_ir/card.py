@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-CARD_TEMPLATE = Path(__file__).resolve().parent.parent / "dataset_card.md"
+def _card_template() -> Path:
+    """``dataset_card.md``: beside the package in a checkout, under ``<prefix>/share/warp-ir`` once installed."""
+    for candidate in (Path(__file__).resolve().parent.parent / "dataset_card.md",
+                      Path(sys.prefix) / "share" / "warp-ir" / "dataset_card.md"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("dataset_card.md not found (reinstall warp-ir-dataset)")
 
 
 def size_category(n: int) -> str:
@@ -30,7 +37,7 @@ def render_card(stats: dict[str, dict[str, Any]], overlap: list[str] | None = No
     """
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
-    template = env.from_string(CARD_TEMPLATE.read_text(encoding="utf-8"))
+    template = env.from_string(_card_template().read_text(encoding="utf-8"))
     syn, real = stats.get("synthetic"), stats.get("real")
     any_stats = syn or real
     configs = [{"name": name, "prefix": s["prefix"], "splits": list(s["rows"]), "default": name == "synthetic"}
