@@ -24,18 +24,22 @@ from generator.pipeline import Counts
 logger = logging.getLogger(__name__)
 
 
-def _run_one(job: tuple[str, str, int | None, str, dict, str]) -> RunResult:
-    """Child-side: load one program from memory and run/grad-check its kernel."""
-    source, kernel_name, launch_dim, level, hints, code = job
-    with loaded_source(source, "warp_ir_run_check") as module:
+def _run_one(job: tuple[str, str, int | None, str, dict, str, str]) -> RunResult:
+    """Child-side: load one program from memory and run/grad-check its kernel.
+
+    Each program gets its own module name, so Warp's module cache never hands one program's
+    compiled binary to another.
+    """
+    source, kernel_name, launch_dim, level, hints, code, record_id = job
+    with loaded_source(source, f"warp_ir_run_{record_id}") as module:
         kernel = next(v for v in vars(module).values() if is_kernel(v) and v.key == kernel_name)
         return validate_kernel(kernel, source, launch_dim, level, hints, code)
 
 
 def run_records(records: Sequence[KernelRecord], level: str) -> None:
     """Fill ``validation.ran``/``grad_ok``/``grad_max_rel_error``/``note`` and the level reached, in place."""
-    jobs = [(r.python_source, r.kernel_name, r.launch_dim, level, r.run_hints, r.cpp_forward or r.cuda_forward or "")
-            for r in records]
+    jobs = [(r.python_source, r.kernel_name, r.launch_dim, level, r.run_hints, r.cpp_forward or r.cuda_forward or "",
+             r.id or r.content_hash[:16]) for r in records]
     for rec, res in zip(records, run_isolated(jobs, _run_one)):
         v = rec.validation
         if isinstance(res, Crashed):
