@@ -24,6 +24,7 @@ from datasets.utils.logging import get_logger
 from extraction import FEATURES, TARGETS, VALIDATION_LEVELS
 from generator.plan import BUILDER_VERSION, DEFAULT_SPLITS, make_plan
 from generator.real_config import real_records
+from generator.real_sources import PACKAGES
 from generator.shard import fingerprint, run_shard, write_json_atomic
 from generator.templates import families as template_families
 from generator.templates import load_templates
@@ -85,6 +86,9 @@ class WarpIRConfig(datasets.BuilderConfig):
             raise ValueError(f"targets must be a non-empty subset of {', '.join(TARGETS)}")
         if self.validate not in VALIDATION_LEVELS:
             raise ValueError(f"validate must be one of {', '.join(VALIDATION_LEVELS)}, got {self.validate!r}")
+        unknown_packages = [p for p in self.packages if p not in PACKAGES]
+        if unknown_packages:
+            raise ValueError(f"unknown packages: {', '.join(unknown_packages)} (known: {', '.join(PACKAGES)})")
         total = sum(self.split_ratios.values())
         if abs(total - 1.0) > 1e-6 or any(v < 0 for v in self.split_ratios.values()):
             raise ValueError(f"split ratios must be non-negative and sum to 1, got {self.split_ratios}")

@@ -156,6 +156,8 @@ def extract_kernels(
     for k in kernels:
         by_module.setdefault(id(_warp.module_of(k)), _warp.module_of(k))
 
+    wanted = {id(k) for k in kernels}
+    strip = f"{module_name}." if module_name else None
     records: dict[int, KernelRecord] = {}
     for module in by_module.values():
         for target in targets:
@@ -163,9 +165,8 @@ def extract_kernels(
                 code = _warp.codegen_module(module, target)
             except Exception as exc:
                 raise ExtractionError(warp_error_message(exc)) from exc
-            wanted = {id(k) for k in kernels}
             for kernel, prefix in code.kernels:
-                if id(kernel) not in wanted and not any(kernel is o for o in kernels):
+                if id(kernel) not in wanted:
                     continue
                 forward, backward, helper_names = cut_kernel(code, prefix)
                 rec = records.get(id(kernel))
@@ -178,7 +179,8 @@ def extract_kernels(
                     rec = records[id(kernel)] = KernelRecord(
                         kernel_name=kernel.key,
                         python_source=src,
-                        arguments=[{"name": n, "type": t} for n, t in _warp.kernel_args(kernel)],
+                        arguments=[{"name": n, "type": t.replace(strip, "") if strip else t}
+                                   for n, t in _warp.kernel_args(kernel)],
                         helper_functions=sorted({getattr(f, "__name__", n) for n, f in zip(helper_names, helper_funcs)}),
                         warp_version=_warp.warp_version(),
                         module_name=module_name,

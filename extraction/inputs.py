@@ -50,23 +50,25 @@ class LaunchInputs:
                                   device="cpu") for d, n in enumerate(data.shape)]
                 args.append(wp.indexedarray(data, perms))
             elif wt.is_array(t):
-                grad = requires_grad and _is_float_dtype(t.dtype)
+                grad = requires_grad and is_float_dtype(t.dtype)
                 args.append(wp.array(v, dtype=t.dtype, device="cpu", requires_grad=grad))
             else:
                 args.append(v)
         return args
 
 
-def _scalar_of(dtype: Any) -> Any:
+def scalar_of(dtype: Any) -> Any:
+    """The scalar type of a Warp dtype (``float32`` for ``vec3``; the dtype itself for scalars)."""
     return getattr(dtype, "_wp_scalar_type_", dtype)
 
 
-def _is_float_dtype(dtype: Any) -> bool:
-    return _scalar_of(dtype) in (wp.float16, wp.float32, wp.float64)
+def is_float_dtype(dtype: Any) -> bool:
+    """Whether a Warp dtype is made of float16/32/64."""
+    return scalar_of(dtype) in (wp.float16, wp.float32, wp.float64)
 
 
 def _random_scalars(dtype: Any, shape: tuple[int, ...], rng: np.random.Generator, lo: float = -1.0) -> np.ndarray:
-    scalar = _scalar_of(dtype)
+    scalar = scalar_of(dtype)
     if scalar in (wp.float16, wp.float32, wp.float64, float):
         return rng.uniform(lo, 1.0, size=shape)
     if scalar is wp.bool or scalar is bool:
@@ -86,7 +88,7 @@ def _value(t: Any, rng: np.random.Generator) -> Any:
         flat = _random_scalars(t, (int(np.prod(_dtype_shape(t))),), rng, lo=0.5)
         if wt.type_is_quaternion(t) or wt.type_is_transformation(t):
             flat = _unit_rotations(t, flat)
-        return t(*[_scalar_of(t)(float(x)) if _is_float_dtype(t) else int(x) for x in flat])
+        return t(*[scalar_of(t)(float(x)) if is_float_dtype(t) else int(x) for x in flat])
     if t in (float, wp.float16, wp.float32, wp.float64):
         return t(float(rng.uniform(0.5, 1.5)))
     if t in (bool, wp.bool):

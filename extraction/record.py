@@ -99,11 +99,6 @@ class KernelRecord:
     run_hints: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
-    def source_hash(self) -> str:
-        """SHA-256 of the Python source (hex)."""
-        return hashlib.sha256(self.python_source.encode()).hexdigest()
-
-    @property
     def content_hash(self) -> str:
         """Stable SHA-256 over the Python source, every code column and the Warp version."""
         h = hashlib.sha256()

@@ -25,7 +25,7 @@ import numpy as np
 import warp as wp
 import warp.types as wt
 
-from extraction.inputs import InputError, LaunchInputs, make_inputs
+from extraction.inputs import InputError, LaunchInputs, is_float_dtype, make_inputs, scalar_of
 
 _NON_SMOOTH = re.compile(
     r"\bif \(|wp::(where|select|min|max|abs|sign|step|floor|ceil|round|rint|trunc|frac|clamp|mod|"
@@ -60,16 +60,15 @@ def _snapshot(args: list) -> list[np.ndarray | None]:
 
 
 def _floaty(arr) -> bool:
-    return isinstance(arr, wp.array) and getattr(arr.dtype, "_wp_scalar_type_", arr.dtype) in (
-        wp.float16, wp.float32, wp.float64)
+    return isinstance(arr, wp.array) and is_float_dtype(arr.dtype)
 
 
 def check_run(kernel, inputs: LaunchInputs, tiled: int | None) -> tuple[RunResult, list[int]]:
     """Launch twice on fresh copies of the same inputs; return the result and the indices of output arrays."""
+    before = _snapshot(inputs.build())  # the inputs as stored (converted to the arrays' dtypes)
     results = []
     for _ in range(2):
         args = inputs.build()
-        before = _snapshot(args)  # as stored (converted to the arrays' dtypes)
         _launch(kernel, inputs, args, tiled)
         wp.synchronize_device("cpu")
         results.append(_snapshot(args))
@@ -95,7 +94,7 @@ def check_grad(kernel, inputs: LaunchInputs, outputs: list[int], tiled: int | No
     in_idx = [i for i, a in enumerate(probe) if _floaty(a) and i not in outputs]
     if not out_idx or not in_idx:
         return RunResult(differentiable=False, note="grad: no float input array or no float output array")
-    dtypes = {getattr(probe[i].dtype, "_wp_scalar_type_", probe[i].dtype) for i in out_idx + in_idx}
+    dtypes = {scalar_of(probe[i].dtype) for i in out_idx + in_idx}
     if wp.float16 in dtypes:
         return RunResult(differentiable=False, note="grad: float16 is not gradient-checked")
     f64 = dtypes == {wp.float64}

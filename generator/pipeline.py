@@ -100,8 +100,6 @@ def compile_program(program: Program, targets: Sequence[str]) -> KernelRecord:
     rec.source = Source(kind="generated", package="warp-ir", package_version=package_version("warp-ir-dataset"),
                         path=f"templates/{program.template.name}.py.j2")
     rec.module_name = ""  # module names carry the sample index: not part of the data
-    for arg in rec.arguments:
-        arg["type"] = arg["type"].replace(f"{program.module_name}.", "")
     return rec
 
 

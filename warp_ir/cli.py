@@ -98,9 +98,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.split_ratios:
         config["split_ratios"] = args.split_ratios
     if args.packages:
-        unknown = [p for p in args.packages if p not in ("warp-lang", "mujoco-warp")]
-        if unknown:
-            raise UsageError(f"unknown packages: {', '.join(unknown)} (known: warp-lang, mujoco-warp)")
         config["packages"] = tuple(args.packages)
     try:
         result = build(args.out, config_name=args.config, num_proc=args.num_proc, keep_cache=args.keep_cache,

@@ -87,6 +87,8 @@ def test_helpers_structs_and_2d_launch(prototype_records):
     rec = prototype_records["struct_helper_kernel"]
     assert rec.helper_functions == ["kinetic"]
     assert rec.launch_dim == 2
+    # struct types are named as the user wrote them, without the module warp-ir imported the file as
+    assert rec.arguments[0] == {"name": "ps", "type": "array(ndim=1, dtype=Particle)"}
     for fwd, bwd in zip(both(rec, "forward"), both(rec, "backward")):
         assert re.search(r"struct Particle_[0-9a-f]+\s*\{", fwd)
         assert re.search(r"kinetic_\d+\(", fwd)

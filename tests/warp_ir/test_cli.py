@@ -43,6 +43,7 @@ def test_extract_module_name_to_stdout(capsys):
     (["build", "--out", "{tmp}/o", "--families", "arithmetic,bogus"], "unknown families: bogus"),
     (["build", "--out", "{tmp}/o", "--num-samples", "0"], "must be at least 1"),
     (["build", "--out", "{tmp}/o", "--targets", "cpu,metal"], "targets must be among"),
+    (["build", "--out", "{tmp}/o", "--config", "real", "--packages", "numpy"], "unknown packages: numpy"),
     (["stats", "{tmp}"], "no Parquet files"),
     (["publish", "{tmp}", "--repo", "org/x"], "not a warp-ir build"),
     (["check-templates", "--families", "bogus"], "unknown families: bogus"),
