@@ -11,21 +11,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 
-# Tokens that matter for bracket matching; comments and string literals are matched whole so
-# that the brackets inside them are skipped.
-_TOKENS = re.compile(r"""//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|[{}()]""", re.DOTALL)
+# Comments and string literals: blanked out (same length) before brackets are matched or names
+# searched, so brackets and names inside them never count.
+_SKIP = re.compile(r"""//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'""", re.DOTALL)
+_BRACKETS = {"(": re.compile(r"[()]"), "{": re.compile(r"[{}]")}
+_STRUCT_HEADER = re.compile(r"struct\s+(\w+)\s*\{")  # at the start of a line
 
 
-def _match_close(text: str, open_index: int, opener: str, closer: str) -> int:
-    """Index just past the bracket that closes the one at ``open_index``; -1 if unbalanced."""
+@lru_cache(maxsize=8)
+def masked(text: str) -> str:
+    """``text`` with every comment and string literal replaced by as many spaces (offsets unchanged).
+
+    Cached: cutting the kernels of one module searches the same translation unit many times.
+    """
+    return _SKIP.sub(lambda m: " " * (m.end() - m.start()), text)
+
+
+def _match_close(code: str, open_index: int, opener: str, closer: str) -> int:
+    """Index just past the bracket that closes the one at ``open_index`` in masked ``code``; -1 if unbalanced."""
     depth = 0
-    for token in _TOKENS.finditer(text, open_index):
-        tok = token.group()
-        if tok == opener:
+    for token in _BRACKETS[opener].finditer(code, open_index):
+        if token.group() == opener:
             depth += 1
-        elif tok == closer:
+        else:
             depth -= 1
             if depth == 0:
                 return token.end()
@@ -72,25 +83,26 @@ def find_definition(text: str, name: str) -> str | None:
         The definition text ending with its closing brace, or ``None`` when ``name`` is
         only declared or called, never defined.
     """
-    for at in _occurrences(text, name):
+    code = masked(text)
+    for at in _occurrences(code, name):
         paren = at + len(name)
-        while paren < len(text) and text[paren] in " \t":
+        while paren < len(code) and code[paren] in " \t":
             paren += 1
-        if not text.startswith("(", paren):
+        if not code.startswith("(", paren):
             continue
-        close_paren = _match_close(text, paren, "(", ")")
+        close_paren = _match_close(code, paren, "(", ")")
         if close_paren < 0:
             continue
-        body = re.match(r"\s*\{", text[close_paren : close_paren + 64])
+        body = re.match(r"\s*\{", code[close_paren : close_paren + 64])
         if body is None:
             continue
         open_brace = close_paren + body.end() - 1
-        end = _match_close(text, open_brace, "{", "}")
+        end = _match_close(code, open_brace, "{", "}")
         if end < 0:
             continue
         # A call inside another body is never followed by '{'; a definition's line starts the statement.
-        line_start = text.rfind("\n", 0, at) + 1
-        if text[line_start:at].strip().endswith(("=", "(", ",", "return")):
+        line_start = code.rfind("\n", 0, at) + 1
+        if code[line_start:at].strip().endswith(("=", "(", ",", "return")):
             continue
         return text[_definition_start(text, at) : end]
     return None
@@ -98,10 +110,17 @@ def find_definition(text: str, name: str) -> str | None:
 
 def find_struct(text: str, name: str) -> str | None:
     """Return the definition of ``struct name { ... };`` in ``text``, or ``None``."""
-    match = re.search(rf"(?m)^struct\s+{re.escape(name)}\s*\{{", text)
+    code = masked(text)
+    match = None
+    at = code.find(name)  # str.find first: a regex search over the whole unit costs more than the cut
+    while at >= 0:
+        match = _STRUCT_HEADER.match(code, code.rfind("\n", 0, at) + 1)
+        if match is not None and match.group(1) == name:
+            break
+        match, at = None, code.find(name, at + len(name))
     if match is None:
         return None
-    end = _match_close(text, match.end() - 1, "{", "}")
+    end = _match_close(code, match.end() - 1, "{", "}")
     if end < 0:
         return None
     if text.startswith(";", end):

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import multiprocessing
+import multiprocessing.pool
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from generator.normalize import normalized_hash, split_of
-from generator.render import RenderError
+from generator.render import RenderError, compile_templates
 from generator.sampler import sample_program
 from generator.templates import Template, load_templates, templates_digest
 
@@ -80,6 +82,7 @@ class Draw:
 
 
 _FORKED_TEMPLATES: tuple[Template, ...] = ()  # the planner's templates, inherited by forked workers
+MIN_DRAWS_PER_WORKER = 128  # below this a batch is drawn in the planning process (a pool costs more)
 
 
 def draw(seed: int, indices: range, families: tuple[str, ...],
@@ -98,24 +101,36 @@ def draw(seed: int, indices: range, families: tuple[str, ...],
     return out
 
 
-def _draws(seed: int, families: tuple[str, ...], templates: Sequence[Template], workers: int,
-           chunk: int = 256) -> Iterator[Draw]:
-    """Draws ``0, 1, 2, ...`` in order; computed by ``workers`` processes, a window of chunks at a time."""
-    global _FORKED_TEMPLATES
-    if workers <= 1:
-        start = 0
-        while True:
-            yield from draw(seed, range(start, start + chunk), families, templates)
-            start += chunk
-    _FORKED_TEMPLATES = tuple(templates)
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers) as pool:
-        start = 0
-        while True:
-            ranges = [range(start + k * chunk, start + (k + 1) * chunk) for k in range(workers * 2)]
-            for batch in pool.starmap(draw, [(seed, r, families) for r in ranges]):
-                yield from batch
-            start += chunk * workers * 2
+class _Drawer:
+    """Draws batches of programs, in index order, in this process or in ``workers`` forked ones.
+
+    The templates are compiled here first, so every process forked from this one (the
+    pool below, and later ``datasets``' workers) inherits them instead of compiling its own.
+    """
+
+    def __init__(self, seed: int, families: tuple[str, ...], templates: Sequence[Template], workers: int) -> None:
+        self.seed, self.families, self.templates, self.workers = seed, families, tuple(templates), workers
+        self._pool: multiprocessing.pool.Pool | None = None
+        compile_templates(self.templates)
+
+    def draws(self, start: int, count: int) -> list[Draw]:
+        """Draws ``start .. start + count - 1``, in order."""
+        if self.workers <= 1 or count < MIN_DRAWS_PER_WORKER * self.workers:
+            return draw(self.seed, range(start, start + count), self.families, self.templates)
+        if self._pool is None:
+            global _FORKED_TEMPLATES
+            _FORKED_TEMPLATES = self.templates
+            self._pool = multiprocessing.get_context("fork").Pool(self.workers)
+        step = -(-count // (self.workers * 2))
+        ranges = [range(i, min(i + step, start + count)) for i in range(start, start + count, step)]
+        return [d for batch in self._pool.starmap(draw, [(self.seed, r, self.families) for r in ranges]) for d in batch]
+
+    def close(self) -> None:
+        """Stop the worker processes (if any were started)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
 
 
 def make_plan(
@@ -141,32 +156,43 @@ def make_plan(
     seen_norm: set[str] = set()
     by_split: dict[str, list[int]] = {name: [] for name in ratios}
     plan = Plan(shards={})
+    limit = MAX_DRAWS_PER_SAMPLE * num_samples
     index = 0
-    for d in _draws(seed, families, templates, workers):
-        if plan.kept >= num_samples:
-            break
-        if index >= MAX_DRAWS_PER_SAMPLE * num_samples:
-            plan.exhausted = True
-            logger.warning("stopped after %d draws: only %d distinct programs", index, plan.kept)
-            break
-        index += 1
-        if d.error:
-            plan.render_failures[d.error] += 1
-        elif d.exact in seen_exact:
-            plan.exact_duplicates += 1
-        elif d.norm in seen_norm:
-            seen_exact.add(d.exact)
-            plan.near_duplicates += 1
-        else:
-            seen_exact.add(d.exact)
-            seen_norm.add(d.norm)
-            by_split[split_of(d.norm, ratios)].append(d.index)
-            plan.kept += 1
+    drawer = _Drawer(seed, families, templates, workers)
+    try:
+        while plan.kept < num_samples and index < limit:
+            # draw about as many as the remaining programs need at the rate seen so far (+5%)
+            # (the first batch is small: it only estimates that rate)
+            rate = index / plan.kept if plan.kept else 1.0
+            count = max(64, math.ceil((num_samples - plan.kept) * rate * 1.05))
+            count = min(limit - index, count if index else min(count, 256))
+            for d in drawer.draws(index, count):
+                if plan.kept >= num_samples:
+                    break
+                index += 1
+                if d.error:
+                    plan.render_failures[d.error] += 1
+                elif d.exact in seen_exact:
+                    plan.exact_duplicates += 1
+                elif d.norm in seen_norm:
+                    seen_exact.add(d.exact)
+                    plan.near_duplicates += 1
+                else:
+                    seen_exact.add(d.exact)
+                    seen_norm.add(d.norm)
+                    by_split[split_of(d.norm, ratios)].append(d.index)
+                    plan.kept += 1
+    finally:
+        drawer.close()
+    if plan.kept < num_samples:
+        plan.exhausted = True
+        logger.warning("stopped after %d draws: only %d distinct programs", index, plan.kept)
     plan.draws = index
     digest = templates_digest(tuple(templates))
     for split, indices in by_split.items():
-        # at least one shard per worker in every split, so small splits are not compiled by one process
-        size = max(1, min(shard_size, -(-len(indices) // max(1, workers))))
+        # a multiple of `workers` shards of equal size in every split, so each worker gets the same share
+        count = max(1, workers) * max(1, math.ceil(len(indices) / (max(1, workers) * shard_size)))
+        size = max(1, math.ceil(len(indices) / count))
         plan.shards[split] = [
             ShardSpec(split, k, seed, tuple(indices[i : i + size]), families, digest)
             for k, i in enumerate(range(0, len(indices), size))

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,12 +42,17 @@ def shard_programs(shard: ShardSpec, templates: Sequence[Template], counts: Coun
     return programs
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary name and a rename."""
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary name and a rename (never a half-written file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True))
+    tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary name and a rename."""
+    write_atomic(path, json.dumps(data, sort_keys=True).encode())
 
 
 def fingerprint(config: dict[str, Any]) -> str:
@@ -94,10 +100,10 @@ def run_shard(
         stats_dir: Where ``<split>-<shard_id>.json`` with the shard's counts goes (optional).
         resume_dir: Where finished shards are kept (a folder per build fingerprint).
     """
-    name = f"{shard.split}-{shard.shard_id:05d}.json"
-    done = Path(resume_dir) / name if resume_dir else None
+    name = f"{shard.split}-{shard.shard_id:05d}"
+    done = Path(resume_dir) / f"{name}.pkl" if resume_dir else None
     if done is not None and done.exists():
-        saved = json.loads(done.read_text())
+        saved = pickle.loads(done.read_bytes())
         rows, counts = saved["rows"], Counts.from_json(saved["counts"])
         logger.info("shard %s/%d: resumed (%d rows)", shard.split, shard.shard_id, len(rows))
     else:
@@ -105,9 +111,10 @@ def run_shard(
         rows, counts_json = compile_shard(shard, targets, validate, cache)
         counts = Counts.from_json(counts_json)
         if done is not None:
-            write_json_atomic(done, {"rows": rows, "counts": counts_json})
+            # pickle, not JSON: a 100-row shard is ~3 MB of code, which JSON encodes 4x slower
+            write_atomic(done, pickle.dumps({"rows": rows, "counts": counts_json}, protocol=pickle.HIGHEST_PROTOCOL))
     yield from rows
     if stats_dir:
-        write_json_atomic(Path(stats_dir) / name, counts.to_json())
+        write_json_atomic(Path(stats_dir) / f"{name}.json", counts.to_json())
     logger.info("shard %s/%d: %d rows, %d rejected", shard.split, shard.shard_id, counts.rows,
                 sum(counts.rejected.values()))

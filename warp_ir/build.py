@@ -18,7 +18,7 @@ from generator.shard import write_json_atomic
 from generator.templates import families as template_families
 from warp_ir.card import render_card
 from warp_ir.stats import BUILD_INFO, CONFIG_PREFIX, build_info, compute_stats, real_in_synthetic, split_files
-from warp_ir.writer import remove_tree, write_parquet_splits
+from warp_ir.writer import MAX_SHARD_SIZE, place_parquet_files, remove_tree, write_parquet_splits
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,9 @@ def merge_counts(stats_dir: Path) -> Counts:
 class Produced:
     """What an engine hands back: the rows of each split and what was counted on the way."""
 
-    splits: dict[str, Any]  # split -> datasets.Dataset
     config: Any  # the WarpIRConfig actually used
+    files: dict[str, list[Path]] | None = None  # split -> Parquet files written by the builder (local engine)
+    splits: dict[str, Any] | None = None  # split -> datasets.Dataset held in memory (ray engine)
     counts: Counts = field(default_factory=Counts)
     plan: dict[str, Any] | None = None
     real_report: dict[str, Any] | None = None
@@ -64,9 +65,13 @@ def run_local(out_dir: Path, config_name: str, num_proc: int, **config: Any) -> 
     remove_tree(stats_dir)
     builder = WarpIR(config_name=config_name, cache_dir=str(cache_dir / "hf"), stats_dir=str(stats_dir),
                      resume_dir=str(cache_dir / "shards"), plan_workers=num_proc, **config)
-    builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None, download_mode="force_redownload")
-    produced = Produced(splits={name: builder.as_dataset(split=name) for name in builder.info.splits},
-                        config=builder.config, counts=merge_counts(stats_dir))
+    # Parquet straight from the builder's writers: no Arrow cache to write, read back and convert
+    builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None, download_mode="force_redownload",
+                                 file_format="parquet", max_shard_size=MAX_SHARD_SIZE)
+    written = Path(builder.cache_dir)
+    files = {name: sorted(written.glob(f"{builder.dataset_name}-{name}.parquet"))
+             or sorted(written.glob(f"{builder.dataset_name}-{name}-*-of-*.parquet")) for name in builder.info.splits}
+    produced = Produced(config=builder.config, files=files, counts=merge_counts(stats_dir))
     if config_name == "synthetic":
         produced.plan = json.loads((stats_dir / "plan.json").read_text())
     else:
@@ -109,7 +114,10 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
         produced = run_ray(address, **config)
     else:
         produced = run_local(out_dir, config_name, num_proc, **config)
-    write_parquet_splits(produced.splits, out_dir, CONFIG_PREFIX[config_name])
+    if produced.files is not None:
+        place_parquet_files(produced.files, out_dir, CONFIG_PREFIX[config_name])
+    else:
+        write_parquet_splits(produced.splits, out_dir, CONFIG_PREFIX[config_name])
     cfg, counts = produced.config, produced.counts
     info: dict[str, Any] = {
         "builder_version": BUILDER_VERSION,

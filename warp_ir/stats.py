@@ -13,8 +13,10 @@ import numpy as np
 import pyarrow.parquet as pq
 
 CODE_COLUMNS = ("python_source", "cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward")
-_PY_BUILTIN_RE = re.compile(r"\bwp\.(\w+)\s*\(")
-_CPP_BUILTIN_RE = re.compile(r"\bwp::(?:adj_)?(\w+)\s*\(")
+# Calls as ``wp.x(`` / ``wp::x(``; the patterns start with a literal (fast to scan for), and a match
+# preceded by an identifier character (``xwp.x(``) is dropped afterwards.
+_PY_BUILTIN_RE = re.compile(r"wp\.((?:types\.)?\w+)\s*\(")
+_CPP_BUILTIN_RE = re.compile(r"wp::(?:adj_)?(\w+)\s*\(")
 BUILD_INFO = "build_info.json"
 CONFIG_PREFIX = {"synthetic": "data", "real": "real"}
 SPLIT_ORDER = ("train", "validation", "test")
@@ -31,12 +33,18 @@ def split_files(folder: Path, prefix: str = "data") -> dict[str, list[Path]]:
 
 # Type constructors are builtins under their generic names: wp.vec3(...) is the ``vector`` builtin.
 _CONSTRUCTORS = (
-    (re.compile(r"\bwp\.(vec\d\w*|types\.vector)\s*\("), "vector"),
-    (re.compile(r"\bwp\.(mat\d\d\w*|types\.matrix)\s*\("), "matrix"),
-    (re.compile(r"\bwp\.(quat[hfd]?|types\.quaternion)\s*\("), "quaternion"),
-    (re.compile(r"\bwp\.(transform[hfd]?|types\.transformation)\s*\("), "transformation"),
-    (re.compile(r"\bwp\.spatial_(vector|matrix)[hfd]?\s*\("), "spatial_vector"),
+    (re.compile(r"vec\d\w*|types\.vector"), "vector"),
+    (re.compile(r"mat\d\d\w*|types\.matrix"), "matrix"),
+    (re.compile(r"quat[hfd]?|types\.quaternion"), "quaternion"),
+    (re.compile(r"transform[hfd]?|types\.transformation"), "transformation"),
+    (re.compile(r"spatial_(vector|matrix)[hfd]?"), "spatial_vector"),
 )
+
+
+def _called(pattern: re.Pattern, text: str) -> set[str]:
+    """Names ``pattern`` captures in ``text``, where the match does not continue an identifier."""
+    return {m.group(1) for m in pattern.finditer(text)
+            if not m.start() or not (text[m.start() - 1].isalnum() or text[m.start() - 1] == "_")}
 
 
 def builtins_used(python_source: str, cpp_forward: str | None, names: set[str]) -> set[str]:
@@ -45,10 +53,12 @@ def builtins_used(python_source: str, cpp_forward: str | None, names: set[str]) 
     A builtin counts when it is called as ``wp.x(`` in Python, as ``wp::x(`` (or ``wp::adj_x(``)
     in the generated C++, or, for type constructors, as ``wp.vec3(``-style calls.
     """
-    used = {m for m in _PY_BUILTIN_RE.findall(python_source) if m in names}
-    used |= {name for pattern, name in _CONSTRUCTORS if name in names and pattern.search(python_source)}
+    called = _called(_PY_BUILTIN_RE, python_source)
+    used = called & names
+    used |= {name for pattern, name in _CONSTRUCTORS
+             if name in names and any(pattern.fullmatch(c) for c in called)}
     if cpp_forward:
-        used |= {m for m in _CPP_BUILTIN_RE.findall(cpp_forward) if m in names}
+        used |= _called(_CPP_BUILTIN_RE, cpp_forward) & names
     return used
 
 

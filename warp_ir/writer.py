@@ -1,4 +1,4 @@
-"""Write a prepared builder's splits in the Hub layout: ``data/<split>-XXXXX-of-YYYYY.parquet``."""
+"""Lay a build's Parquet out in the Hub layout: ``<prefix>/<split>-XXXXX-of-YYYYY.parquet``."""
 
 from __future__ import annotations
 
@@ -6,33 +6,60 @@ import logging
 import math
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import datasets
 
 logger = logging.getLogger(__name__)
 
-ROWS_PER_FILE = 20_000
+ROWS_PER_FILE = 20_000  # files written from an in-memory split (the Ray engine)
+MAX_SHARD_SIZE = "500MB"  # files the builder writes itself (uncompressed bytes; ~18k rows, ~120 MB of Parquet)
+
+
+def _clear(target: Path, split: str) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob(f"{split}-*.parquet"):
+        old.unlink()
+
+
+def place_parquet_files(files: dict[str, Sequence[Path]], out_dir: Path, prefix: str = "data") -> dict[str, list[Path]]:
+    """Move Parquet files the builder wrote under ``out_dir/prefix`` with Hub names, in the given order.
+
+    Each move is a rename (the builder's cache lives under ``out_dir``); files of an earlier build
+    of the same split are removed first.
+
+    Returns:
+        Split name -> placed paths, in order.
+    """
+    target = out_dir / prefix
+    placed: dict[str, list[Path]] = {}
+    for split, paths in files.items():
+        _clear(target, split)
+        placed[split] = []
+        for i, src in enumerate(paths):
+            dst = target / f"{split}-{i:05d}-of-{len(paths):05d}.parquet"
+            os.replace(src, dst)
+            placed[split].append(dst)
+        logger.info("placed %s: %d file(s)", split, len(paths))
+    return placed
 
 
 def write_parquet_splits(
     splits: dict[str, datasets.Dataset], out_dir: Path, prefix: str = "data", rows_per_file: int = ROWS_PER_FILE
 ) -> dict[str, list[Path]]:
-    """Write each split as Parquet files of at most ``rows_per_file`` rows under ``out_dir/prefix``.
+    """Write in-memory splits as Parquet files of at most ``rows_per_file`` rows under ``out_dir/prefix``.
 
-    The number of files depends only on the number of rows, so the layout is the same
-    whatever number of processes built the rows. Files are written under a temporary
-    name and renamed; files of an earlier build of the same split are removed.
+    Files are written under a temporary name and renamed; files of an earlier build of the same
+    split are removed.
 
     Returns:
         Split name -> written paths, in order.
     """
     target = out_dir / prefix
-    target.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {}
     for split, ds in splits.items():
-        for old in target.glob(f"{split}-*.parquet"):
-            old.unlink()
+        _clear(target, split)
         n_files = max(1, math.ceil(len(ds) / rows_per_file))
         paths = []
         for i in range(n_files):
