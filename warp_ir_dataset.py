@@ -104,6 +104,9 @@ class WarpIR(datasets.GeneratorBasedBuilder):
         WarpIRConfig(name="real", description="Kernels of real Warp code (held-out evaluation set)."),
     ]
     DEFAULT_CONFIG_NAME = "synthetic"
+    # Rows are ~30 KB of code: write them 100 at a time (Parquet row groups of ~3 MB, a small buffer,
+    # and no large write left for the end of a worker's job).
+    DEFAULT_WRITER_BATCH_SIZE = 100
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
-
 # Comments and string literals: blanked out (same length) before brackets are matched or names
 # searched, so brackets and names inside them never count.
 _SKIP = re.compile(r"""//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'""", re.DOTALL)

@@ -81,7 +81,7 @@ def normalize(source: str) -> str:
     raw: list[str] = []  # the line's tokens as written (to look back across a '.')
     attr: list[bool] = []  # whether each token of the line is an attribute name
     tokens = _tokens(source)
-    depth = 0
+    depth = line_indent = 0
     for i, (kind, text, indent) in enumerate(tokens):
         if kind == "newline":
             if not (len(line) == 1 and line[0] == '"s"'):  # a bare string statement: a docstring

@@ -13,7 +13,7 @@ import math
 import multiprocessing
 import multiprocessing.pool
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from generator.normalize import normalized_hash, split_of

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import shlex
@@ -65,9 +66,16 @@ def run_local(out_dir: Path, config_name: str, num_proc: int, **config: Any) -> 
     remove_tree(stats_dir)
     builder = WarpIR(config_name=config_name, cache_dir=str(cache_dir / "hf"), stats_dir=str(stats_dir),
                      resume_dir=str(cache_dir / "shards"), plan_workers=num_proc, **config)
-    # Parquet straight from the builder's writers: no Arrow cache to write, read back and convert
-    builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None, download_mode="force_redownload",
-                                 file_format="parquet", max_shard_size=MAX_SHARD_SIZE)
+    if num_proc > 1:
+        # Workers are forked from this process: objects that live for the whole build are moved out of the
+        # garbage collector's reach, so its passes in the workers do not copy their pages.
+        gc.freeze()
+    try:
+        # Parquet straight from the builder's writers: no Arrow cache to write, read back and convert
+        builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None, download_mode="force_redownload",
+                                     file_format="parquet", max_shard_size=MAX_SHARD_SIZE)
+    finally:
+        gc.unfreeze()
     written = Path(builder.cache_dir)
     files = {name: sorted(written.glob(f"{builder.dataset_name}-{name}.parquet"))
              or sorted(written.glob(f"{builder.dataset_name}-{name}-*-of-*.parquet")) for name in builder.info.splits}
