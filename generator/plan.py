@@ -149,7 +149,7 @@ def make_plan(
     kept. Drawing stops early, with ``exhausted`` set, after
     ``MAX_DRAWS_PER_SAMPLE * num_samples`` draws. ``workers`` processes render and hash
     the draws; they are consumed in index order, so which programs land in which split does
-    not depend on it (only how each split is cut into shards: at least ``workers`` shards).
+    not depend on it (only how each split is cut into shards: a multiple of ``workers``).
     """
     families = tuple(sorted(families))
     seen_exact: set[str] = set()

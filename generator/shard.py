@@ -111,7 +111,8 @@ def run_shard(
         rows, counts_json = compile_shard(shard, targets, validate, cache)
         counts = Counts.from_json(counts_json)
         if done is not None:
-            # pickle, not JSON: a 100-row shard is ~3 MB of code, which JSON encodes 4x slower
+            # pickle, not JSON: a 100-row shard is ~3 MB of code, which JSON encodes 4x slower (the file is
+            # this build's own, under its output folder, and read back only by a build with the same fingerprint)
             write_atomic(done, pickle.dumps({"rows": rows, "counts": counts_json}, protocol=pickle.HIGHEST_PROTOCOL))
     yield from rows
     if stats_dir:

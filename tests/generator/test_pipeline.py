@@ -73,9 +73,11 @@ def test_plan_does_not_depend_on_workers():
     ratios = {"train": 0.8, "validation": 0.1, "test": 0.1}
     one = make_plan(5, 300, ts, fams, ratios, 40, workers=1)
     two = make_plan(5, 300, ts, fams, ratios, 40, workers=2)
-    for split in ratios:  # same programs in the same order; every split cut into >= 2 shards for 2 workers
+    for split in ratios:  # same programs in the same order; every split cut into 2k shards of equal size
         assert [i for sh in one.shards[split] for i in sh.indices] == [i for sh in two.shards[split] for i in sh.indices]
-        assert len(two.shards[split]) >= 2
+        sizes = [len(sh.indices) for sh in two.shards[split]]
+        assert len(sizes) >= 2 and len(sizes) % 2 == 0 and max(sizes) - min(sizes) < len(sizes), sizes
+        assert max(sizes) <= 40
     assert {k: v for k, v in one.to_json().items() if k != "shards"} == \
         {k: v for k, v in two.to_json().items() if k != "shards"}
     assert one.kept == 300 and one.draws == one.kept + one.near_duplicates + one.exact_duplicates + sum(
