@@ -28,6 +28,7 @@ from generator.real_sources import PACKAGES
 from generator.shard import fingerprint, run_shard, write_json_atomic
 from generator.templates import families as template_families
 from generator.templates import load_templates
+from warp_ir.stats import ROW_STATS, RowStats, builtin_name_set
 
 logger = get_logger(__name__)
 
@@ -146,6 +147,13 @@ class WarpIR(datasets.GeneratorBasedBuilder):
                 "seed": cfg.seed, "num_samples": cfg.num_samples, "families": cfg.families, "targets": cfg.targets,
                 "validate": cfg.validate, "split_ratios": cfg.split_ratios, "shard_size": cfg.shard_size,
                 "plan_workers": cfg.plan_workers}))
+        names = builtin_name_set() if cfg.stats_dir else set()
         for shard in shards:
+            stats = RowStats()  # the card's statistics, gathered here while the rows stream past
             for i, row in enumerate(run_shard(shard, cfg.targets, cfg.validate, cfg.stats_dir, resume)):
+                if cfg.stats_dir:
+                    stats.add(shard.split, row, names)
                 yield Key(shard.shard_id, i), row
+            if cfg.stats_dir:
+                write_json_atomic(Path(cfg.stats_dir) / ROW_STATS / f"{shard.split}-{shard.shard_id:05d}.json",
+                                  stats.to_json())

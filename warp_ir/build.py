@@ -18,7 +18,18 @@ from generator.plan import BUILDER_VERSION, DEFAULT_SPLITS
 from generator.shard import write_json_atomic
 from generator.templates import families as template_families
 from warp_ir.card import render_card
-from warp_ir.stats import BUILD_INFO, CONFIG_PREFIX, build_info, compute_stats, real_in_synthetic, split_files
+from warp_ir.stats import (
+    BUILD_INFO,
+    CONFIG_PREFIX,
+    ROW_STATS,
+    RowStats,
+    build_info,
+    builtin_name_set,
+    compute_stats,
+    merge_row_stats,
+    real_in_synthetic,
+    split_files,
+)
 from warp_ir.writer import MAX_SHARD_SIZE, place_parquet_files, remove_tree, write_parquet_splits
 
 logger = logging.getLogger(__name__)
@@ -55,6 +66,7 @@ class Produced:
     counts: Counts = field(default_factory=Counts)
     plan: dict[str, Any] | None = None
     real_report: dict[str, Any] | None = None
+    row_stats: RowStats | None = None  # statistics the workers gathered (else they are read from the Parquet)
 
 
 def run_local(out_dir: Path, config_name: str, num_proc: int, **config: Any) -> Produced:
@@ -79,7 +91,8 @@ def run_local(out_dir: Path, config_name: str, num_proc: int, **config: Any) -> 
     written = Path(builder.cache_dir)
     files = {name: sorted(written.glob(f"{builder.dataset_name}-{name}.parquet"))
              or sorted(written.glob(f"{builder.dataset_name}-{name}-*-of-*.parquet")) for name in builder.info.splits}
-    produced = Produced(config=builder.config, files=files, counts=merge_counts(stats_dir))
+    produced = Produced(config=builder.config, files=files, counts=merge_counts(stats_dir),
+                        row_stats=merge_row_stats(stats_dir / ROW_STATS))
     if config_name == "synthetic":
         produced.plan = json.loads((stats_dir / "plan.json").read_text())
     else:
@@ -150,7 +163,12 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
     all_info = build_info(out_dir)
     all_info[config_name] = info
     write_json_atomic(out_dir / BUILD_INFO, all_info)
-    stats = compute_stats(out_dir, config_name)
+    if produced.row_stats is not None:
+        # `info` as build_info.json holds it (sorted keys), exactly what compute_stats would read back
+        stats = produced.row_stats.summary(config_name, builtin_name_set(), build_info(out_dir)[config_name],
+                                           list(produced.files or {}))
+    else:
+        stats = compute_stats(out_dir, config_name)
     write_card(out_dir, {config_name: stats})
     if not keep_cache:
         remove_tree(out_dir / CACHE_DIRNAME)

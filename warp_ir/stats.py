@@ -6,6 +6,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ _CPP_BUILTIN_RE = re.compile(r"wp::(?:adj_)?(\w+)\s*\(")
 BUILD_INFO = "build_info.json"
 CONFIG_PREFIX = {"synthetic": "data", "real": "real"}
 SPLIT_ORDER = ("train", "validation", "test")
+ROW_STATS = "rows"  # subfolder of a build's stats folder holding one RowStats file per shard
 
 
 def split_files(folder: Path, prefix: str = "data") -> dict[str, list[Path]]:
@@ -85,8 +87,133 @@ def _rows(paths: list[Path], columns: list[str], batch_size: int = 512) -> Itera
             yield from batch.to_pylist()
 
 
+@dataclass(slots=True)
+class RowStats:
+    """Statistics of rows, added one at a time; partial statistics (one per shard) merge.
+
+    A build's workers fill one per shard while the rows stream past, so the driver only merges
+    them; :func:`compute_stats` fills one from a folder's Parquet files. Merged in row order
+    (split order, then shard order), partials give exactly what one pass over the rows gives.
+    """
+
+    rows: Counter = field(default_factory=Counter)  # split -> rows
+    family: Counter = field(default_factory=Counter)
+    complexity: Counter = field(default_factory=Counter)
+    family_complexity: Counter = field(default_factory=Counter)  # "family/complexity" -> rows
+    lines: dict[str, list[int]] = field(default_factory=lambda: {c: [] for c in CODE_COLUMNS})
+    chars: dict[str, list[int]] = field(default_factory=lambda: {c: [] for c in CODE_COLUMNS})
+    used: Counter = field(default_factory=Counter)  # builtin -> rows that call it
+    levels: Counter = field(default_factory=Counter)
+    flags: Counter = field(default_factory=Counter)
+    grad_failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, split: str, row: dict[str, Any], names: set[str]) -> None:
+        """Count one row of ``split`` (``names``: Warp's user-facing builtins)."""
+        self.rows[split] += 1
+        self.family[row["family"]] += 1
+        self.complexity[int(row["complexity"])] += 1
+        self.family_complexity[f"{row['family']}/{int(row['complexity'])}"] += 1
+        for c in CODE_COLUMNS:
+            text = row.get(c)
+            if text:
+                self.lines[c].append(text.count("\n") + 1)
+                self.chars[c].append(len(text))
+        self.used.update(builtins_used(row["python_source"], row.get("cpp_forward"), names))
+        v = row.get("validation") or {}
+        self.levels[v.get("level", "codegen")] += 1
+        for key in ("cpu_compiled", "cuda_compiled", "ran", "grad_ok"):
+            if v.get(key) is True:
+                self.flags[key] += 1
+            elif v.get(key) is False:
+                self.flags[f"{key}_false"] += 1
+        if v.get("differentiable"):
+            self.flags["differentiable"] += 1
+        if v.get("differentiable") and v.get("level") in ("run", "grad") and v.get("ran") and v.get("grad_ok") is not True:
+            self.flags["grad_not_ok"] += 1
+            if len(self.grad_failures) < 100:
+                self.grad_failures.append({"kernel": row["kernel_name"], "family": row["family"],
+                                           "template": row.get("template", ""), "note": v.get("note")})
+
+    def merge(self, other: RowStats) -> None:
+        """Add ``other`` (the rows that come after this one's) into this."""
+        for name in ("rows", "family", "complexity", "family_complexity", "used", "levels", "flags"):
+            getattr(self, name).update(getattr(other, name))
+        for c in CODE_COLUMNS:
+            self.lines[c] += other.lines[c]
+            self.chars[c] += other.chars[c]
+        self.grad_failures += other.grad_failures[: 100 - len(self.grad_failures)]
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RowStats:
+        """Inverse of :meth:`to_json`."""
+        out = cls(**{name: Counter(data[name]) for name in ("rows", "family", "family_complexity", "used", "levels",
+                                                             "flags")})
+        out.complexity = Counter({int(k): n for k, n in data["complexity"].items()})
+        out.lines, out.chars, out.grad_failures = data["lines"], data["chars"], data["grad_failures"]
+        return out
+
+    def summary(self, config: str, names: set[str], info: dict[str, Any], splits: list[str] | None = None
+                ) -> dict[str, Any]:
+        """The statistics of one configuration, as the card and ``warp-ir stats`` show them.
+
+        Args:
+            config: Config name.
+            names: Warp's user-facing builtins.
+            info: What ``build_info.json`` records for this configuration.
+            splits: Every split present, in order (one without rows shows 0).
+        """
+        rows = {split: self.rows.get(split, 0) for split in (splits or list(self.rows))}
+        covered = sorted(self.used)
+        return {
+            "config": config,
+            "prefix": CONFIG_PREFIX[config],
+            "rows": rows,
+            "total_rows": sum(rows.values()),
+            "families": dict(sorted(self.family.items())),
+            "complexity": dict(sorted(self.complexity.items())),
+            "family_complexity": dict(sorted(self.family_complexity.items(),
+                                             key=lambda kv: (kv[0].rsplit("/", 1)[0], int(kv[0].rsplit("/", 1)[1])))),
+            "lines": {c: _dist(v) for c, v in self.lines.items()},
+            "chars": {c: _dist(v) for c, v in self.chars.items()},
+            "builtin_coverage": {
+                "user_builtins": len(names),
+                "covered": len(covered),
+                "fraction": round(len(covered) / max(1, len(names)), 4),
+                "never_used": sorted(names - self.used.keys()),
+                # ties broken by name: a Counter's own order follows set iteration, which varies by process
+                "most_used": sorted(self.used.items(), key=lambda kv: (-kv[1], kv[0]))[:20],
+            },
+            "validation": {"levels": dict(self.levels), **dict(self.flags)},
+            "grad_failures": self.grad_failures,
+            "build": info,
+        }
+
+
+def merge_row_stats(folder: Path) -> RowStats | None:
+    """Merge the per-shard :class:`RowStats` files in ``folder``, in row order; ``None`` when there are none."""
+    order = {name: i for i, name in enumerate(SPLIT_ORDER)}
+    paths = sorted(folder.glob("*.json"), key=lambda p: (order.get(p.stem.rsplit("-", 1)[0], len(order)), p.name))
+    if not paths:
+        return None
+    total = RowStats()
+    for path in paths:
+        total.merge(RowStats.from_json(json.loads(path.read_text())))
+    return total
+
+
+def builtin_name_set() -> set[str]:
+    """Warp's user-facing builtins (imports Warp)."""
+    from extraction import user_builtin_names  # noqa: PLC0415 - imports Warp
+
+    return set(user_builtin_names())
+
+
 def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[str] | None = None) -> dict[str, Any]:
-    """Statistics of one configuration of the dataset written under ``folder``.
+    """Statistics of one configuration of the dataset written under ``folder``, read from its Parquet files.
 
     Args:
         folder: A folder written by ``warp-ir build``.
@@ -96,75 +223,16 @@ def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[s
     Raises:
         FileNotFoundError: ``folder`` holds no Parquet files for ``config``.
     """
-    prefix = CONFIG_PREFIX[config]
-    files = split_files(folder, prefix)
+    files = split_files(folder, CONFIG_PREFIX[config])
     if not files:
-        raise FileNotFoundError(f"no Parquet files under {folder / prefix}")
-    if builtin_names is None:
-        from extraction import user_builtin_names  # noqa: PLC0415 - imports Warp
-
-        builtin_names = user_builtin_names()
-    names = set(builtin_names)
-    rows: dict[str, int] = {}
-    family, complexity, levels = Counter(), Counter(), Counter()
-    family_complexity: Counter = Counter()
-    lines: dict[str, list[int]] = {c: [] for c in CODE_COLUMNS}
-    chars: dict[str, list[int]] = {c: [] for c in CODE_COLUMNS}
-    used: Counter = Counter()
-    flags = Counter()
-    grad_failures: list[dict[str, Any]] = []
+        raise FileNotFoundError(f"no Parquet files under {folder / CONFIG_PREFIX[config]}")
+    names = set(builtin_names) if builtin_names is not None else builtin_name_set()
+    stats = RowStats()
     cols = ["family", "template", "complexity", "kernel_name", "validation", "differentiable", *CODE_COLUMNS]
     for split, paths in files.items():
-        rows[split] = 0
         for row in _rows(paths, cols):
-            rows[split] += 1
-            family[row["family"]] += 1
-            complexity[int(row["complexity"])] += 1
-            family_complexity[(row["family"], int(row["complexity"]))] += 1
-            for c in CODE_COLUMNS:
-                text = row.get(c)
-                if text:
-                    lines[c].append(text.count("\n") + 1)
-                    chars[c].append(len(text))
-            used.update(builtins_used(row["python_source"], row.get("cpp_forward"), names))
-            v = row.get("validation") or {}
-            levels[v.get("level", "codegen")] += 1
-            for key in ("cpu_compiled", "cuda_compiled", "ran", "grad_ok"):
-                if v.get(key) is True:
-                    flags[f"{key}"] += 1
-                elif v.get(key) is False:
-                    flags[f"{key}_false"] += 1
-            if v.get("differentiable"):
-                flags["differentiable"] += 1
-            if v.get("differentiable") and v.get("level") in ("run", "grad") and v.get("ran") \
-                    and v.get("grad_ok") is not True:
-                flags["grad_not_ok"] += 1
-                if len(grad_failures) < 100:
-                    grad_failures.append({"kernel": row["kernel_name"], "family": row["family"],
-                                          "template": row.get("template", ""), "note": v.get("note")})
-    info = build_info(folder).get(config, {})
-    covered = sorted(used)
-    return {
-        "config": config,
-        "prefix": prefix,
-        "rows": rows,
-        "total_rows": sum(rows.values()),
-        "families": dict(sorted(family.items())),
-        "complexity": dict(sorted(complexity.items())),
-        "family_complexity": {f"{f}/{c}": n for (f, c), n in sorted(family_complexity.items())},
-        "lines": {c: _dist(v) for c, v in lines.items()},
-        "chars": {c: _dist(v) for c, v in chars.items()},
-        "builtin_coverage": {
-            "user_builtins": len(names),
-            "covered": len(covered),
-            "fraction": round(len(covered) / max(1, len(names)), 4),
-            "never_used": sorted(names - used.keys()),
-            "most_used": used.most_common(20),
-        },
-        "validation": {"levels": dict(levels), **dict(flags)},
-        "grad_failures": grad_failures,
-        "build": info,
-    }
+            stats.add(split, row, names)
+    return stats.summary(config, names, build_info(folder).get(config, {}), list(files))
 
 
 def normalized_hashes(folder: Path, config: str) -> dict[str, str]:

@@ -55,6 +55,16 @@ def test_card(small_build):
     assert "builtin coverage" in text.lower()
 
 
+def test_statistics_gathered_by_workers_match_the_parquet(small_build):
+    from warp_ir.stats import compute_stats
+
+    read_back = compute_stats(small_build.out_dir)  # one pass over the written files
+    assert small_build.stats == read_back  # the build merged what its workers counted, shard by shard
+    assert read_back["total_rows"] == sum(small_build.rows.values())
+    assert sum(read_back["families"].values()) == read_back["total_rows"]
+    assert dict(read_back["builtin_coverage"]["most_used"])["tid"] == read_back["total_rows"]
+
+
 def test_datasets_cli_test(small_build):
     cli = shutil.which("datasets-cli") or str(Path(sys.executable).parent / "datasets-cli")
     proc = subprocess.run([cli, "test", str(small_build.out_dir)], capture_output=True, text=True, timeout=300,
