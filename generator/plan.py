@@ -24,7 +24,7 @@ from generator.templates import Template, load_templates, templates_digest
 logger = logging.getLogger(__name__)
 
 MAX_DRAWS_PER_SAMPLE = 20
-BUILDER_VERSION = "0.1.0"  # version of the dataset the builder produces (rows change => bump)
+BUILDER_VERSION = "0.2.0"  # version of the dataset the builder produces (rows change => bump)
 DEFAULT_SPLITS: dict[str, float] = {"train": 0.9, "validation": 0.05, "test": 0.05}
 
 
