@@ -49,7 +49,7 @@ class WarpIRConfig(datasets.BuilderConfig):
         validate: ``codegen``, ``compile``, ``run`` or ``grad``.
         split_ratios: Split name -> fraction, in order; fractions sum to 1.
         shard_size: Programs per shard (the unit of parallelism and of resumption).
-        stats_dir: Where per-shard counts are written (``warp-ir build`` sets it).
+        stats_dir: Where per-shard counts and row statistics are written (``warp-ir build`` sets it).
         resume_dir: Where finished shards are kept, so a killed build resumes (``warp-ir build`` sets it).
         plan_workers: Processes that plan (render and hash programs); every split gets at least this many shards.
         packages: ``real`` configuration: distributions whose own Warp code is mined.

@@ -78,19 +78,19 @@ def run_local(out_dir: Path, config_name: str, num_proc: int, **config: Any) -> 
     remove_tree(stats_dir)
     builder = WarpIR(config_name=config_name, cache_dir=str(cache_dir / "hf"), stats_dir=str(stats_dir),
                      resume_dir=str(cache_dir / "shards"), plan_workers=num_proc, **config)
-    if num_proc > 1:
-        # Workers are forked from this process: objects that live for the whole build are moved out of the
-        # garbage collector's reach, so its passes in the workers do not copy their pages.
+    # Workers are forked from this process: objects that live for the whole build are moved out of the
+    # garbage collector's reach, so its passes in the workers do not copy their pages.
+    freeze = num_proc > 1 and gc.get_freeze_count() == 0
+    if freeze:
         gc.freeze()
     try:
         # Parquet straight from the builder's writers: no Arrow cache to write, read back and convert
         builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None, download_mode="force_redownload",
                                      file_format="parquet", max_shard_size=MAX_SHARD_SIZE)
     finally:
-        gc.unfreeze()
-    written = Path(builder.cache_dir)
-    files = {name: sorted(written.glob(f"{builder.dataset_name}-{name}.parquet"))
-             or sorted(written.glob(f"{builder.dataset_name}-{name}-*-of-*.parquet")) for name in builder.info.splits}
+        if freeze:
+            gc.unfreeze()
+    files = {name: builder_files(builder, name) for name in builder.info.splits}
     produced = Produced(config=builder.config, files=files, counts=merge_counts(stats_dir),
                         row_stats=merge_row_stats(stats_dir / ROW_STATS))
     if config_name == "synthetic":
@@ -98,6 +98,25 @@ def run_local(out_dir: Path, config_name: str, num_proc: int, **config: Any) -> 
     else:
         produced.real_report = json.loads((stats_dir / "real_report.json").read_text())
     return produced
+
+
+def builder_files(builder: Any, split: str) -> list[Path]:
+    """The Parquet files ``download_and_prepare(file_format="parquet")`` wrote for ``split``, in row order.
+
+    ``datasets`` names them ``<name>-<split>.parquet``, or ``<name>-<split>-SSSSS-of-NNNNN.parquet``
+    when the split has several shards (one per worker job, more past ``max_shard_size``).
+
+    Raises:
+        FileNotFoundError: A file the split's info announces is missing.
+    """
+    base = Path(builder.cache_dir) / f"{builder.dataset_name}-{split}"
+    count = len(builder.info.splits[split].shard_lengths or [])
+    paths = [Path(f"{base}-{i:05d}-of-{count:05d}.parquet") for i in range(count)] if count > 1 else \
+        [Path(f"{base}.parquet")]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"the builder did not write {', '.join(missing)}")
+    return paths
 
 
 def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep_cache: bool = False,

@@ -65,6 +65,17 @@ def test_statistics_gathered_by_workers_match_the_parquet(small_build):
     assert dict(read_back["builtin_coverage"]["most_used"])["tid"] == read_back["total_rows"]
 
 
+def test_a_large_split_spans_several_files(tmp_path, monkeypatch):
+    import warp_ir.build as build_module
+
+    monkeypatch.setattr(build_module, "MAX_SHARD_SIZE", "200KB")  # a new file after every 100 rows
+    result = build_module.build(tmp_path / "d", num_samples=150, seed=2, command="x")
+    files = sorted((tmp_path / "d" / "data").glob("train-*.parquet"))
+    assert len(files) == 2 and [f.name for f in files] == ["train-00000-of-00002.parquet", "train-00001-of-00002.parquet"]
+    assert [pq.ParquetFile(f).metadata.num_rows for f in files] == [100, result.rows["train"] - 100]
+    assert datasets.load_dataset(str(tmp_path / "d"), split="train").num_rows == result.rows["train"]
+
+
 def test_datasets_cli_test(small_build):
     cli = shutil.which("datasets-cli") or str(Path(sys.executable).parent / "datasets-cli")
     proc = subprocess.run([cli, "test", str(small_build.out_dir)], capture_output=True, text=True, timeout=300,
