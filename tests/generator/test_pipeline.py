@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from generator.pipeline import Counts, records_for
 from generator.plan import make_plan
 from generator.sampler import Program
