@@ -49,8 +49,8 @@ def main() -> None:
                 progs.append(sample_program(args.seed, i, ts, fams))
             except RenderError:
                 pass
-        for _ in records_for(progs, ("cpu", "cuda"), counts):
-            pass
+        for rec in records_for(progs, ("cpu", "cuda"), counts):
+            counts.keep(rec.family)
         done = min(lo + 500, args.large)
         if small_peak is None and done >= args.small:
             small_peak = peak_mb()

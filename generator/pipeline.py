@@ -31,6 +31,11 @@ class Counts:
     rejected: Counter = field(default_factory=Counter)  # "family: reason" -> count
     examples: dict[str, str] = field(default_factory=dict)  # reason -> one module that hit it
 
+    def keep(self, family: str) -> None:
+        """Count one row that made it to the dataset."""
+        self.rows += 1
+        self.by_family[family] += 1
+
     def reject(self, family: str, reason: str, module_name: str) -> None:
         """Count one dropped program."""
         key = f"{family}: {reason}"
@@ -104,13 +109,14 @@ def compile_program(program: Program, targets: Sequence[str]) -> KernelRecord:
 
 
 def records_for(programs: Sequence[Program], targets: Sequence[str], counts: Counts) -> Iterator[KernelRecord]:
-    """Compile ``programs`` in order, yielding records and counting every rejection in ``counts``."""
+    """Compile ``programs`` in order, yielding records and counting every rejection in ``counts``.
+
+    Rows are not counted here: later stages may still reject a record (see :meth:`Counts.keep`).
+    """
     for program in programs:
         try:
             rec = compile_program(program, targets)
         except Exception as exc:  # a program Warp rejects is data about Warp, never fatal
             counts.reject(program.template.family, reason_of(exc), program.module_name)
             continue
-        counts.rows += 1
-        counts.by_family[rec.family] += 1
         yield rec

@@ -127,10 +127,12 @@ class _Drawer:
 
     def close(self) -> None:
         """Stop the worker processes (if any were started)."""
+        global _FORKED_TEMPLATES
         if self._pool is not None:
             self._pool.close()
             self._pool.join()
             self._pool = None
+            _FORKED_TEMPLATES = ()
 
 
 def make_plan(

@@ -76,7 +76,10 @@ def compile_shard(shard: ShardSpec, targets: Sequence[str], validate: str = "cod
         from generator.validate import validate_records  # noqa: PLC0415 - only needed at higher levels
 
         records = validate_records(records, validate, targets, counts)
-    rows = [rec.to_row() for rec in records]
+    rows = []
+    for rec in records:
+        counts.keep(rec.family)
+        rows.append(rec.to_row())
     return rows, counts.to_json()
 
 

@@ -62,7 +62,7 @@ def validate_records(
         records: Records at the ``codegen`` level.
         level: One of :data:`~extraction.record.VALIDATION_LEVELS`.
         targets: Targets whose code is compiled.
-        counts: Where rejections are counted (rows already counted are taken back).
+        counts: Where rejections are counted.
     """
     if VALIDATION_LEVELS.index(level) < VALIDATION_LEVELS.index("compile"):
         yield from records
@@ -72,8 +72,6 @@ def validate_records(
         kept = []
         for i, rec in enumerate(batch):
             if i in broken:
-                counts.rows -= 1
-                counts.by_family[rec.family] -= 1
                 counts.reject(rec.family, broken[i], rec.id)
                 continue
             rec.validation.level = "compile"

@@ -26,7 +26,7 @@ def test_rejected_program_is_counted_and_build_goes_on():
     recs = list(records_for([program(t, GOOD, 0), program(t, BAD, 1), program(t, GOOD.replace("ok", "ok2"), 2)],
                             ("cpu", "cuda"), counts))
     assert [r.kernel_name for r in recs] == ["ok", "ok2"]
-    assert counts.rows == 2 and sum(counts.rejected.values()) == 1
+    assert sum(counts.rejected.values()) == 1
     (reason,) = counts.rejected
     assert reason.startswith(f"{t.family}: ") and "undefined_thing" in reason
     assert all("wp::adj_sin(" in r.cpp_backward for r in recs)
