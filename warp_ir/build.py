@@ -163,9 +163,7 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
         "builder_version": BUILDER_VERSION,
         "warp_version": warp_version(),
         "python": sys.version.split()[0],
-        "config": {"name": cfg.name, "num_samples": cfg.num_samples, "seed": cfg.seed, "families": list(cfg.families),
-                   "targets": list(cfg.targets), "validate": cfg.validate, "split_ratios": cfg.split_ratios,
-                   "shard_size": cfg.shard_size},
+        "config": config_summary(cfg),
         "command": command or rebuild_command(cfg),
         "rejected": {},
     }
@@ -176,8 +174,6 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
         info.update(plan=produced.plan, rows_by_family=dict(counts.by_family), rejected=rejected,
                     rejection_examples=counts.examples)
     else:
-        info["config"] = {"name": cfg.name, "packages": list(cfg.packages), "targets": list(cfg.targets),
-                          "include_fem": cfg.include_fem}
         info["real_report"] = produced.real_report
     all_info = build_info(out_dir)
     all_info[config_name] = info
@@ -193,6 +189,16 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
         remove_tree(out_dir / CACHE_DIRNAME)
     return BuildResult(out_dir=out_dir, rows=stats["rows"], rejected=info["rejected"],
                        seconds=time.perf_counter() - start, stats=stats)
+
+
+def config_summary(cfg: Any) -> dict[str, Any]:
+    """The settings of a configuration that decide its rows (what ``build_info.json`` records)."""
+    if cfg.name == "real":
+        return {"name": cfg.name, "packages": list(cfg.packages), "targets": list(cfg.targets),
+                "include_fem": cfg.include_fem}
+    return {"name": cfg.name, "num_samples": cfg.num_samples, "seed": cfg.seed, "families": list(cfg.families),
+            "targets": list(cfg.targets), "validate": cfg.validate, "split_ratios": cfg.split_ratios,
+            "shard_size": cfg.shard_size}
 
 
 def rebuild_command(cfg: Any) -> str:
