@@ -25,13 +25,17 @@ SPLIT_ORDER = ("train", "validation", "test")
 ROW_STATS = "rows"  # subfolder of a build's stats folder holding one RowStats file per shard
 
 
+def _split_rank(split: str) -> tuple[int, str]:
+    """Sort key of a split: train, validation, test, then any other by name."""
+    return (SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER), split)
+
+
 def split_files(folder: Path, prefix: str = "data") -> dict[str, list[Path]]:
     """Parquet files of each split under ``folder/prefix`` (``<split>-XXXXX-of-YYYYY.parquet``)."""
     files: dict[str, list[Path]] = {}
     for path in sorted((folder / prefix).glob("*.parquet")):
         files.setdefault(path.name.split("-", 1)[0], []).append(path)
-    order = {name: i for i, name in enumerate(SPLIT_ORDER)}
-    return dict(sorted(files.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+    return dict(sorted(files.items(), key=lambda kv: _split_rank(kv[0])))
 
 
 # Type constructors are builtins under their generic names: wp.vec3(...) is the ``vector`` builtin.
@@ -202,8 +206,7 @@ class RowStats:
 
 def merge_row_stats(folder: Path) -> RowStats | None:
     """Merge the per-shard :class:`RowStats` files in ``folder``, in row order; ``None`` when there are none."""
-    order = {name: i for i, name in enumerate(SPLIT_ORDER)}
-    paths = sorted(folder.glob("*.json"), key=lambda p: (order.get(p.stem.rsplit("-", 1)[0], len(order)), p.name))
+    paths = sorted(folder.glob("*.json"), key=lambda p: (_split_rank(p.stem.rsplit("-", 1)[0]), p.name))
     if not paths:
         return None
     total = RowStats()

@@ -17,6 +17,11 @@ ROWS_PER_FILE = 20_000  # files written from an in-memory split (the Ray engine)
 MAX_SHARD_SIZE = "500MB"  # files the builder writes itself (uncompressed bytes; ~18k rows, ~120 MB of Parquet)
 
 
+def hub_file(target: Path, split: str, index: int, count: int) -> Path:
+    """``target/<split>-XXXXX-of-YYYYY.parquet``: file ``index`` of the ``count`` files of a split."""
+    return target / f"{split}-{index:05d}-of-{count:05d}.parquet"
+
+
 def _clear(target: Path, split: str) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for old in target.glob(f"{split}-*.parquet"):
@@ -38,7 +43,7 @@ def place_parquet_files(files: dict[str, Sequence[Path]], out_dir: Path, prefix:
         _clear(target, split)
         placed[split] = []
         for i, src in enumerate(paths):
-            dst = target / f"{split}-{i:05d}-of-{len(paths):05d}.parquet"
+            dst = hub_file(target, split, i, len(paths))
             os.replace(src, dst)
             placed[split].append(dst)
         logger.info("placed %s: %d file(s)", split, len(paths))
@@ -63,7 +68,7 @@ def write_parquet_splits(
         n_files = max(1, math.ceil(len(ds) / rows_per_file))
         paths = []
         for i in range(n_files):
-            path = target / f"{split}-{i:05d}-of-{n_files:05d}.parquet"
+            path = hub_file(target, split, i, n_files)
             tmp = path.with_name(f".{path.name}.tmp")
             ds.shard(num_shards=n_files, index=i, contiguous=True).to_parquet(str(tmp))
             os.replace(tmp, path)

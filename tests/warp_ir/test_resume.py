@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from warp_ir.stats import split_files
+
 ARGS = ["--num-samples", "240", "--seed", "21", "--shard-size", "15"]
 
 
@@ -21,10 +23,8 @@ def cli(out: Path, *extra: str, verbose: bool = False) -> list[str]:
 
 def rows(folder: Path) -> dict[str, list[dict]]:
     """Rows of every split, in order (the number of files per split follows the number of processes)."""
-    out: dict[str, list[dict]] = {}
-    for path in sorted((folder / "data").glob("*.parquet")):
-        out.setdefault(path.name.split("-", 1)[0], []).extend(pq.read_table(path).to_pylist())
-    return out
+    return {split: [row for path in paths for row in pq.read_table(path).to_pylist()]
+            for split, paths in split_files(folder).items()}
 
 
 def test_killed_build_resumes_to_identical_folder(tmp_path):
