@@ -15,7 +15,7 @@ from typing import Any
 from extraction import warp_version
 from generator.pipeline import Counts
 from generator.plan import BUILDER_VERSION, DEFAULT_SPLITS
-from generator.shard import write_json_atomic
+from generator.atomic import write_json_atomic
 from generator.templates import families as template_families
 from warp_ir.card import render_card
 from warp_ir.stats import (
@@ -30,11 +30,20 @@ from warp_ir.stats import (
     real_in_synthetic,
     split_files,
 )
+from warp_ir.lock import FolderLock
+from warp_ir.outdir import (
+    CARD,
+    cache_dir,
+    check_output,
+    commit,
+    make_output,
+    read_build_info,
+    recover,
+    staging_dir,
+)
 from warp_ir.writer import MAX_SHARD_SIZE, place_parquet_files, remove_tree, write_parquet_splits
 
 logger = logging.getLogger(__name__)
-
-CACHE_DIRNAME = ".warp-ir-cache"
 
 
 @dataclass(slots=True)
@@ -73,11 +82,11 @@ def run_local(out_dir: Path, config_name: str, num_proc: int, **config: Any) -> 
     """Prepare the rows with the ``datasets`` builder on this machine (``num_proc`` processes)."""
     from warp_ir_dataset import WarpIR  # noqa: PLC0415 - keeps `warp-ir --help` fast
 
-    cache_dir = out_dir / CACHE_DIRNAME
-    stats_dir = cache_dir / "stats" / config_name
+    cache = cache_dir(out_dir)
+    stats_dir = cache / "stats" / config_name
     remove_tree(stats_dir)
-    builder = WarpIR(config_name=config_name, cache_dir=str(cache_dir / "hf"), stats_dir=str(stats_dir),
-                     resume_dir=str(cache_dir / "shards"), plan_workers=num_proc, **config)
+    builder = WarpIR(config_name=config_name, cache_dir=str(cache / "hf"), stats_dir=str(stats_dir),
+                     resume_dir=str(cache / "shards"), plan_workers=num_proc, **config)
     # Workers are forked from this process: objects that live for the whole build are moved out of the
     # garbage collector's reach, so its passes in the workers do not copy their pages.
     freeze = num_proc > 1 and gc.get_freeze_count() == 0
@@ -120,44 +129,82 @@ def builder_files(builder: Any, split: str) -> list[Path]:
 
 
 def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep_cache: bool = False,
-          command: str | None = None, engine: str = "local", address: str | None = None,
+          command: str | None = None, engine: str = "local", address: str | None = None, overwrite: bool = False,
           **config: Any) -> BuildResult:
     """Build one configuration into ``out_dir`` in the Hub layout and (re)render the card.
 
     ``synthetic`` goes to ``data/*.parquet``, ``real`` to ``real/*.parquet``; building one
-    keeps the other, and the card describes every configuration present.
+    keeps the other, and the card describes every configuration present. The folder is locked
+    for the whole build, the configuration is checked before anything is written, and the new
+    files replace the previous build's all at once (see :mod:`warp_ir.outdir`).
 
     Args:
-        out_dir: Output folder (created).
+        out_dir: Output folder: missing, empty, or made by an earlier ``warp-ir build``.
         config_name: ``synthetic`` or ``real``.
         num_proc: Worker processes (``datasets``' ``num_proc``; local engine).
         keep_cache: Keep the builder's cache (and finished shards) under ``out_dir/.warp-ir-cache``.
         command: The command line to print in the card (default: the canonical rebuild command).
         engine: ``local`` (the ``datasets`` builder) or ``ray`` (the same shards as Ray tasks).
         address: Ray cluster address (``ray`` engine; default: start a local Ray instance).
+        overwrite: Build into a folder that holds other files too (only ``README.md``,
+            ``build_info.json`` and same-named data files are replaced; nothing else is touched).
         **config: :class:`warp_ir_dataset.WarpIRConfig` fields.
 
     Raises:
-        ValueError: Invalid configuration (unknown family, bad ratios, ...).
+        ValueError: Invalid configuration (unknown family, bad ratios, ...), or an output folder
+            that cannot be used (:class:`warp_ir.outdir.OutputError`).
+        warp_ir.lock.FolderLocked: Another build is writing into ``out_dir``.
     """
     if config_name not in CONFIG_PREFIX:
         raise ValueError(f"unknown config {config_name!r} (known: {', '.join(CONFIG_PREFIX)})")
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown engine {engine!r} (known: local, ray)")
-    start = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if engine == "ray":
-        if config_name != "synthetic":
-            raise ValueError("the real configuration mines the packages installed here: build it with --engine local")
-        from warp_ir.ray_engine import run_ray  # noqa: PLC0415 - ray is an optional extra
+    if address is not None and engine != "ray":
+        raise ValueError("--address names a Ray cluster: it needs --engine ray")
+    if engine == "ray" and config_name != "synthetic":
+        raise ValueError("the real configuration mines the packages installed here: build it with --engine local")
+    from warp_ir_dataset import WarpIRConfig  # noqa: PLC0415 - keeps `warp-ir --help` fast
 
-        produced = run_ray(address, **config)
-    else:
-        produced = run_local(out_dir, config_name, num_proc, **config)
-    if produced.files is not None:
-        place_parquet_files(produced.files, out_dir, CONFIG_PREFIX[config_name])
-    else:
-        write_parquet_splits(produced.splits, out_dir, CONFIG_PREFIX[config_name])
+    WarpIRConfig(name=config_name, **config)  # every setting checked before anything is written
+    start = time.perf_counter()
+    check_output(out_dir, config_name, overwrite)
+    make_output(out_dir)
+    with FolderLock(out_dir):
+        recover(out_dir)
+        check_output(out_dir, config_name, overwrite)  # again, now that nobody else can change it
+        staged = staging_dir(out_dir)
+        remove_tree(staged)
+        if engine == "ray":
+            from warp_ir.ray_engine import run_ray  # noqa: PLC0415 - ray is an optional extra
+
+            produced = run_ray(address, **config)
+        else:
+            produced = run_local(out_dir, config_name, num_proc, **config)
+        prefix = CONFIG_PREFIX[config_name]
+        placed = place_parquet_files(produced.files, staged, prefix) if produced.files is not None else \
+            write_parquet_splits(produced.splits, staged, prefix)
+        info = build_record(produced, command)
+        info["files"] = sorted(p.relative_to(staged).as_posix() for paths in placed.values() for p in paths)
+        all_info = read_build_info(out_dir) or {}  # what a foreign folder (--overwrite) holds is not kept
+        all_info[config_name] = info
+        write_json_atomic(staged / BUILD_INFO, all_info)
+        if produced.row_stats is not None:
+            # `info` as build_info.json holds it (sorted keys), exactly what compute_stats would read back
+            stats = produced.row_stats.summary(config_name, builtin_name_set(), build_info(staged)[config_name],
+                                               list(placed))
+        else:
+            stats = compute_stats(staged, config_name)
+        write_card(staged, {name: staged if name == config_name else out_dir for name in CONFIG_PREFIX},
+                   {config_name: stats})
+        commit(out_dir, config_name, overwrite)
+        if not keep_cache:
+            remove_tree(cache_dir(out_dir))
+    return BuildResult(out_dir=out_dir, rows=stats["rows"], rejected=info["rejected"],
+                       seconds=time.perf_counter() - start, stats=stats)
+
+
+def build_record(produced: Produced, command: str | None) -> dict[str, Any]:
+    """What ``build_info.json`` records for the configuration just built."""
     cfg, counts = produced.config, produced.counts
     info: dict[str, Any] = {
         "builder_version": BUILDER_VERSION,
@@ -175,20 +222,7 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
                     rejection_examples=counts.examples)
     else:
         info["real_report"] = produced.real_report
-    all_info = build_info(out_dir)
-    all_info[config_name] = info
-    write_json_atomic(out_dir / BUILD_INFO, all_info)
-    if produced.row_stats is not None:
-        # `info` as build_info.json holds it (sorted keys), exactly what compute_stats would read back
-        stats = produced.row_stats.summary(config_name, builtin_name_set(), build_info(out_dir)[config_name],
-                                           list(produced.files or {}))
-    else:
-        stats = compute_stats(out_dir, config_name)
-    write_card(out_dir, {config_name: stats})
-    if not keep_cache:
-        remove_tree(out_dir / CACHE_DIRNAME)
-    return BuildResult(out_dir=out_dir, rows=stats["rows"], rejected=info["rejected"],
-                       seconds=time.perf_counter() - start, stats=stats)
+    return info
 
 
 def config_summary(cfg: Any) -> dict[str, Any]:
@@ -214,14 +248,17 @@ def rebuild_command(cfg: Any) -> str:
     return shlex.join(parts)
 
 
-def write_card(out_dir: Path, known: dict[str, dict[str, Any]] | None = None) -> None:
-    """Render ``README.md`` from the statistics of every configuration present in ``out_dir``.
+def write_card(dest: Path, folders: dict[str, Path], known: dict[str, dict[str, Any]] | None = None) -> None:
+    """Render ``dest/README.md`` from the statistics of every configuration present.
 
     Args:
-        out_dir: A built folder.
+        dest: Where the card goes (a build's staging folder).
+        folders: Config name -> the folder holding its files (the staging folder for the
+            configuration being built, the output folder for the others).
         known: Statistics already computed, by config name (the others are computed here).
     """
     known = known or {}
-    stats = {name: known.get(name) or compute_stats(out_dir, name)
-             for name in CONFIG_PREFIX if split_files(out_dir, CONFIG_PREFIX[name])}
-    (out_dir / "README.md").write_text(render_card(stats, real_in_synthetic(out_dir)), encoding="utf-8")
+    stats = {name: known.get(name) or compute_stats(folders[name], name)
+             for name in CONFIG_PREFIX if split_files(folders[name], CONFIG_PREFIX[name])}
+    overlap = real_in_synthetic(folders["synthetic"], folders["real"])
+    (dest / CARD).write_text(render_card(stats, overlap), encoding="utf-8")

@@ -22,25 +22,19 @@ def hub_file(target: Path, split: str, index: int, count: int) -> Path:
     return target / f"{split}-{index:05d}-of-{count:05d}.parquet"
 
 
-def _clear(target: Path, split: str) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    for old in target.glob(f"{split}-*.parquet"):
-        old.unlink()
-
-
 def place_parquet_files(files: dict[str, Sequence[Path]], out_dir: Path, prefix: str = "data") -> dict[str, list[Path]]:
     """Move Parquet files the builder wrote under ``out_dir/prefix`` with Hub names, in the given order.
 
-    Each move is a rename (the builder's cache lives under ``out_dir``); files of an earlier build
-    of the same split are removed first.
+    Each move is a rename (the builder's cache lives in the same output folder). ``out_dir`` is a
+    build's staging folder: nothing else is removed or replaced here.
 
     Returns:
         Split name -> placed paths, in order.
     """
     target = out_dir / prefix
     placed: dict[str, list[Path]] = {}
+    target.mkdir(parents=True, exist_ok=True)
     for split, paths in files.items():
-        _clear(target, split)
         placed[split] = []
         for i, src in enumerate(paths):
             dst = hub_file(target, split, i, len(paths))
@@ -55,16 +49,15 @@ def write_parquet_splits(
 ) -> dict[str, list[Path]]:
     """Write in-memory splits as Parquet files of at most ``rows_per_file`` rows under ``out_dir/prefix``.
 
-    Files are written under a temporary name and renamed; files of an earlier build of the same
-    split are removed.
+    Files are written under a temporary name and renamed; ``out_dir`` is a build's staging folder.
 
     Returns:
         Split name -> written paths, in order.
     """
     target = out_dir / prefix
     written: dict[str, list[Path]] = {}
+    target.mkdir(parents=True, exist_ok=True)
     for split, ds in splits.items():
-        _clear(target, split)
         n_files = max(1, math.ceil(len(ds) / rows_per_file))
         paths = []
         for i in range(n_files):
