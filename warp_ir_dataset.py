@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,14 +22,15 @@ import datasets
 from datasets.builder import Key
 from datasets.utils.logging import get_logger
 
-from extraction import FEATURES, TARGETS, VALIDATION_LEVELS
+from extraction import FEATURES, TARGETS, VALIDATION_LEVELS, rows_table
 from generator.plan import BUILDER_VERSION, DEFAULT_SPLITS, make_plan
 from generator.real_config import real_records
 from generator.real_sources import PACKAGES
-from generator.shard import fingerprint, run_shard, write_json_atomic
+from generator.atomic import write_json_atomic
+from generator.shard import fingerprint, run_shard
 from generator.templates import families as template_families
 from generator.templates import load_templates
-from warp_ir.stats import ROW_STATS, RowStats, builtin_name_set
+from warp_ir.stats import ROW_STATS, STATS_COLUMNS, RowStats, builtin_name_set
 
 logger = get_logger(__name__)
 
@@ -77,6 +79,8 @@ class WarpIRConfig(datasets.BuilderConfig):
             raise ValueError(f"num_samples must be at least 1, got {self.num_samples}")
         if self.shard_size < 1:
             raise ValueError(f"shard_size must be at least 1, got {self.shard_size}")
+        if self.families is not None and not self.families:
+            raise ValueError("families is empty: name at least one family (or None for all)")
         self.families = tuple(sorted(set(self.families))) if self.families else tuple(known)
         unknown = [f for f in self.families if f not in known]
         if unknown:
@@ -90,13 +94,14 @@ class WarpIRConfig(datasets.BuilderConfig):
         unknown_packages = [p for p in self.packages if p not in PACKAGES]
         if unknown_packages:
             raise ValueError(f"unknown packages: {', '.join(unknown_packages)} (known: {', '.join(PACKAGES)})")
-        total = sum(self.split_ratios.values())
-        if abs(total - 1.0) > 1e-6 or any(v < 0 for v in self.split_ratios.values()):
+        values = list(self.split_ratios.values())
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 for v in values) or \
+                abs(sum(values) - 1.0) > 1e-6:
             raise ValueError(f"split ratios must be non-negative and sum to 1, got {self.split_ratios}")
 
 
-class WarpIR(datasets.GeneratorBasedBuilder):
-    """Renders Jinja kernel templates, compiles each with Warp, and yields one row per kernel."""
+class WarpIR(datasets.ArrowBasedBuilder):
+    """Renders Jinja kernel templates, compiles each with Warp, and yields one Arrow table per shard."""
 
     VERSION = datasets.Version(BUILDER_VERSION)
     BUILDER_CONFIG_CLASS = WarpIRConfig
@@ -105,8 +110,8 @@ class WarpIR(datasets.GeneratorBasedBuilder):
         WarpIRConfig(name="real", description="Kernels of real Warp code (held-out evaluation set)."),
     ]
     DEFAULT_CONFIG_NAME = "synthetic"
-    # Rows are ~30 KB of code: write them 100 at a time (Parquet row groups of ~3 MB, a small buffer,
-    # and no large write left for the end of a worker's job).
+    # Rows are ~30 KB of code: Parquet row groups of 100 rows (~3 MB); a shard is one table of at most
+    # `shard_size` rows, written as it is (no per-row encoding), so no large write is left for the end.
     DEFAULT_WRITER_BATCH_SIZE = 100
 
     def __init__(self, *args, **kwargs) -> None:
@@ -135,11 +140,13 @@ class WarpIR(datasets.GeneratorBasedBuilder):
             if shards
         ]
 
-    def _generate_examples(self, shards: list):
+    def _generate_tables(self, shards: list):
         cfg = self.config
         if cfg.name == "real":
-            for i, record in enumerate(real_records(shards[0], cfg.targets, cfg.include_fem, cfg.stats_dir)):
-                yield Key(0, i), record.to_row()
+            rows = [r.to_row() for r in real_records(shards[0], cfg.targets, cfg.include_fem, cfg.stats_dir)]
+            size = self.DEFAULT_WRITER_BATCH_SIZE
+            for i in range(0, len(rows), size):
+                yield Key(0, i // size), rows_table(rows[i : i + size])
             return
         resume = None
         if cfg.resume_dir:
@@ -149,11 +156,12 @@ class WarpIR(datasets.GeneratorBasedBuilder):
                 "plan_workers": cfg.plan_workers}))
         names = builtin_name_set() if cfg.stats_dir else set()
         for shard in shards:
-            stats = RowStats()  # the card's statistics, gathered here while the rows stream past
-            for i, row in enumerate(run_shard(shard, cfg.targets, cfg.validate, cfg.stats_dir, resume)):
-                if cfg.stats_dir:
+            table = run_shard(shard, cfg.targets, cfg.validate, cfg.stats_dir, resume)
+            if cfg.stats_dir:  # the card's statistics, gathered here while the rows stream past
+                stats = RowStats()
+                for row in table.select(STATS_COLUMNS).to_pylist():
                     stats.add(shard.split, row, names)
-                yield Key(shard.shard_id, i), row
-            if cfg.stats_dir:
                 write_json_atomic(Path(cfg.stats_dir) / ROW_STATS / f"{shard.split}-{shard.shard_id:05d}.json",
                                   stats.to_json())
+            if table.num_rows:
+                yield Key(shard.shard_id, 0), table

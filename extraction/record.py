@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import datasets
+import pyarrow as pa
 
 TARGETS: tuple[str, ...] = ("cpu", "cuda")
 VALIDATION_LEVELS: tuple[str, ...] = ("codegen", "compile", "run", "grad")
@@ -161,3 +162,8 @@ FEATURES = datasets.Features(
         },
     }
 )
+
+
+def rows_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows (:meth:`KernelRecord.to_row` dicts) as one Arrow table in the dataset's schema."""
+    return pa.Table.from_pylist(rows, schema=FEATURES.arrow_schema)

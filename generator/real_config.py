@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from extraction import KernelRecord, Source, init_quiet
-from generator.shard import write_json_atomic
+from generator.atomic import write_json_atomic
 
 logger = logging.getLogger(__name__)
 

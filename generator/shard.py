@@ -6,15 +6,18 @@ import hashlib
 import json
 import logging
 import os
-import pickle
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from extraction import init_quiet, warp_version
+import pyarrow as pa
+
+from extraction import init_quiet, rows_table, warp_version
+from generator.atomic import write_json_atomic
 from generator.pipeline import Counts, package_version, records_for
 from generator.plan import ShardSpec
 from generator.render import RenderError
+from generator.resume import load_shard, save_shard, shard_identity
 from generator.sampler import Program, sample_program
 from generator.templates import Template, load_templates, templates_digest
 
@@ -38,21 +41,8 @@ def shard_programs(shard: ShardSpec, templates: Sequence[Template], counts: Coun
         try:
             programs.append(sample_program(shard.seed, index, templates, shard.families))
         except RenderError as exc:  # cannot happen for a plan made with the same templates
-            counts.reject("unknown", f"RenderError: {exc}", f"{shard.seed}:{index}")
+            counts.reject(exc.template.family, f"RenderError: {exc}", f"{shard.seed}:{index}")
     return programs
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary name and a rename (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary name and a rename."""
-    write_atomic(path, json.dumps(data, sort_keys=True).encode())
 
 
 def fingerprint(config: dict[str, Any]) -> str:
@@ -89,12 +79,12 @@ def run_shard(
     validate: str = "codegen",
     stats_dir: str | None = None,
     resume_dir: str | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Yield the rows of one shard, in index order; write its counts to ``stats_dir`` at the end.
+) -> pa.Table:
+    """The rows of one shard, in index order, as one Arrow table; its counts go to ``stats_dir``.
 
-    With ``resume_dir``, a finished shard is saved there (temporary name, then rename) and a
-    later run with the same fingerprint reads it back instead of compiling it again, so a
-    build killed at any point resumes where it stopped and ends with the same rows.
+    With ``resume_dir``, a finished shard is saved there (see :mod:`generator.resume`) and a
+    later run with the same fingerprint reads it back, once verified, instead of compiling it
+    again, so a build killed at any point resumes where it stopped and ends with the same rows.
 
     Args:
         shard: The slice of the seed space to compile.
@@ -104,21 +94,20 @@ def run_shard(
         resume_dir: Where finished shards are kept (a folder per build fingerprint).
     """
     name = f"{shard.split}-{shard.shard_id:05d}"
-    done = Path(resume_dir) / f"{name}.pkl" if resume_dir else None
-    if done is not None and done.exists():
-        saved = pickle.loads(done.read_bytes())
-        rows, counts = saved["rows"], Counts.from_json(saved["counts"])
-        logger.info("shard %s/%d: resumed (%d rows)", shard.split, shard.shard_id, len(rows))
+    folder = Path(resume_dir) if resume_dir else None
+    identity = shard_identity(shard, targets, validate)
+    saved = load_shard(folder, shard, identity) if folder is not None else None
+    if saved is not None:
+        table, counts = saved[0], Counts.from_json(saved[1])
+        logger.info("shard %s/%d: resumed (%d rows)", shard.split, shard.shard_id, table.num_rows)
     else:
         cache = os.path.join(stats_dir, "..", "warp-kernels", f"pid-{os.getpid()}") if stats_dir else None
         rows, counts_json = compile_shard(shard, targets, validate, cache)
-        counts = Counts.from_json(counts_json)
-        if done is not None:
-            # pickle, not JSON: a 100-row shard is ~3 MB of code, which JSON encodes 4x slower (the file is
-            # this build's own, under its output folder, and read back only by a build with the same fingerprint)
-            write_atomic(done, pickle.dumps({"rows": rows, "counts": counts_json}, protocol=pickle.HIGHEST_PROTOCOL))
-    yield from rows
+        table, counts = rows_table(rows), Counts.from_json(counts_json)
+        if folder is not None:
+            save_shard(folder, shard, identity, table, counts_json)
     if stats_dir:
         write_json_atomic(Path(stats_dir) / f"{name}.json", counts.to_json())
     logger.info("shard %s/%d: %d rows, %d rejected", shard.split, shard.shard_id, counts.rows,
                 sum(counts.rejected.values()))
+    return table

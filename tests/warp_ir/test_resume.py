@@ -35,14 +35,14 @@ def test_killed_build_resumes_to_identical_folder(tmp_path):
     proc = subprocess.Popen(cli(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     shards = out / ".warp-ir-cache" / "shards"
     deadline = time.time() + 300
-    while time.time() < deadline and len(list(shards.glob("*/train-*.pkl"))) < 3:
+    while time.time() < deadline and len(list(shards.glob("*/train-*.json"))) < 3:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    finished = sorted(p.name for p in shards.glob("*/*.pkl"))
+    finished = sorted(p.name for p in shards.glob("*/*.json"))
     assert len(finished) >= 3, "the build finished no shard before it was killed"
     assert not (out / "README.md").exists(), "the build was killed too late to test resumption"
-    stamps = {p: p.stat().st_mtime_ns for p in shards.glob("*/*.pkl")}
+    stamps = {p: p.stat().st_mtime_ns for p in shards.glob("*/*.json")}
 
     resumed = subprocess.run(cli(out, "--keep-cache", verbose=True), check=True, capture_output=True, text=True, timeout=600)
     assert "resumed" in resumed.stderr
