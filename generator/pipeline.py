@@ -72,10 +72,15 @@ def package_version(dist: str) -> str:
         return ""
 
 
+# names that differ per program: in-memory file names (<warp-ir:HASH>, with the line) and module names
+_PER_PROGRAM_RE = re.compile(r"<warp-ir:[0-9a-f]+>(?:, line \d+)?|\bwarp_ir_(?:check_)?\d+(?:_\d+)?\b")
+
+
 def reason_of(exc: BaseException) -> str:
     """A short, stable reason for a rejection: the exception type and its first line, without ids."""
     first = (str(exc).strip().splitlines() or [""])[0]
     first = re.sub(r' \(in function "[^"]*"\)', "", first)  # the kernel name differs per program
+    first = _PER_PROGRAM_RE.sub(lambda m: "<program>" if m.group(0).startswith("<") else "<module>", first)
     return f"{type(exc).__name__}: {first}"[:200]
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from generator.normalize import normalized_hash, split_of
-from generator.render import RenderError, compile_templates
+from generator.render import RenderError, compile_templates, python_error
 from generator.sampler import sample_program
 from generator.templates import Template, load_templates, templates_digest
 
@@ -87,14 +87,21 @@ MIN_DRAWS_PER_WORKER = 128  # below this a batch is drawn in the planning proces
 
 def draw(seed: int, indices: range, families: tuple[str, ...],
          templates: Sequence[Template] | None = None) -> list[Draw]:
-    """Render programs ``indices`` of ``seed`` and hash them (no state: safe in any process)."""
+    """Render programs ``indices`` of ``seed``, check they are Python, and hash them (no state: safe in any process).
+
+    A draw that fails to render or renders invalid Python carries ``"family: template: reason"``.
+    """
     templates = templates or _FORKED_TEMPLATES or load_templates()
     out = []
     for index in indices:
         try:
             program = sample_program(seed, index, templates, families)
         except RenderError as exc:
-            out.append(Draw(index, error=f"{str(exc).split('/', 1)[0]}: {exc}"[:200]))
+            out.append(Draw(index, error=f"{exc.template.family}: {exc}"[:200]))
+            continue
+        invalid = python_error(program.source)
+        if invalid:
+            out.append(Draw(index, error=f"{program.template.family}: {program.template.name}: {invalid}"[:200]))
             continue
         exact = hashlib.sha256(program.source.encode()).hexdigest()
         out.append(Draw(index, exact, normalized_hash(program.source)))
@@ -146,7 +153,7 @@ def make_plan(
 ) -> Plan:
     """Draw programs ``0, 1, 2, ...`` until ``num_samples`` distinct ones are kept.
 
-    A program is dropped when it fails to render (counted by reason), or when its
+    A program is dropped when it fails to render or renders invalid Python (counted by reason), or when its
     source (exact duplicate) or normalised source (near duplicate) was already
     kept. Drawing stops early, with ``exhausted`` set, after
     ``MAX_DRAWS_PER_SAMPLE * num_samples`` draws. ``workers`` processes render and hash

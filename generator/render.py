@@ -25,7 +25,18 @@ _SUFFIX = {"float16": "h", "float32": "f", "float64": "d", "int32": "i", "uint32
 
 
 class RenderError(Exception):
-    """A template failed to render (its Jinja error message is kept)."""
+    """A template failed to render (its Jinja error message is kept).
+
+    Attributes:
+        template: The template that failed.
+        reason: Why, without the template's name (the same for every program of the template
+            that fails the same way, so failures group).
+    """
+
+    def __init__(self, template: Template, reason: str) -> None:
+        super().__init__(f"{template.name}: {reason}")
+        self.template = template
+        self.reason = reason
 
 
 class TemplateRng:
@@ -141,35 +152,59 @@ def render(template: Template, rng: random.Random) -> Rendered:
     Raises:
         RenderError: The template raised while rendering.
     """
+    if template.error:
+        raise RenderError(template, template.error)
     complexity = rng.choice(template.complexity)
     params = sample_params(template, rng)
     context = dict(params, complexity=complexity, rng=TemplateRng(rng), FLOAT_DTYPES=FLOAT_DTYPES)
+    compiled = _compiled(template)
+    if isinstance(compiled, str):
+        raise RenderError(template, compiled)
     try:
-        source = _compiled(template).render(context)
-    except jinja2.TemplateError as exc:
-        raise RenderError(f"{template.name}: {type(exc).__name__}: {exc}") from exc
-    except Exception as exc:  # a bug in a template's expressions: counted, not fatal
-        raise RenderError(f"{template.name}: {type(exc).__name__}: {exc}") from exc
+        source = compiled.render(context)
+    except Exception as exc:  # a Jinja error or a bug in a template's expressions: counted, not fatal
+        raise RenderError(template, f"{type(exc).__name__}: {exc}") from exc
     return Rendered(source=_tidy(source), params=params, complexity=complexity)
 
 
-_CACHE: dict[str, jinja2.Template] = {}
+# (template name, text) -> the compiled template, or why it does not compile
+_CACHE: dict[tuple[str, str], jinja2.Template | str] = {}
 
 
 def compile_templates(templates: Sequence[Template]) -> None:
     """Compile ``templates`` now (Jinja compiles on first use; about 15 ms each).
 
-    A process that compiles before it forks hands its compiled templates to every child.
+    A process that compiles before it forks hands its compiled templates to every child. A
+    template that does not compile is remembered as such: its draws are rejected, nothing raises.
     """
     for template in templates:
         _compiled(template)
 
 
-def _compiled(template: Template) -> jinja2.Template:
-    compiled = _CACHE.get(template.name)
+def _compiled(template: Template) -> jinja2.Template | str:
+    key = (template.name, template.source)
+    compiled = _CACHE.get(key)
     if compiled is None:
-        compiled = _CACHE[template.name] = _ENV.from_string(template.source)
+        try:
+            compiled = _ENV.from_string(template.source)
+        except jinja2.TemplateSyntaxError as exc:
+            compiled = f"Jinja syntax error: {exc.message} (line {exc.lineno})"
+        _CACHE[key] = compiled
     return compiled
+
+
+def python_error(source: str) -> str:
+    """Why ``source`` is not valid Python (``""`` when it is), without line numbers, so failures group.
+
+    Compiling to bytecode is the cheapest full check Python offers (about 0.1 ms for a program here).
+    """
+    try:
+        compile(source, "<warp-ir>", "exec", dont_inherit=True)
+    except SyntaxError as exc:  # IndentationError and TabError included
+        return f"renders invalid Python: {type(exc).__name__}: {exc.msg}"
+    except ValueError as exc:  # null bytes
+        return f"renders invalid Python: {exc}"
+    return ""
 
 
 def _tidy(source: str) -> str:

@@ -21,11 +21,19 @@ an inclusive integer range, ``{float: [lo, hi]}`` a uniform float rounded to 3
 digits, ``{bool: p}`` true with probability ``p``. Any other key (for example
 ``run: {tiled: 64}`` or ``run: {needs: [mesh]}``) is kept in :attr:`Template.meta`
 for the runtime validator.
+
+A template whose header cannot be parsed does not stop a build: :func:`load_templates` keeps it
+as a broken :class:`Template` (family taken from its folder, :attr:`Template.error` set), and every
+program drawn from it is rejected with that reason, so only builds that select its family see it.
+
+``WARP_IR_TEMPLATES`` names another template folder to use instead of the shipped one (a template
+author's working copy).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -34,7 +42,7 @@ from typing import Any
 
 import yaml
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = Path(os.environ.get("WARP_IR_TEMPLATES") or Path(__file__).resolve().parent.parent / "templates")
 _HEADER_RE = re.compile(r"\A\{#-?\s*warp-ir\s*\n(?P<yaml>.*?)\n\s*-?#\}", re.DOTALL)
 
 
@@ -55,6 +63,7 @@ class Template:
         params: Declared parameter specs (see the module docstring).
         source: The template text (header included; Jinja drops the comment).
         meta: Any other header keys (e.g. ``run:`` hints for the runtime validator).
+        error: Why the template is broken (its header failed to parse); ``""`` for a sound one.
     """
 
     name: str
@@ -65,6 +74,7 @@ class Template:
     params: dict[str, Any] = field(hash=False, compare=False)
     source: str = field(repr=False, hash=False, compare=False)
     meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    error: str = field(default="", hash=False, compare=False)
 
 
 def parse_template(path: Path, root: Path = TEMPLATES_DIR) -> Template:
@@ -117,9 +127,27 @@ def _check_param_spec(path: Path, name: str, spec: Any) -> None:
 
 @cache
 def load_templates(root: Path = TEMPLATES_DIR) -> tuple[Template, ...]:
-    """All templates under ``root``, sorted by name (so sampling is stable across file systems)."""
+    """All templates under ``root``, sorted by name (so sampling is stable across file systems).
+
+    A template that fails to parse is kept as a broken one (see the module docstring).
+    """
     paths = sorted(root.rglob("*.py.j2"), key=lambda p: p.relative_to(root).as_posix())
-    return tuple(parse_template(p, root) for p in paths)
+    return tuple(_load(p, root) for p in paths)
+
+
+def _load(path: Path, root: Path) -> Template:
+    try:
+        return parse_template(path, root)
+    except (TemplateError, OSError, UnicodeDecodeError) as exc:
+        rel = path.relative_to(root)
+        reason = str(exc).removeprefix(f"{path}: ") if isinstance(exc, TemplateError) else f"{type(exc).__name__}: {exc}"
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        return Template(name=rel.as_posix().removesuffix(".py.j2"), family=rel.parts[0] if len(rel.parts) > 1 else "",
+                        path=path, complexity=(1,), builtins=(), params={}, source=text,
+                        error=f"bad template header: {reason}")
 
 
 def templates_digest(templates: tuple[Template, ...]) -> str:

@@ -37,7 +37,7 @@ def test_bad_headers(tmp_path, text, match):
 def test_shipped_templates_cover_the_base_families():
     names = set(families())
     assert {"arithmetic", "trigonometry"} <= names
-    assert all(t.source and t.complexity for t in load_templates())
+    assert all(t.source and t.complexity and not t.error for t in load_templates())
 
 
 @pytest.mark.parametrize("template", load_templates(), ids=lambda t: t.name)
