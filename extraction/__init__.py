@@ -2,7 +2,9 @@
 
 Public API:
     :func:`extract_module` – one :class:`KernelRecord` per kernel of a loaded Python module.
-    :func:`extract_target` – the same for a ``.py`` file or an importable module name.
+    :func:`extract_target` – the same for a ``.py`` file or an importable module name (runs its code here).
+    :func:`extract_in_child` – the rows of a ``.py`` file or module, imported in a child process
+        with a time limit (:class:`ChildError` on failure).
     :func:`load_source` / :func:`unload` – run generated programs from memory.
 """
 
@@ -13,11 +15,15 @@ from collections.abc import Sequence
 from extraction._warp import init_quiet, user_builtin_names, warp_version
 from extraction.extract import ExtractionError, cut_kernel, extract_kernels, extract_module
 from extraction.loader import LoadError, load_source, load_target, loaded_source, unload
-from extraction.record import FEATURES, TARGETS, VALIDATION_LEVELS, KernelRecord, Source, Validation
+from extraction.record import FEATURES, TARGETS, VALIDATION_LEVELS, KernelRecord, Source, Validation, rows_table
 
 
 def extract_target(target: str, targets: Sequence[str] = TARGETS) -> list[KernelRecord]:
     """Load ``target`` (a ``.py`` path or module name) and extract all of its kernels.
+
+    Loading runs the target's top-level code in this process: a target that loops forever hangs
+    the caller and one that calls ``sys.exit`` ends it. :func:`extract_in_child` is the isolated
+    form (a child process with a time limit), for targets that are not trusted to behave.
 
     Raises:
         LoadError: The target could not be loaded.
@@ -27,7 +33,18 @@ def extract_target(target: str, targets: Sequence[str] = TARGETS) -> list[Kernel
     return extract_module(load_target(target), targets)
 
 
+def __getattr__(name: str) -> object:
+    # Imported on first use, so that ``python -m extraction.child`` does not find its own module
+    # already imported by this package (runpy warns about that).
+    if name in ("ChildError", "extract_in_child"):
+        from extraction import child  # noqa: PLC0415
+
+        return getattr(child, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "ChildError",
     "FEATURES",
     "TARGETS",
     "VALIDATION_LEVELS",
@@ -38,11 +55,13 @@ __all__ = [
     "Source",
     "cut_kernel",
     "extract_kernels",
+    "extract_in_child",
     "extract_module",
     "extract_target",
     "init_quiet",
     "load_source",
     "load_target",
+    "rows_table",
     "loaded_source",
     "unload",
     "user_builtin_names",

@@ -82,11 +82,16 @@ def loaded_source(source: str, module_name: str) -> Iterator[types.ModuleType]:
 def load_target(target: str) -> types.ModuleType:
     """Import a ``.py`` file or an importable module name.
 
+    Loading runs the target's top-level code in this process (use
+    :func:`extraction.extract_in_child` to run it in a child process with a time limit).
+
     Raises:
         LoadError: With a one-line reason when the target cannot be loaded.
     """
     if target.endswith(".py") or "/" in target or Path(target).exists():
         path = Path(target)
+        if path.is_dir():
+            raise LoadError(f"{target} is a directory: pass a .py file or an importable module name")
         if not path.is_file():
             raise LoadError(f"no such file: {target}")
         name = f"warp_ir_user_{path.stem}"
