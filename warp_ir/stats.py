@@ -7,11 +7,13 @@ import re
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 CODE_COLUMNS = ("python_source", "cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward")
@@ -23,6 +25,17 @@ BUILD_INFO = "build_info.json"
 CONFIG_PREFIX = {"synthetic": "data", "real": "real"}
 SPLIT_ORDER = ("train", "validation", "test")
 ROW_STATS = "rows"  # subfolder of a build's stats folder holding one RowStats file per shard
+# the columns RowStats.add reads
+STATS_COLUMNS = ("family", "template", "complexity", "kernel_name", "validation", "differentiable", *CODE_COLUMNS)
+
+
+class StatsError(ValueError):
+    """A file of a built folder cannot be read; the message is one line naming the file."""
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first non-empty line of ``exc``'s message (its type name when it has none)."""
+    return next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
 
 
 def _split_rank(split: str) -> tuple[int, str]:
@@ -78,18 +91,48 @@ def _dist(values: Sequence[int]) -> dict[str, float]:
 
 
 def build_info(folder: Path) -> dict[str, Any]:
-    """``build_info.json`` of a built folder: config name -> what its last build recorded."""
+    """``build_info.json`` of a built folder: config name -> what its last build recorded (``{}`` when absent).
+
+    Raises:
+        StatsError: The file is not a JSON object.
+    """
     path = folder / BUILD_INFO
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StatsError(f"{path} is not valid JSON: {_first_line(exc)}") from None
+    except OSError as exc:  # a folder by that name, no permission, ...
+        raise StatsError(f"cannot read {path}: {_first_line(exc)}") from None
+    if not isinstance(info, dict):
+        raise StatsError(f"{path} is not valid JSON: expected an object, got {type(info).__name__}")
+    return info
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn pyarrow's (or the OS's) failure to read the Parquet file ``path`` into a one-line :class:`StatsError`."""
+    try:
+        yield
+    except (pa.ArrowException, OSError) as exc:  # ArrowInvalid: not Parquet / truncated; OSError: I/O, permissions
+        raise StatsError(f"cannot read {path}: {_first_line(exc)}") from None
 
 
 def _rows(paths: list[Path], columns: list[str], batch_size: int = 512) -> Iterator[dict[str, Any]]:
     """Rows of some Parquet files, a batch at a time (a build's code columns do not fit in memory at once)."""
     for path in paths:
-        pf = pq.ParquetFile(path)
-        wanted = [c for c in columns if c in pf.schema_arrow.names]
-        for batch in pf.iter_batches(batch_size=batch_size, columns=wanted):
-            yield from batch.to_pylist()
+        with _reading(path):
+            pf = pq.ParquetFile(path)
+            wanted = [c for c in columns if c in pf.schema_arrow.names]
+            batches = pf.iter_batches(batch_size=batch_size, columns=wanted)
+        while True:
+            with _reading(path):  # a file can also break part-way (a corrupt page)
+                batch = next(batches, None)
+                rows = batch.to_pylist() if batch is not None else None
+            if rows is None:
+                break
+            yield from rows
 
 
 @dataclass(slots=True)
@@ -232,17 +275,18 @@ def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[s
 
     Raises:
         FileNotFoundError: ``folder`` holds no Parquet files for ``config``.
+        StatsError: A Parquet file or ``build_info.json`` cannot be read.
     """
     files = split_files(folder, CONFIG_PREFIX[config])
     if not files:
         raise FileNotFoundError(f"no Parquet files under {folder / CONFIG_PREFIX[config]}")
+    info = build_info(folder).get(config, {})  # before the long pass over the rows: a broken file fails fast
     names = set(builtin_names) if builtin_names is not None else builtin_name_set()
     stats = RowStats()
-    cols = ["family", "template", "complexity", "kernel_name", "validation", "differentiable", *CODE_COLUMNS]
     for split, paths in files.items():
-        for row in _rows(paths, cols):
+        for row in _rows(paths, list(STATS_COLUMNS)):
             stats.add(split, row, names)
-    return stats.summary(config, names, build_info(folder).get(config, {}), list(files))
+    return stats.summary(config, names, info, list(files))
 
 
 def normalized_hashes(folder: Path, config: str) -> dict[str, str]:
@@ -252,17 +296,25 @@ def normalized_hashes(folder: Path, config: str) -> dict[str, str]:
     out = {}
     for paths in split_files(folder, CONFIG_PREFIX[config]).values():
         for path in paths:
-            for row in pq.read_table(path, columns=["python_source", "kernel_name"]).to_pylist():
+            with _reading(path):
+                rows = pq.read_table(path, columns=["python_source", "kernel_name"]).to_pylist()
+            for row in rows:
                 out[normalized_hash(row["python_source"])] = row["kernel_name"]
     return out
 
 
-def real_in_synthetic(folder: Path) -> list[str]:
-    """Kernels of the ``real`` configuration whose normalised program also appears in ``synthetic``."""
-    if not split_files(folder, "data") or not split_files(folder, "real"):
+def real_in_synthetic(synthetic_folder: Path, real_folder: Path | None = None) -> list[str]:
+    """Kernels of the ``real`` configuration whose normalised program also appears in ``synthetic``.
+
+    Args:
+        synthetic_folder: Folder holding ``data/``.
+        real_folder: Folder holding ``real/`` (default: the same folder).
+    """
+    real_folder = real_folder or synthetic_folder
+    if not split_files(synthetic_folder, "data") or not split_files(real_folder, "real"):
         return []
-    synthetic = normalized_hashes(folder, "synthetic")
-    return sorted(name for h, name in normalized_hashes(folder, "real").items() if h in synthetic)
+    synthetic = normalized_hashes(synthetic_folder, "synthetic")
+    return sorted(name for h, name in normalized_hashes(real_folder, "real").items() if h in synthetic)
 
 
 def format_stats(stats: dict[str, Any]) -> str:
