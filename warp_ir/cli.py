@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,8 +17,23 @@ class UsageError(Exception):
     """A user mistake: reported in one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in one line (``warp-ir build: error: ...``) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Print one line naming the command and the mistake, then exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _names(value: str) -> list[str]:
+    names = _csv(value)
+    if not names:
+        raise argparse.ArgumentTypeError(f"needs at least one name, got {value!r}")
+    return names
 
 
 def _targets(value: str) -> list[str]:
@@ -29,35 +45,60 @@ def _targets(value: str) -> list[str]:
 
 
 def _positive(value: str) -> int:
-    n = int(value)
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return n
 
 
+def _integer(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
+
+
 def _ratios(value: str) -> dict[str, float]:
-    parts = [float(x) for x in _csv(value)]
+    try:
+        parts = [float(x) for x in _csv(value)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes three numbers train,validation,test, got {value!r}") from None
     if len(parts) != 3:
-        raise argparse.ArgumentTypeError("--split-ratios takes three numbers: train,validation,test")
+        raise argparse.ArgumentTypeError(f"takes three numbers train,validation,test, got {value!r}")
+    if not all(math.isfinite(x) and x >= 0 for x in parts) or abs(sum(parts) - 1.0) > 1e-6:
+        raise argparse.ArgumentTypeError(f"must be three non-negative numbers that sum to 1, got {value!r}")
     return dict(zip(("train", "validation", "test"), parts))
+
+
+def _folder(value: str) -> Path:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("needs a folder name, got an empty string")
+    return Path(value)
 
 
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser of ``warp-ir``."""
-    p = argparse.ArgumentParser(prog="warp-ir", description="Build the warp-ir dataset: Warp kernels paired "
+    p = _Parser(prog="warp-ir", description="Build the warp-ir dataset: Warp kernels paired "
                                 "with the C++/CUDA code Warp generates for them.")
     p.add_argument("-v", "--verbose", action="store_true", help="log every rejection and shard")
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="build the dataset into a Hub-ready folder")
-    b.add_argument("--out", required=True, type=Path, help="output folder")
+    b.add_argument("--out", required=True, type=_folder,
+                   help="output folder: new, empty, or made by an earlier warp-ir build (see --overwrite)")
+    b.add_argument("--overwrite", action="store_true",
+                   help="build into a folder that holds other files too: README.md, build_info.json and "
+                   "same-named data files are replaced, nothing else is touched")
     b.add_argument("--config", choices=("synthetic", "real"), default="synthetic",
                    help="synthetic: programs from the templates (data/); real: kernels mined from real Warp code (real/)")
-    b.add_argument("--packages", type=_csv, default=None,
+    b.add_argument("--packages", type=_names, default=None,
                    help="real config: distributions to mine (default warp-lang,mujoco-warp)")
     b.add_argument("--num-samples", type=_positive, default=1000, help="distinct programs to draw (default 1000)")
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--families", type=_csv, default=None, help="comma-separated families (default: all)")
+    b.add_argument("--seed", type=_integer, default=0)
+    b.add_argument("--families", type=_names, default=None, help="comma-separated families (default: all)")
     b.add_argument("--targets", type=_targets, default=list(TARGETS), help="cpu,cuda (default both)")
     b.add_argument("--validate", choices=VALIDATION_LEVELS, default="codegen")
     b.add_argument("--num-proc", type=_positive, default=1, help="worker processes")
@@ -69,10 +110,14 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--address", default=None, help="ray engine: address of a running Ray cluster "
                    "(default: start a local Ray instance)")
 
-    e = sub.add_parser("extract", help="extract the generated code of the kernels in a file or module")
+    e = sub.add_parser("extract", help="extract the generated code of the kernels in a file or module; "
+                       "imports (runs) the target's top-level code, in a child process with a time limit")
     e.add_argument("target", help="a .py file or an importable module name")
     e.add_argument("--targets", type=_targets, default=list(TARGETS))
     e.add_argument("--out", type=Path, default=None, help="JSONL file (default: standard output)")
+    e.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
+    e.add_argument("--timeout", type=_seconds, default=120.0,
+                   help="seconds the target's import and extraction may take (default 120)")
 
     s = sub.add_parser("stats", help="statistics of a built folder")
     s.add_argument("folder", type=Path)
@@ -85,13 +130,14 @@ def make_parser() -> argparse.ArgumentParser:
     u.add_argument("--private", action="store_true")
 
     c = sub.add_parser("check-templates", help="render and compile programs of each template")
-    c.add_argument("--families", type=_csv, default=None)
+    c.add_argument("--families", type=_names, default=None)
     c.add_argument("-n", type=_positive, default=50, help="programs per template")
     return p
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     from warp_ir.build import build  # noqa: PLC0415
+    from warp_ir.lock import FolderLocked  # noqa: PLC0415
 
     config = {"num_samples": args.num_samples, "seed": args.seed, "families": args.families,
               "targets": tuple(args.targets), "validate": args.validate, "shard_size": args.shard_size}
@@ -101,8 +147,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         config["packages"] = tuple(args.packages)
     try:
         result = build(args.out, config_name=args.config, num_proc=args.num_proc, keep_cache=args.keep_cache,
-                       engine=args.engine, address=args.address, **config)
-    except ValueError as exc:
+                       engine=args.engine, address=args.address, overwrite=args.overwrite, **config)
+    except (ValueError, FolderLocked) as exc:
         raise UsageError(str(exc)) from exc
     rejected = sum(result.rejected.values())
     print(f"wrote {args.out} ({args.config}): " + ", ".join(f"{k} {v}" for k, v in result.rows.items())
@@ -121,40 +167,73 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_extract(args: argparse.Namespace) -> int:
-    from extraction import ExtractionError, LoadError, extract_target  # noqa: PLC0415
-
+def _seconds(value: str) -> float:
     try:
-        records = extract_target(args.target, tuple(args.targets))
-    except (LoadError, ExtractionError) as exc:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {value!r}")
+    return seconds
+
+
+def _check_jsonl_out(out: Path | None, overwrite: bool) -> None:
+    """``extract --out``: a file name, not an existing folder, and not an existing file unless ``overwrite``."""
+    if out is None:
+        return
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory: name a .jsonl file")
+    if out.exists() and not overwrite:
+        raise UsageError(f"{out} exists: pass --overwrite to replace it")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise UsageError(f"cannot write {out}: {out.parent} is not a folder")
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from extraction import ChildError, extract_in_child  # noqa: PLC0415
+    from generator.atomic import write_atomic  # noqa: PLC0415
+
+    _check_jsonl_out(args.out, args.overwrite)  # before the (slow) extraction, and again right before writing
+    try:
+        rows = extract_in_child(args.target, tuple(args.targets), args.timeout)
+    except ChildError as exc:
         raise UsageError(str(exc)) from exc
-    lines = [json.dumps(r.to_row()) for r in records]
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        print(f"wrote {len(records)} kernel(s) to {args.out}")
-    else:
-        print("\n".join(lines))
+    text = "\n".join(json.dumps(row) for row in rows) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    _check_jsonl_out(args.out, args.overwrite)
+    try:
+        write_atomic(args.out, text.encode())
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
+    print(f"wrote {len(rows)} kernel(s) to {args.out}")
     return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from warp_ir.stats import compute_stats, format_stats  # noqa: PLC0415
+    from warp_ir.lock import FolderLocked  # noqa: PLC0415
+    from warp_ir.outdir import OutputError, opened  # noqa: PLC0415
+    from warp_ir.stats import StatsError, compute_stats, format_stats  # noqa: PLC0415
 
     try:
-        stats = compute_stats(args.folder, args.config)
-    except FileNotFoundError as exc:
+        with opened(args.folder, "stats"):
+            stats = compute_stats(args.folder, args.config)
+    except (FileNotFoundError, StatsError, FolderLocked, OutputError) as exc:
         raise UsageError(str(exc)) from exc
     print(json.dumps(stats, indent=1) if args.json else format_stats(stats))
     return 0
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from warp_ir.lock import FolderLocked  # noqa: PLC0415
+    from warp_ir.outdir import OutputError, opened  # noqa: PLC0415
     from warp_ir.publish import PublishError, publish  # noqa: PLC0415
 
     try:
-        url = publish(args.folder, args.repo, private=args.private)
-    except PublishError as exc:
+        with opened(args.folder, "publish"):  # no build may start in the folder while it is uploaded
+            url = publish(args.folder, args.repo, private=args.private)
+    except (PublishError, FolderLocked, OutputError) as exc:
         raise UsageError(str(exc)) from exc
     print(f"published {args.folder} to {url}")
     return 0
@@ -188,15 +267,22 @@ COMMANDS = {"build": cmd_build, "extract": cmd_extract, "stats": cmd_stats, "pub
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``warp-ir`` console script."""
+    """Entry point of the ``warp-ir`` console script; returns the exit status (2 for a user mistake)."""
     parser = make_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its one-line error (or the help)
+        return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"warp-ir: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the file system refused (full disk, permissions, a file where a folder should be)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"warp-ir: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("warp-ir: interrupted", file=sys.stderr)
