@@ -28,6 +28,7 @@ from generator.real_config import real_records
 from generator.real_sources import PACKAGES
 from generator.atomic import write_json_atomic
 from generator.shard import fingerprint, run_shard
+from generator.templates import default_families
 from generator.templates import families as template_families
 from generator.templates import load_templates
 from warp_ir.stats import ROW_STATS, STATS_COLUMNS, RowStats, builtin_name_set
@@ -46,7 +47,8 @@ class WarpIRConfig(datasets.BuilderConfig):
     Attributes:
         num_samples: Distinct programs to draw (rows = this minus programs Warp rejects).
         seed: Sampling seed; same seed and versions give the same rows.
-        families: Template families to draw from (default: all).
+        families: Template families to draw from (default: every family but the opt-in ones, see
+            :data:`generator.templates.OPT_IN_FAMILIES`).
         targets: Code generation targets, any of ``cpu`` and ``cuda``.
         validate: ``codegen``, ``compile``, ``run`` or ``grad``.
         split_ratios: Split name -> fraction, in order; fractions sum to 1.
@@ -81,7 +83,7 @@ class WarpIRConfig(datasets.BuilderConfig):
             raise ValueError(f"shard_size must be at least 1, got {self.shard_size}")
         if self.families is not None and not self.families:
             raise ValueError("families is empty: name at least one family (or None for all)")
-        self.families = tuple(sorted(set(self.families))) if self.families else tuple(known)
+        self.families = tuple(sorted(set(self.families))) if self.families else tuple(default_families())
         unknown = [f for f in self.families if f not in known]
         if unknown:
             raise ValueError(f"unknown families: {', '.join(unknown)} (known: {', '.join(known)})")

@@ -34,10 +34,10 @@ def main() -> None:
     from generator.pipeline import Counts, records_for
     from generator.render import RenderError
     from generator.sampler import sample_program
-    from generator.templates import families, load_templates
+    from generator.templates import default_families, load_templates
 
     init_quiet()
-    ts, fams = load_templates(), families()
+    ts, fams = load_templates(), default_families()
     counts = Counts()
     start = time.perf_counter()
     small_peak = None

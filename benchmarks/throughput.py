@@ -30,11 +30,11 @@ def programs(n: int, seed: int):
     """The programs a build with this seed would compile (same plan as the builder's)."""
     from generator.plan import make_plan
     from generator.sampler import sample_program
-    from generator.templates import families, load_templates
+    from generator.templates import default_families, load_templates
 
     ts = load_templates()
-    plan = make_plan(seed, n, ts, families(ts), {"train": 1.0}, n)
-    return [sample_program(seed, i, ts, families(ts)) for sh in plan.shards["train"] for i in sh.indices]
+    plan = make_plan(seed, n, ts, default_families(ts), {"train": 1.0}, n)
+    return [sample_program(seed, i, ts, default_families(ts)) for sh in plan.shards["train"] for i in sh.indices]
 
 
 def raw_codegen(progs) -> float:

@@ -154,6 +154,8 @@ def render(template: Template, rng: random.Random) -> Rendered:
     """
     if template.error:
         raise RenderError(template, template.error)
+    if template.meta.get("synthesizer"):
+        return _synthesize(template, rng)
     complexity = rng.choice(template.complexity)
     params = sample_params(template, rng)
     context = dict(params, complexity=complexity, rng=TemplateRng(rng), FLOAT_DTYPES=FLOAT_DTYPES)
@@ -171,6 +173,18 @@ def render(template: Template, rng: random.Random) -> Rendered:
 _CACHE: dict[tuple[str, str], jinja2.Template | str] = {}
 
 
+def _synthesize(template: Template, rng: random.Random) -> Rendered:
+    """A program of the ``synthesized`` family: built by :mod:`generator.synth`, not rendered from Jinja."""
+    from generator.synth import synthesize  # noqa: PLC0415 - the synthesizer imports this module
+
+    complexity = rng.choice(template.complexity)
+    try:
+        source, params = synthesize(rng, complexity)
+    except Exception as exc:  # a synthesizer bug is counted like a template bug, never fatal
+        raise RenderError(template, f"{type(exc).__name__}: {exc}") from exc
+    return Rendered(source=_tidy(source), params=params, complexity=complexity)
+
+
 def compile_templates(templates: Sequence[Template]) -> None:
     """Compile ``templates`` now (Jinja compiles on first use; about 15 ms each).
 
@@ -178,7 +192,8 @@ def compile_templates(templates: Sequence[Template]) -> None:
     template that does not compile is remembered as such: its draws are rejected, nothing raises.
     """
     for template in templates:
-        _compiled(template)
+        if not template.error and not template.meta.get("synthesizer"):
+            _compiled(template)
 
 
 def _compiled(template: Template) -> jinja2.Template | str:

@@ -28,6 +28,12 @@ program drawn from it is rejected with that reason, so only builds that select i
 
 ``WARP_IR_TEMPLATES`` names another template folder to use instead of the shipped one (a template
 author's working copy).
+
+Beside the template files, the ``synthesized`` family holds one pseudo-template whose programs
+come from :mod:`generator.synth` (a type-directed synthesizer over Warp's builtin registry) rather
+than from Jinja; its ``source`` is the synthesizer's own code, so a change to it changes
+:func:`templates_digest` as a change to a template would. Families in :data:`OPT_IN_FAMILIES`
+are drawn from only when a build names them (``--families synthesized``).
 """
 
 from __future__ import annotations
@@ -43,6 +49,11 @@ from typing import Any
 import yaml
 
 TEMPLATES_DIR = Path(os.environ.get("WARP_IR_TEMPLATES") or Path(__file__).resolve().parent.parent / "templates")
+SYNTH_DIR = Path(__file__).resolve().parent / "synth"
+SYNTH_FAMILY = "synthesized"
+# Not in the default mix yet: the synthesizer's share of a default build is chosen together with
+# near-twin-aware splits and fuzzy deduplication (issue 11); until then a build opts in by name.
+OPT_IN_FAMILIES: tuple[str, ...] = (SYNTH_FAMILY,)
 _HEADER_RE = re.compile(r"\A\{#-?\s*warp-ir\s*\n(?P<yaml>.*?)\n\s*-?#\}", re.DOTALL)
 
 
@@ -132,7 +143,14 @@ def load_templates(root: Path = TEMPLATES_DIR) -> tuple[Template, ...]:
     A template that fails to parse is kept as a broken one (see the module docstring).
     """
     paths = sorted(root.rglob("*.py.j2"), key=lambda p: p.relative_to(root).as_posix())
-    return tuple(_load(p, root) for p in paths)
+    return (*(_load(p, root) for p in paths), _synthesized())
+
+
+def _synthesized() -> Template:
+    """The pseudo-template of the ``synthesized`` family (rendered by :mod:`generator.synth`)."""
+    code = "".join(f"# {p.name}\n{p.read_text(encoding='utf-8')}" for p in sorted(SYNTH_DIR.glob("*.py")))
+    return Template(name=f"{SYNTH_FAMILY}/kernel", family=SYNTH_FAMILY, path=SYNTH_DIR, complexity=(1, 2, 3, 4),
+                    builtins=(), params={}, source=code, meta={"synthesizer": "kernel"})
 
 
 def _load(path: Path, root: Path) -> Template:
@@ -159,5 +177,10 @@ def templates_digest(templates: tuple[Template, ...]) -> str:
 
 
 def families(templates: tuple[Template, ...] | None = None) -> list[str]:
-    """Sorted family names present in ``templates`` (default: all shipped templates)."""
+    """Sorted family names present in ``templates`` (default: all shipped templates and the synthesizer)."""
     return sorted({t.family for t in (templates if templates is not None else load_templates())})
+
+
+def default_families(templates: tuple[Template, ...] | None = None) -> list[str]:
+    """The families a build draws from when it names none: all but :data:`OPT_IN_FAMILIES`."""
+    return [f for f in families(templates) if f not in OPT_IN_FAMILIES]

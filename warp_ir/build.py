@@ -16,7 +16,7 @@ from extraction import warp_version
 from generator.pipeline import Counts
 from generator.plan import BUILDER_VERSION, DEFAULT_SPLITS
 from generator.atomic import write_json_atomic
-from generator.templates import families as template_families
+from generator.templates import default_families
 from warp_ir.card import render_card
 from warp_ir.stats import (
     BUILD_INFO,
@@ -241,7 +241,7 @@ def rebuild_command(cfg: Any) -> str:
         return f"warp-ir build --config real --out warp-ir-data --packages {','.join(cfg.packages)}"
     parts = ["warp-ir", "build", "--out", "warp-ir-data", "--num-samples", str(cfg.num_samples), "--seed",
              str(cfg.seed), "--targets", ",".join(cfg.targets), "--validate", cfg.validate]
-    if set(cfg.families) != set(template_families()):
+    if set(cfg.families) != set(default_families()):
         parts += ["--families", ",".join(cfg.families)]
     if cfg.split_ratios != DEFAULT_SPLITS:
         parts += ["--split-ratios", ",".join(str(v) for v in cfg.split_ratios.values())]

@@ -50,3 +50,10 @@ def test_every_template_compiles_and_keeps_its_builtins(template):
     report = check_template(template, 6, seed=1)
     assert report.failed == 0, f"{dict(report.reasons)}\n{report.example}"
     assert not report.missing_builtins
+
+
+def test_synthesized_family_is_opt_in():
+    from generator.templates import SYNTH_FAMILY, default_families
+
+    assert SYNTH_FAMILY in families() and SYNTH_FAMILY not in default_families()
+    assert set(default_families()) == {t.family for t in load_templates() if not t.meta.get("synthesizer")}

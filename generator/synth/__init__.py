@@ -1,0 +1,23 @@
+"""A type-directed random program synthesizer over Warp's builtin registry (Csmith-style).
+
+Instead of rendering templates, :func:`synthesize` builds a well-typed program from Warp's own
+type rules: every builtin call is an overload Warp resolves (:mod:`generator.synth.registry`,
+from :func:`extraction._warp.builtin_signatures`), arguments are generated for their exact types
+(:mod:`generator.synth.expressions`), statements and bounded control flow keep Warp's typing
+rules (:mod:`generator.synth.statements`), and :mod:`generator.synth.program` assembles helpers
+and one kernel. Modules:
+
+* :mod:`~generator.synth.types`: the value types, their Python spelling and literals.
+* :mod:`~generator.synth.registry`: the builtin signatures the synthesizer may call.
+* :mod:`~generator.synth.scope`: variables, arrays, helpers in scope.
+* :mod:`~generator.synth.expressions`: typed, domain-guarded expressions.
+* :mod:`~generator.synth.emit`: the line writer and local declarations.
+* :mod:`~generator.synth.statements`: statements and blocks.
+* :mod:`~generator.synth.resources`: mesh, BVH, hash grid and volume queries (ids as ``wp.uint64``).
+* :mod:`~generator.synth.tiles`: tile idioms (loads, maps, reductions, scans, sorts, solves, stores).
+* :mod:`~generator.synth.program`: helpers, the kernel, :func:`synthesize`.
+"""
+
+from generator.synth.program import synthesize
+
+__all__ = ["synthesize"]
