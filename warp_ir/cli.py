@@ -98,7 +98,9 @@ def make_parser() -> argparse.ArgumentParser:
                    help="real config: distributions to mine (default warp-lang,mujoco-warp)")
     b.add_argument("--num-samples", type=_positive, default=1000, help="distinct programs to draw (default 1000)")
     b.add_argument("--seed", type=_integer, default=0)
-    b.add_argument("--families", type=_names, default=None, help="comma-separated families (default: all)")
+    b.add_argument("--families", type=_names, default=None,
+                   help="comma-separated families (default: every template family; 'synthesized' opts in to "
+                   "programs from the type-directed synthesizer)")
     b.add_argument("--targets", type=_targets, default=list(TARGETS), help="cpu,cuda (default both)")
     b.add_argument("--validate", choices=VALIDATION_LEVELS, default="codegen")
     b.add_argument("--num-proc", type=_positive, default=1, help="worker processes")
@@ -123,6 +125,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("folder", type=Path)
     s.add_argument("--config", choices=("synthetic", "real"), default="synthetic")
     s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--diversity", action="store_true",
+                   help="also count near-twins (MinHash of normalised programs; seconds per 10,000 rows)")
 
     u = sub.add_parser("publish", help="upload a built folder to the Hugging Face Hub")
     u.add_argument("folder", type=Path)
@@ -214,14 +218,21 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from warp_ir.lock import FolderLocked  # noqa: PLC0415
     from warp_ir.outdir import OutputError, opened  # noqa: PLC0415
-    from warp_ir.stats import StatsError, compute_stats, format_stats  # noqa: PLC0415
+    from warp_ir.stats import StatsError, compute_stats, diversity, format_diversity, format_stats  # noqa: PLC0415
 
     try:
         with opened(args.folder, "stats"):
             stats = compute_stats(args.folder, args.config)
+            if args.diversity:
+                stats["diversity"] = diversity(args.folder, args.config)
     except (FileNotFoundError, StatsError, FolderLocked, OutputError) as exc:
         raise UsageError(str(exc)) from exc
-    print(json.dumps(stats, indent=1) if args.json else format_stats(stats))
+    if args.json:
+        print(json.dumps(stats, indent=1))
+    else:
+        print(format_stats(stats))
+        if "diversity" in stats:
+            print(format_diversity(stats["diversity"]))
     return 0
 
 

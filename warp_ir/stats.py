@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
+import time
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -27,6 +30,10 @@ SPLIT_ORDER = ("train", "validation", "test")
 ROW_STATS = "rows"  # subfolder of a build's stats folder holding one RowStats file per shard
 # the columns RowStats.add reads
 STATS_COLUMNS = ("family", "template", "complexity", "kernel_name", "validation", "differentiable", *CODE_COLUMNS)
+
+
+logger = logging.getLogger(__name__)
+DIVERSITY_ROWS_PER_PROCESS = 5000  # diversity() starts a process for signatures per this many rows (up to one a CPU)
 
 
 class StatsError(ValueError):
@@ -315,6 +322,71 @@ def real_in_synthetic(synthetic_folder: Path, real_folder: Path | None = None) -
         return []
     synthetic = normalized_hashes(synthetic_folder, "synthetic")
     return sorted(name for h, name in normalized_hashes(real_folder, "real").items() if h in synthetic)
+
+
+def diversity(folder: Path, config: str = "synthetic", threshold: float | None = None,
+              processes: int | None = None) -> dict[str, Any]:
+    """Near-twins among the programs of one configuration: MinHash over normalised 5-token shingles.
+
+    Reads ``python_source`` of every row (a batch at a time) and keeps only its signature
+    (512 bytes a row); see :mod:`generator.similarity`. Not part of a build: it is only
+    computed on demand (``warp-ir stats --diversity``).
+
+    Args:
+        folder: A folder written by ``warp-ir build``.
+        config: ``synthetic`` (``data/``) or ``real`` (``real/``).
+        threshold: Estimated Jaccard at or above which two rows are near-twins (default 0.85).
+        processes: Processes computing signatures (default: one per CPU, up to 8, for
+            :data:`DIVERSITY_ROWS_PER_PROCESS` rows or more each; else 1).
+
+    Returns:
+        :meth:`generator.similarity.DiversityReport.to_json` of the rows, in split order.
+
+    Raises:
+        FileNotFoundError: ``folder`` holds no Parquet files for ``config``.
+        StatsError: A Parquet file cannot be read.
+    """
+    from generator import similarity  # noqa: PLC0415 - imports datasketch
+
+    files = split_files(folder, CONFIG_PREFIX[config])
+    if not files:
+        raise FileNotFoundError(f"no Parquet files under {folder / CONFIG_PREFIX[config]}")
+    if processes is None:
+        rows = 0
+        for path in (p for paths in files.values() for p in paths):
+            with _reading(path):
+                rows += pq.ParquetFile(path).metadata.num_rows
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        processes = max(1, min(cpus, 8, rows // DIVERSITY_ROWS_PER_PROCESS))
+    splits: list[str] = []
+
+    def sources() -> Iterator[str]:
+        for split, paths in files.items():
+            for row in _rows(paths, ["python_source"]):
+                splits.append(split)
+                yield row["python_source"] or ""
+
+    started = time.perf_counter()
+    matrix = similarity.signatures(sources(), processes=processes)
+    logger.info("signatures of %d rows in %.1fs (%d process(es))", len(matrix), time.perf_counter() - started,
+                processes)
+    report = similarity.near_twins(matrix, splits, similarity.DEFAULT_THRESHOLD if threshold is None else threshold)
+    return report.to_json()
+
+
+def format_diversity(div: dict[str, Any]) -> str:
+    """Human-readable summary of :func:`diversity` output (what ``warp-ir stats --diversity`` prints)."""
+    total, held = div["total_rows"], div["heldout_rows"]
+    out = [f"diversity (MinHash of normalised {div['params']['shingle']}-token shingles, "
+           f"near-twin: estimated Jaccard >= {div['threshold']}):",
+           f"  rows with a near-twin: {div['rows_with_twin']} of {total} ({div['rows_with_twin_fraction']:.1%})",
+           f"  held-out rows with a train near-twin: {div['heldout_with_train_twin']} of {held}"
+           + (f" ({div['heldout_with_train_twin_fraction']:.1%})" if held else "")]
+    out.append("  highest similarity to another row:")
+    width = max(len(label) for label in div["max_similarity_histogram"])
+    out += [f"    {label:<{width}} {n:>7}  {n / total if total else 0:6.1%}"
+            for label, n in div["max_similarity_histogram"].items()]
+    return "\n".join(out)
 
 
 def format_stats(stats: dict[str, Any]) -> str:

@@ -1,7 +1,10 @@
-"""``warp-ir stats`` on a folder with a broken file: one line naming the file, exit status 2, no traceback."""
+"""``warp-ir stats``: a broken file gives one line naming it (exit status 2, no traceback); ``--diversity``."""
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -130,3 +133,58 @@ def test_cli_garbage_build_info_is_one_line(folder):
     assert "Traceback" not in proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("Warp")]
     assert len(lines) == 1 and lines[0].startswith(f"warp-ir: error: {path} is not valid JSON: "), proc.stderr
+
+
+def _diversity_json(folder: Path, capsys) -> dict:
+    from warp_ir.cli import main
+
+    assert main(["stats", str(folder), "--diversity", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)["diversity"]
+
+
+def test_diversity_counts_are_consistent(small_build, capsys):
+    from warp_ir.cli import main
+
+    div = _diversity_json(small_build.out_dir, capsys)
+    total = sum(small_build.rows.values())
+    assert div["total_rows"] == total
+    assert 0 <= div["rows_with_twin"] <= total and 0 <= div["heldout_with_train_twin"] <= div["heldout_rows"]
+    assert div["heldout_rows"] == total - small_build.rows.get("train", 0)
+    assert sum(div["max_similarity_histogram"].values()) == total
+    assert {s: v["rows"] for s, v in div["by_split"].items()} == small_build.rows
+    assert main(["stats", str(small_build.out_dir), "--diversity"]) == 0
+    out = capsys.readouterr().out
+    assert "builtin coverage:" in out and f"rows with a near-twin: {div['rows_with_twin']} of {total}" in out
+    assert main(["stats", str(small_build.out_dir), "--json"]) == 0
+    assert "diversity" not in json.loads(capsys.readouterr().out)  # only on demand
+
+
+def test_diversity_finds_a_planted_renamed_copy(small_build, tmp_path, capsys):
+    from generator.similarity import signature
+    from warp_ir.stats import diversity, split_files
+
+    folder = tmp_path / "copy"
+    shutil.copytree(small_build.out_dir, folder)
+    before = diversity(folder)
+    assert diversity(folder, processes=2) == before  # signatures computed in worker processes: the same
+    files = split_files(folder)
+    train = pq.read_table(files["train"][0]).slice(0, 1)
+    source, name = train.column("python_source")[0].as_py(), train.column("kernel_name")[0].as_py()
+    renamed = re.sub(r"\b\d+\.\d+\b", "7.25", re.sub(rf"\b{re.escape(name)}\b", "planted_twin", source))
+    assert renamed != source and (signature(renamed) == signature(source)).all()
+    planted = train.set_column(train.schema.get_field_index("python_source"), "python_source",
+                               pa.array([renamed], type=pa.string()))
+    heldout = next((p for split, paths in files.items() if split != "train" for p in paths), None)
+    if heldout is None:
+        pq.write_table(planted, folder / "data" / "test-00000-of-00001.parquet")
+    else:
+        table = pq.read_table(heldout)
+        pq.write_table(pa.concat_tables([table, planted.cast(table.schema)]), heldout)
+
+    after = _diversity_json(folder, capsys)
+    assert after["total_rows"] == before["total_rows"] + 1
+    assert after["heldout_rows"] == before["heldout_rows"] + 1
+    assert after["heldout_with_train_twin"] == before["heldout_with_train_twin"] + 1
+    assert after["rows_with_twin"] - before["rows_with_twin"] in (1, 2)  # 1 when the train row had a twin already
+    ones = after["max_similarity_histogram"]["1.0"] - before["max_similarity_histogram"]["1.0"]
+    assert ones in (1, 2)  # the planted row, and the train row unless it was at 1.0 already
