@@ -35,7 +35,7 @@ def expr(ctx: Context, type_name: str, depth: int) -> str:
     forms = special_forms(ctx, type_name)
     if forms:
         choices.append((1.0, "special"))
-    kind = _weighted(ctx, choices)
+    kind = ctx.weighted(choices)
     if kind == "compare":
         return compare(ctx, depth)
     if kind == "special":
@@ -118,7 +118,7 @@ def leaf(ctx: Context, type_name: str) -> str:
         options.append((3.0, "array"))
     if _components(ctx, type_name):
         options.append((2.0, "component"))
-    kind = _weighted(ctx, options)
+    kind = ctx.weighted(options)
     if kind == "var":
         return rng.choice(ctx.variables(type_name)).name
     if kind == "array":
@@ -276,13 +276,3 @@ def _pick_signature(ctx: Context, sigs: list[BuiltinSignature]) -> BuiltinSignat
     names = sorted({s.name for s in sigs})
     name = ctx.rng.choice(names)
     return ctx.rng.choice([s for s in sigs if s.name == name])
-
-
-def _weighted(ctx: Context, options: list[tuple[float, str]]) -> str:
-    total = sum(w for w, _ in options)
-    r = ctx.rng.random() * total
-    for w, label in options:
-        r -= w
-        if r <= 0:
-            return label
-    return options[-1][1]

@@ -107,6 +107,15 @@ class Context:
         self.frames[-1].append(var)
         return var
 
+    def weighted(self, options: list[tuple[float, str]]) -> str:
+        """One label of ``options`` (``(weight, label)`` pairs), drawn in proportion to its weight."""
+        r = self.rng.random() * sum(w for w, _ in options)
+        for w, label in options:
+            r -= w
+            if r <= 0:
+                return label
+        return options[-1][1]
+
     def push(self) -> None:
         """Enter a block."""
         self.frames.append([])

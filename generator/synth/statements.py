@@ -67,7 +67,7 @@ def statement(ctx: Context, em: Emitter, complexity: int, in_kernel: bool) -> No
     options.append((0.3, "fixed_array"))
     if not ctx.loop_depth:  # a tuple assigned in a loop body fails Warp's loop-carried type check
         options.append((0.4, "tuple"))
-    kind = _weighted(ctx, options)
+    kind = ctx.weighted(options)
 
     if kind == "decl":
         t = local_type(ctx)
@@ -327,13 +327,3 @@ def atomic(ctx: Context, em: Emitter, array: ArrayArg, depth: int) -> None:
         declare(ctx, em, array.dtype, text)
     else:
         em.line(text)
-
-
-def _weighted(ctx: Context, options: list[tuple[float, str]]) -> str:
-    total = sum(w for w, _ in options)
-    r = ctx.rng.random() * total
-    for w, label in options:
-        r -= w
-        if r <= 0:
-            return label
-    return options[-1][1]
