@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from warp_ir.lock import LOCK_NAME, FolderLock
-from warp_ir.stats import BUILD_INFO, CONFIG_PREFIX
+from warp_ir.stats import BUILD_INFO, CONFIG_PREFIX, HUB_FILE_RE
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ CARD = "README.md"
 _JOURNAL = "swap.json"
 _STAGING = "staging"
 _TRASH = "trash"
-_HUB_FILE_RE = re.compile(r"^[A-Za-z][\w]*-\d{5}-of-\d{5}\.parquet$")  # what warp_ir.writer.hub_file names
 
 
 class OutputError(ValueError):
@@ -81,7 +80,7 @@ def owned_files(out: Path, info: dict[str, Any] | None, config_name: str) -> lis
     if isinstance(entry.get("files"), list):
         return [p for p in entry["files"] if isinstance(p, str) and _safe(p) and p.startswith(prefix + "/")]
     folder = out / prefix
-    return sorted(f"{prefix}/{p.name}" for p in folder.glob("*.parquet") if _HUB_FILE_RE.match(p.name)) \
+    return sorted(f"{prefix}/{p.name}" for p in folder.glob("*.parquet") if HUB_FILE_RE.match(p.name)) \
         if folder.is_dir() else []
 
 
@@ -110,7 +109,7 @@ def check_output(out: Path, config_name: str, overwrite: bool) -> None:
     prefix = out / CONFIG_PREFIX[config_name]
     owned = set(owned_files(out, info, config_name))
     foreign = sorted(p.name for p in prefix.glob("*.parquet")
-                     if _HUB_FILE_RE.match(p.name) and f"{prefix.name}/{p.name}" not in owned) if prefix.is_dir() else []
+                     if HUB_FILE_RE.match(p.name) and f"{prefix.name}/{p.name}" not in owned) if prefix.is_dir() else []
     if foreign:
         raise OutputError(f"{prefix / foreign[0]} was not written by the warp-ir build recorded in {out / BUILD_INFO}:"
                           " move it away, or pass --overwrite to replace it")

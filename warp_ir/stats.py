@@ -50,11 +50,20 @@ def _split_rank(split: str) -> tuple[int, str]:
     return (SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER), split)
 
 
+HUB_FILE_RE = re.compile(r"^(?P<split>[A-Za-z]\w*)-\d{5}-of-\d{5}\.parquet$")  # what warp_ir.writer.hub_file names
+
+
 def split_files(folder: Path, prefix: str = "data") -> dict[str, list[Path]]:
-    """Parquet files of each split under ``folder/prefix`` (``<split>-XXXXX-of-YYYYY.parquet``)."""
+    """Parquet files of each split under ``folder/prefix`` (``<split>-XXXXX-of-YYYYY.parquet``).
+
+    Other files there (a user's own ``train-mine.parquet``) are not part of the build, and the
+    card's ``data_files`` patterns do not load them either.
+    """
     files: dict[str, list[Path]] = {}
     for path in sorted((folder / prefix).glob("*.parquet")):
-        files.setdefault(path.name.split("-", 1)[0], []).append(path)
+        match = HUB_FILE_RE.match(path.name)
+        if match:
+            files.setdefault(match["split"], []).append(path)
     return dict(sorted(files.items(), key=lambda kv: _split_rank(kv[0])))
 
 

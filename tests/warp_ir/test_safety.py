@@ -142,6 +142,20 @@ def test_rebuild_removes_the_old_builds_files_and_nothing_else(reference, tmp_pa
     assert snapshot(out) == {**snapshot(reference), "LICENSE": b"mine"}
 
 
+def test_a_users_parquet_beside_the_build_is_kept_and_not_loaded(reference, tmp_path):
+    import datasets
+
+    out = tmp_path / "out"
+    shutil.copytree(reference, out)
+    mine = out / "data" / "train-mine.parquet"
+    shutil.copy(split_files(out)["train"][0], mine)  # rows of the right schema: they would load if the card let them
+    build(out, **ARGS)
+    assert mine.read_bytes() == split_files(reference)["train"][0].read_bytes()
+    loaded = datasets.load_dataset(str(out), split="train")
+    assert loaded.num_rows == len(rows(reference)["train"])  # the card's data_files name only the build's files
+    assert rows(out) == rows(reference)  # and warp-ir's own readers (stats, card) skip it too
+
+
 # 3. resume files -------------------------------------------------------------------------------
 
 def test_damaged_foreign_tampered_and_planted_resume_files(reference, tmp_path, caplog):
