@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from extraction.inputs import LAUNCH_SHAPES
 from generator.render import TemplateRng
 from generator.synth.expressions import array_index, expr, helper_call
 from generator.synth.resources import arg_decl, make_resources
@@ -24,6 +25,16 @@ _TIDS = ("i", "j", "k", "l")
 _STATEMENTS = {1: (2, 4), 2: (4, 7), 3: (7, 11), 4: (10, 16)}
 _HELPERS = {1: (0, 0), 2: (0, 1), 3: (1, 2), 4: (1, 3)}
 MAX_LINES = 135  # statements stop here; the closing lines keep programs under 150
+# The run validator gives an array of another rank than the launch (max launch side)**ndim elements:
+# a 4-d array beside a 1-d launch of 64 threads would be 64**4 = 16.7M elements (GBs once the gradient
+# check copies it), so ranks are kept to at most this many elements.
+MAX_ARRAY_ELEMENTS = 1 << 18
+
+
+def array_ranks(launch_dim: int) -> list[int]:
+    """Ranks an input array may have beside a ``launch_dim``-dimensional launch (bounded validator memory)."""
+    side = max(LAUNCH_SHAPES[launch_dim])
+    return [n for n in (1, 2, 3, 4) if n in (1, launch_dim) or side**n <= MAX_ARRAY_ELEMENTS]
 
 
 def allowed_types(float_type: str) -> tuple[str, ...]:
@@ -119,7 +130,8 @@ def synthesize(rng: random.Random, complexity: int) -> tuple[str, dict[str, Any]
     inputs = []
     for _ in range(rng.randint(1, 1 + complexity // 2)):
         dtype = rng.choice(array_types)
-        inputs.append(ArrayArg(_array_name(ctx, dtype), dtype, rng.randint(1, 4) if rng.random() < 0.4 else launch_dim))
+        ndim = rng.choice(array_ranks(launch_dim)) if rng.random() < 0.4 else launch_dim
+        inputs.append(ArrayArg(_array_name(ctx, dtype), dtype, ndim))
     scalars = [(ctx.names.name("param"), f) for _ in range(rng.randint(0, 2))]
     if complexity >= 2 and rng.random() < 0.6:
         scalars.append((ctx.names.pick(_COUNT_PARAMS), "int32"))

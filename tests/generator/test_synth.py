@@ -187,3 +187,16 @@ def test_programs_with_resources_and_tiles_run_on_cpu():
     validated = list(validate_records(records, "run", ("cpu",), counts))
     assert not counts.rejected and len(validated) == len(records)
     assert all(r.validation.ran for r in validated), [(r.python_source, r.validation.note) for r in validated]
+
+
+def test_arrays_stay_small_enough_for_the_run_validator():
+    """An array of another rank than the launch gets (max launch side)**ndim elements from the validator."""
+    from extraction.inputs import LAUNCH_SHAPES
+    from generator.synth import synthesize
+    from generator.synth.program import MAX_ARRAY_ELEMENTS
+
+    for n in range(200):
+        _, params = synthesize(random.Random(f"ranks:{n}"), 1 + n % 4)
+        side = max(LAUNCH_SHAPES[params["launch_dim"]])
+        for _, ndim in params["arrays"]:
+            assert ndim in (1, params["launch_dim"]) or side**ndim <= MAX_ARRAY_ELEMENTS, params
