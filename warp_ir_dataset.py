@@ -163,7 +163,7 @@ class WarpIR(datasets.ArrowBasedBuilder):
                 stats = RowStats()
                 for row in table.select(STATS_COLUMNS).to_pylist():
                     stats.add(shard.split, row, names)
-                write_json_atomic(Path(cfg.stats_dir) / ROW_STATS / f"{shard.split}-{shard.shard_id:05d}.json",
+                write_json_atomic(Path(cfg.stats_dir) / ROW_STATS / f"{shard.name}.json",
                                   stats.to_json())
             if table.num_rows:
                 yield Key(shard.shard_id, 0), table

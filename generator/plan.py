@@ -48,6 +48,11 @@ class ShardSpec:
     families: tuple[str, ...]
     templates_digest: str = ""
 
+    @property
+    def name(self) -> str:
+        """``<split>-<shard_id>``: the stem of every file kept for this shard (counts, statistics, resume)."""
+        return f"{self.split}-{self.shard_id:05d}"
+
 
 @dataclass(slots=True)
 class Plan:

@@ -54,8 +54,7 @@ def shard_identity(shard: ShardSpec, targets: Sequence[str], validate: str) -> d
 
 
 def _paths(folder: Path, shard: ShardSpec) -> tuple[Path, Path]:
-    name = f"{shard.split}-{shard.shard_id:05d}"
-    return folder / f"{name}.arrow", folder / f"{name}.json"
+    return folder / f"{shard.name}.arrow", folder / f"{shard.name}.json"
 
 
 def save_shard(folder: Path, shard: ShardSpec, identity: dict[str, Any], table: pa.Table,

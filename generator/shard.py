@@ -93,7 +93,6 @@ def run_shard(
         stats_dir: Where ``<split>-<shard_id>.json`` with the shard's counts goes (optional).
         resume_dir: Where finished shards are kept (a folder per build fingerprint).
     """
-    name = f"{shard.split}-{shard.shard_id:05d}"
     folder = Path(resume_dir) if resume_dir else None
     identity = shard_identity(shard, targets, validate)
     saved = load_shard(folder, shard, identity) if folder is not None else None
@@ -107,7 +106,7 @@ def run_shard(
         if folder is not None:
             save_shard(folder, shard, identity, table, counts_json)
     if stats_dir:
-        write_json_atomic(Path(stats_dir) / f"{name}.json", counts.to_json())
+        write_json_atomic(Path(stats_dir) / f"{shard.name}.json", counts.to_json())
     logger.info("shard %s/%d: %d rows, %d rejected", shard.split, shard.shard_id, counts.rows,
                 sum(counts.rejected.values()))
     return table

@@ -32,13 +32,14 @@ import math
 import multiprocessing
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from datasketch import MinHash
 
+from extraction.native import batched
 from generator.normalize import normalize
 
 logger = logging.getLogger(__name__)
@@ -94,17 +95,6 @@ def _signature_batch(sources: list[str]) -> np.ndarray:
     return np.stack([signature(s) for s in sources])
 
 
-def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def signatures(sources: Iterable[str], processes: int = 1, batch_size: int = 500) -> np.ndarray:
     """Signatures of ``sources``, one row each, in order (an ``N x NUM_PERM`` matrix).
 
@@ -116,12 +106,12 @@ def signatures(sources: Iterable[str], processes: int = 1, batch_size: int = 500
     """
     out: list[np.ndarray] = []
     if processes <= 1:
-        out = [_signature_batch(b) for b in _batches(sources, batch_size)]
+        out = [_signature_batch(b) for b in batched(sources, batch_size)]
     else:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         with multiprocessing.get_context(method).Pool(processes) as pool:
             pending: deque = deque()  # at most two tasks a worker in flight: the sources are not all read at once
-            for b in _batches(sources, batch_size):
+            for b in batched(sources, batch_size):
                 pending.append(pool.apply_async(_signature_batch, (b,)))
                 if len(pending) >= 2 * processes:
                     out.append(pending.popleft().get())

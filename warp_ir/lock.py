@@ -68,7 +68,8 @@ class FolderLock:
             except BlockingIOError:
                 holder = os.read(fd, 200).decode(errors="replace").split()
                 os.close(fd)
-                pid, what = (holder + ["?", "build"])[:2] if holder else ("?", "build")
+                pid = holder[0] if holder else "?"
+                what = holder[1] if len(holder) > 1 else "build"
                 raise FolderLocked(f"another warp-ir {what} (pid {pid}) is using {self.path.parent}: "
                                    "wait for it to finish or stop it") from None
             try:
