@@ -23,7 +23,7 @@ from datasets.builder import Key
 from datasets.utils.logging import get_logger
 
 from extraction import FEATURES, TARGETS, VALIDATION_LEVELS, rows_table
-from generator.plan import BUILDER_VERSION, DEFAULT_SPLITS, make_plan
+from generator.plan import BUILDER_VERSION, DEFAULT_SPLITS, DEFAULT_TWIN_THRESHOLD, make_plan
 from generator.real_config import real_records
 from generator.real_sources import PACKAGES
 from generator.atomic import write_json_atomic
@@ -56,6 +56,9 @@ class WarpIRConfig(datasets.BuilderConfig):
         stats_dir: Where per-shard counts and row statistics are written (``warp-ir build`` sets it).
         resume_dir: Where finished shards are kept, so a killed build resumes (``warp-ir build`` sets it).
         plan_workers: Processes that plan (render and hash programs); every split gets at least this many shards.
+        fuzzy_dedup: Drop a program whose near-twin (see ``twin_threshold``) is already kept.
+        twin_threshold: Estimated Jaccard of normalised 5-token shingles at or above which two programs are
+            near-twins: kept in one split (and, with ``fuzzy_dedup``, never both kept).
         packages: ``real`` configuration: distributions whose own Warp code is mined.
         include_fem: ``real`` configuration: add the kernels warp.fem generates for the Poisson example.
     """
@@ -71,6 +74,8 @@ class WarpIRConfig(datasets.BuilderConfig):
     stats_dir: str | None = None
     resume_dir: str | None = None
     plan_workers: int = 1
+    fuzzy_dedup: bool = True
+    twin_threshold: float = DEFAULT_TWIN_THRESHOLD
     packages: tuple[str, ...] = ("warp-lang", "mujoco-warp")
     include_fem: bool = True
 
@@ -96,6 +101,8 @@ class WarpIRConfig(datasets.BuilderConfig):
         unknown_packages = [p for p in self.packages if p not in PACKAGES]
         if unknown_packages:
             raise ValueError(f"unknown packages: {', '.join(unknown_packages)} (known: {', '.join(PACKAGES)})")
+        if not (isinstance(self.twin_threshold, (int, float)) and 0.5 <= self.twin_threshold <= 1.0):
+            raise ValueError(f"twin_threshold must be a number in [0.5, 1], got {self.twin_threshold!r}")
         values = list(self.split_ratios.values())
         if not all(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 for v in values) or \
                 abs(sum(values) - 1.0) > 1e-6:
@@ -132,7 +139,7 @@ class WarpIR(datasets.ArrowBasedBuilder):
         if cfg.name == "real":
             return [datasets.SplitGenerator(name="test", gen_kwargs={"shards": [tuple(cfg.packages)]})]
         plan = make_plan(cfg.seed, cfg.num_samples, load_templates(), cfg.families, cfg.split_ratios, cfg.shard_size,
-                         workers=cfg.plan_workers)
+                         workers=cfg.plan_workers, twin_threshold=cfg.twin_threshold, fuzzy_dedup=cfg.fuzzy_dedup)
         logger.info("plan: %s", json.dumps(plan.to_json()))
         if cfg.stats_dir:
             write_json_atomic(Path(cfg.stats_dir) / "plan.json", plan.to_json())
@@ -155,7 +162,8 @@ class WarpIR(datasets.ArrowBasedBuilder):
             resume = str(Path(cfg.resume_dir) / fingerprint({
                 "seed": cfg.seed, "num_samples": cfg.num_samples, "families": cfg.families, "targets": cfg.targets,
                 "validate": cfg.validate, "split_ratios": cfg.split_ratios, "shard_size": cfg.shard_size,
-                "plan_workers": cfg.plan_workers}))
+                "plan_workers": cfg.plan_workers, "fuzzy_dedup": cfg.fuzzy_dedup,
+                "twin_threshold": cfg.twin_threshold}))
         names = builtin_name_set() if cfg.stats_dir else set()
         for shard in shards:
             table = run_shard(shard, cfg.targets, cfg.validate, cfg.stats_dir, resume)

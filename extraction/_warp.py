@@ -203,6 +203,12 @@ def user_builtin_names() -> list[str]:
     return sorted(names)
 
 
+def user_builtin_groups() -> dict[str, str]:
+    """The documentation group of each user-facing builtin (``Scalar Math``, ``Tile Primitives``, ...)."""
+    names = set(user_builtin_names())
+    return {name: func.group or "Other" for name, func in sorted(_context.builtin_functions.items()) if name in names}
+
+
 __all__ = [
     "SIGNATURE_TYPES",
     "BuiltinSignature",
@@ -218,6 +224,7 @@ __all__ = [
     "kernel_overloads",
     "kernel_python_function",
     "kernels_in",
+    "user_builtin_groups",
     "module_of",
     "release_module",
     "reset_function_ids",

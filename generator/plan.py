@@ -16,16 +16,21 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from generator.normalize import normalized_hash, split_of
+import numpy as np
+
+from generator.normalize import normalize, split_of
 from generator.render import RenderError, compile_templates, python_error
 from generator.sampler import sample_program
+from generator.similarity import NUM_PERM, signature_of_normalized
 from generator.templates import Template, load_templates, templates_digest
+from generator.twins import TwinIndex
 
 logger = logging.getLogger(__name__)
 
 MAX_DRAWS_PER_SAMPLE = 20
-BUILDER_VERSION = "0.2.0"  # version of the dataset the builder produces (rows change => bump)
+BUILDER_VERSION = "0.3.0"  # version of the dataset the builder produces (rows change => bump)
 DEFAULT_SPLITS: dict[str, float] = {"train": 0.9, "validation": 0.05, "test": 0.05}
+DEFAULT_TWIN_THRESHOLD = 0.85  # estimated Jaccard of normalised 5-token shingles: near-twins from here on
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +68,18 @@ class Plan:
     kept: int = 0
     exact_duplicates: int = 0
     near_duplicates: int = 0
+    fuzzy_duplicates: int = 0
+    bridges_splits: int = 0
     render_failures: Counter = field(default_factory=Counter)  # "family: reason" -> count
     exhausted: bool = False
+    twin_index_bytes: int = 0  # memory the near-twin index held at the end (not part of the JSON summary)
 
     def to_json(self) -> dict:
         """Plain JSON summary (programs planned per split; independent of the shard layout)."""
         return {
             "draws": self.draws, "kept": self.kept, "exact_duplicates": self.exact_duplicates,
-            "near_duplicates": self.near_duplicates, "render_failures": dict(self.render_failures),
+            "near_duplicates": self.near_duplicates, "fuzzy_duplicates": self.fuzzy_duplicates,
+            "bridges_splits": self.bridges_splits, "render_failures": dict(self.render_failures),
             "exhausted": self.exhausted,
             "planned": {s: sum(len(sh.indices) for sh in shards) for s, shards in self.shards.items()},
         }
@@ -81,18 +90,20 @@ class Draw:
     """What planning needs to know of one drawn program (computed anywhere, consumed in index order)."""
 
     index: int
-    exact: str = ""  # SHA-256 of the source ("" when it failed to render)
-    norm: str = ""  # normalised hash
+    exact: bytes = b""  # SHA-256 of the source, first 16 bytes (empty when it failed to render)
+    norm: bytes = b""  # SHA-256 of the normalised source, first 16 bytes
     error: str = ""  # "family: reason" when it failed to render
+    signature: np.ndarray | None = None  # MinHash signature of the normalised program
 
 
 _FORKED_TEMPLATES: tuple[Template, ...] = ()  # the planner's templates, inherited by forked workers
 MIN_DRAWS_PER_WORKER = 128  # below this a batch is drawn in the planning process (a pool costs more)
+MAX_BATCH = 20_000  # draws held at once (about 1 KB each with their signatures): planning memory stays bounded
 
 
 def draw(seed: int, indices: range, families: tuple[str, ...],
          templates: Sequence[Template] | None = None) -> list[Draw]:
-    """Render programs ``indices`` of ``seed``, check they are Python, and hash them (no state: safe in any process).
+    """Render programs ``indices`` of ``seed``, check they are Python, hash and sign them (no state: safe anywhere).
 
     A draw that fails to render or renders invalid Python carries ``"family: template: reason"``.
     """
@@ -108,8 +119,10 @@ def draw(seed: int, indices: range, families: tuple[str, ...],
         if invalid:
             out.append(Draw(index, error=f"{program.template.family}: {program.template.name}: {invalid}"[:200]))
             continue
-        exact = hashlib.sha256(program.source.encode()).hexdigest()
-        out.append(Draw(index, exact, normalized_hash(program.source)))
+        exact = hashlib.sha256(program.source.encode()).digest()[:16]
+        normalized = normalize(program.source)
+        out.append(Draw(index, exact, hashlib.sha256(normalized.encode()).digest()[:16],
+                        signature=signature_of_normalized(normalized)))
     return out
 
 
@@ -155,20 +168,30 @@ def make_plan(
     ratios: dict[str, float],
     shard_size: int,
     workers: int = 1,
+    twin_threshold: float = DEFAULT_TWIN_THRESHOLD,
+    fuzzy_dedup: bool = True,
 ) -> Plan:
-    """Draw programs ``0, 1, 2, ...`` until ``num_samples`` distinct ones are kept.
+    """Draw programs ``0, 1, 2, ...`` until ``num_samples`` distinct ones are kept, and give each a split.
 
-    A program is dropped when it fails to render or renders invalid Python (counted by reason), or when its
-    source (exact duplicate) or normalised source (near duplicate) was already
-    kept. Drawing stops early, with ``exhausted`` set, after
-    ``MAX_DRAWS_PER_SAMPLE * num_samples`` draws. ``workers`` processes render and hash
-    the draws; they are consumed in index order, so which programs land in which split does
-    not depend on it (only how each split is cut into shards: a multiple of ``workers``).
+    A draw is dropped, and counted by why, when it fails to render or renders invalid Python
+    (by reason), when its source (exact duplicate) or normalised source (near duplicate) was
+    already kept, when ``fuzzy_dedup`` is on and a kept program is its near-twin (estimated
+    Jaccard of normalised 5-token shingles at least ``twin_threshold``: fuzzy duplicate), or
+    when its near-twins sit in two splits (``bridges_splits``). A program whose near-twins all
+    sit in one split joins it; one with none gets the split of its normalised hash. Every
+    decision depends only on earlier draws: a plan of N programs is a prefix of a plan of 2N.
+
+    Drawing stops early, with ``exhausted`` set, after ``MAX_DRAWS_PER_SAMPLE * num_samples``
+    draws. ``workers`` processes render, hash and sign the draws; they are consumed in index
+    order, so which programs land in which split does not depend on it (only how each split is
+    cut into shards: a multiple of ``workers``).
     """
     families = tuple(sorted(families))
-    seen_exact: set[str] = set()
-    seen_norm: set[str] = set()
+    seen_exact: set[bytes] = set()
+    seen_norm: set[bytes] = set()
     by_split: dict[str, list[int]] = {name: [] for name in ratios}
+    split_names = list(ratios)
+    twins = TwinIndex(twin_threshold, len(split_names))
     plan = Plan(shards={})
     limit = MAX_DRAWS_PER_SAMPLE * num_samples
     index = 0
@@ -179,29 +202,49 @@ def make_plan(
             # (the first batch is small: it only estimates that rate)
             rate = index / plan.kept if plan.kept else 1.0
             count = max(64, math.ceil((num_samples - plan.kept) * rate * 1.05))
-            count = min(limit - index, count if index else min(count, 256))
-            for d in drawer.draws(index, count):
+            count = min(limit - index, MAX_BATCH, count if index else min(count, 256))
+            batch = drawer.draws(index, count)
+            signed = [d for d in batch if not d.error]
+            twins.begin(np.stack([d.signature for d in signed]) if signed else np.zeros((0, NUM_PERM), np.uint32))
+            position = 0
+            for d in batch:
                 if plan.kept >= num_samples:
                     break
                 index += 1
                 if d.error:
                     plan.render_failures[d.error] += 1
-                elif d.exact in seen_exact:
+                    continue
+                mine, position = position, position + 1
+                if d.exact in seen_exact:
                     plan.exact_duplicates += 1
-                elif d.norm in seen_norm:
-                    seen_exact.add(d.exact)
+                    continue
+                seen_exact.add(d.exact)
+                if d.norm in seen_norm:
                     plan.near_duplicates += 1
+                    continue
+                near = twins.query(mine)
+                if fuzzy_dedup and near.best >= twins.need:
+                    plan.fuzzy_duplicates += 1
+                    continue
+                if near.splits & (near.splits - 1):  # near-twins in two splits or more
+                    plan.bridges_splits += 1
+                    continue
+                if near.splits:  # its near-twins sit in one split: it joins them
+                    split = near.splits.bit_length() - 1
                 else:
-                    seen_exact.add(d.exact)
-                    seen_norm.add(d.norm)
-                    by_split[split_of(d.norm, ratios)].append(d.index)
-                    plan.kept += 1
+                    split = split_names.index(split_of(d.norm.hex(), ratios))
+                seen_norm.add(d.norm)
+                twins.add(mine, split)
+                by_split[split_names[split]].append(d.index)
+                plan.kept += 1
+            twins.end()
     finally:
         drawer.close()
     if plan.kept < num_samples:
         plan.exhausted = True
         logger.warning("stopped after %d draws: only %d distinct programs", index, plan.kept)
     plan.draws = index
+    plan.twin_index_bytes = twins.nbytes
     digest = templates_digest(tuple(templates))
     for split, indices in by_split.items():
         # a multiple of `workers` shards of equal size in every split, so each worker gets the same share

@@ -6,11 +6,16 @@ of each other: two programs are compared by the Jaccard similarity of their sets
 shingles, each shingle being a run of :data:`SHINGLE` consecutive tokens of the
 normalised text (identifiers and literals replaced), estimated by MinHash.
 
-Signatures are deterministic across processes and machines: datasketch hashes each
-shingle with SHA-1 and draws its permutations from a seeded NumPy generator (Python's
-``hash()``, salted per process, is never used). They depend on datasketch's MinHash
-scheme, though (2.x hashes differently from 1.x), so only compare signatures computed
-with the same datasketch version.
+Signatures are deterministic across processes and machines. Each token of the normalised
+text is hashed once (BLAKE2b, cached: the normalised vocabulary is small), a shingle's
+32-bit hash is mixed from its tokens' hashes with NumPy (no per-shingle Python work: this
+is what makes a signature cheap enough for the planner to take one of every draw), and
+the shingle hashes are permuted by datasketch 2's ``affine32`` MinHash scheme (its
+permutations, seeded with :data:`SEED`, and its MurmurHash3 pre-mix). :func:`signature`
+does that with NumPy, so a build does not import datasketch (and SciPy, which its package
+imports: 0.6 s); :func:`datasketch_signature`, used by ``warp-ir stats --diversity``, feeds
+the same shingle hashes to ``datasketch.MinHash``, and the tests check the two agree bit for
+bit. Python's ``hash()``, salted per process, is never used.
 
 Candidate pairs come from banding the signature matrix (locality-sensitive hashing):
 rows that agree on all :data:`BAND_ROWS` values of at least one band are compared, and
@@ -27,6 +32,7 @@ neighbours leans high: expect somewhat more near-twins than exact Jaccard would 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import multiprocessing
@@ -37,7 +43,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 
 from extraction.native import batched
 from generator.normalize import normalize
@@ -60,20 +65,91 @@ PAIR_CHUNK = 1 << 14  # candidate pairs compared at once (two gathers of PAIR_CH
 BIN_EDGES = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
 BIN_LABELS = ("<0.5", "0.5–0.6", "0.6–0.7", "0.7–0.8", "0.8–0.85", "0.85–0.9", "0.9–0.95", "0.95–1.0", "1.0")
 
-_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=SEED)  # copied per program: building one draws its permutations
 # Odd 64-bit multipliers mixing a band's values into one key (collisions only add candidates).
 _MIX = np.random.default_rng(20240611).integers(1, 2**63, size=BAND_ROWS, dtype=np.uint64) * np.uint64(2) + 1
+# Odd 64-bit multipliers mixing a shingle's token hashes into its hash (one per position in the shingle).
+_SHINGLE_MIX = np.random.default_rng(20261202).integers(1, 2**63, size=SHINGLE, dtype=np.uint64) * np.uint64(2) + 1
+_TOKEN_HASHES: dict[str, int] = {}  # token -> 64-bit hash (the normalised vocabulary is small)
+_MAX_CACHED_TOKENS = 1 << 20
 
 
-def shingles(source: str) -> list[bytes]:
-    """The shingles of ``source``: each run of :data:`SHINGLE` normalised tokens, joined by a space.
+def _token_hash(token: str) -> int:
+    """A stable 64-bit hash of ``token`` (BLAKE2b), cached."""
+    h = _TOKEN_HASHES.get(token)
+    if h is None:
+        h = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
+        if len(_TOKEN_HASHES) < _MAX_CACHED_TOKENS:
+            _TOKEN_HASHES[token] = h
+    return h
 
-    A program with fewer tokens has one shingle holding all of them.
+
+def shingle_hashes(normalized: str) -> np.ndarray:
+    """32-bit hashes of the shingles of a normalised text (see :func:`generator.normalize.normalize`).
+
+    Shingle ``i`` is tokens ``i .. i + SHINGLE - 1``; its hash mixes their hashes, each with the
+    multiplier of its position, so the same tokens in another order hash differently. A text
+    with fewer tokens has one shingle holding all of them. Equal shingles hash equally in
+    every process.
     """
-    tokens = normalize(source).split()
-    if len(tokens) < SHINGLE:
-        return [" ".join(tokens).encode()]
-    return [" ".join(tokens[i:i + SHINGLE]).encode() for i in range(len(tokens) - SHINGLE + 1)]
+    tokens = normalized.split()
+    try:
+        ids = np.array([_TOKEN_HASHES[t] for t in tokens], dtype=np.uint64)
+    except KeyError:
+        ids = np.array([_token_hash(t) for t in tokens], dtype=np.uint64)
+    width = min(SHINGLE, len(ids))
+    if width == 0:
+        return np.zeros(1, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        windows = np.lib.stride_tricks.sliding_window_view(ids, width)
+        mixed = (windows * _SHINGLE_MIX[:width]).sum(axis=1, dtype=np.uint64)
+        mixed ^= mixed >> np.uint64(29)
+        mixed *= np.uint64(0xBF58476D1CE4E5B9)
+    return (mixed >> np.uint64(32)).astype(np.uint32)
+
+
+def _affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch 2's ``affine32`` permutations ``h -> a * h + b (mod 2**32)`` for ``seed`` (``a`` odd)."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_PERM_A, _PERM_B = _affine32_permutations(NUM_PERM, SEED)
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer (datasketch applies it to every hash before permuting)."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(2246822507)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(3266489909)
+    return h ^ (h >> np.uint32(16))
+
+
+def signature_of_normalized(normalized: str) -> np.ndarray:
+    """MinHash signature (``uint32``, :data:`NUM_PERM` values) of a normalised text's shingles.
+
+    The same values as :func:`datasketch_signature`, computed with NumPy alone.
+    """
+    with np.errstate(over="ignore"):
+        h = _fmix32(shingle_hashes(normalized))[:, None]
+        return (h * _PERM_A + _PERM_B).min(axis=0)
+
+
+_DATASKETCH_EMPTY = None  # an empty datasketch.MinHash, made on first use
+
+
+def datasketch_signature(normalized: str) -> np.ndarray:
+    """:func:`signature_of_normalized` computed by ``datasketch.MinHash`` (scheme ``affine32``, seed :data:`SEED`)."""
+    global _DATASKETCH_EMPTY
+    if _DATASKETCH_EMPTY is None:
+        from datasketch import MinHash  # noqa: PLC0415 - imports SciPy (0.6 s): only where asked for
+
+        _DATASKETCH_EMPTY = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=int, scheme="affine32")
+    m = _DATASKETCH_EMPTY.copy()  # a copy keeps the permutations (making a MinHash draws them again)
+    m.update_batch(shingle_hashes(normalized).tolist())
+    return m.hashvalues.copy()
 
 
 def signature(source: str) -> np.ndarray:
@@ -83,36 +159,38 @@ def signature(source: str) -> np.ndarray:
     shingles otherwise); the same in every process and on every machine (for one datasketch
     version).
     """
-    m = _TEMPLATE.copy()
-    m.update_batch(shingles(source))
-    return m.hashvalues.copy()
+    return signature_of_normalized(normalize(source))
 
 
-def _signature_batch(sources: list[str]) -> np.ndarray:
+def _signature_batch(sources: list[str], use_datasketch: bool = False) -> np.ndarray:
     """Signatures of ``sources`` (a worker's task): ``len(sources) x NUM_PERM``."""
     if not sources:
-        return np.zeros((0, NUM_PERM), dtype=_TEMPLATE.hashvalues.dtype)
-    return np.stack([signature(s) for s in sources])
+        return np.zeros((0, NUM_PERM), dtype=np.uint32)
+    sign = datasketch_signature if use_datasketch else signature_of_normalized
+    return np.stack([sign(normalize(s)) for s in sources])
 
 
-def signatures(sources: Iterable[str], processes: int = 1, batch_size: int = 500) -> np.ndarray:
+def signatures(sources: Iterable[str], processes: int = 1, batch_size: int = 500,
+               use_datasketch: bool = False) -> np.ndarray:
     """Signatures of ``sources``, one row each, in order (an ``N x NUM_PERM`` matrix).
 
     Args:
         sources: Program sources; consumed a batch at a time (an iterator is never held whole).
-        processes: Worker processes (1: in this process). About 0.3 ms a program in one process,
-            half of it normalising, half hashing.
+        processes: Worker processes (1: in this process). About 0.25 ms a program in one process,
+            most of it normalising.
         batch_size: Programs per worker task.
+        use_datasketch: Compute them with ``datasketch.MinHash`` (the same values; slower, and it
+            imports datasketch).
     """
     out: list[np.ndarray] = []
     if processes <= 1:
-        out = [_signature_batch(b) for b in batched(sources, batch_size)]
+        out = [_signature_batch(b, use_datasketch) for b in batched(sources, batch_size)]
     else:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         with multiprocessing.get_context(method).Pool(processes) as pool:
             pending: deque = deque()  # at most two tasks a worker in flight: the sources are not all read at once
             for b in batched(sources, batch_size):
-                pending.append(pool.apply_async(_signature_batch, (b,)))
+                pending.append(pool.apply_async(_signature_batch, (b, use_datasketch)))
                 if len(pending) >= 2 * processes:
                     out.append(pending.popleft().get())
             out += [task.get() for task in pending]
@@ -141,6 +219,7 @@ class DiversityReport:
     rows_with_twin: int
     heldout_rows: int
     heldout_with_train_twin: int
+    rows_with_cross_split_twin: int
     max_similarity_histogram: dict[str, int]
     by_split: dict[str, dict[str, int]] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
@@ -223,36 +302,43 @@ def _settled_levels(eps: float | None = None) -> np.ndarray:
     return levels
 
 
-def _best_matches(sigs: np.ndarray, in_train: np.ndarray, held_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each row of ``sigs`` (distinct rows), the most values shared with any other row and with a train row.
+def _best_matches(sigs: np.ndarray, masks: np.ndarray, train_bit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each row of ``sigs`` (distinct rows), the most values shared with another row, a train row, another split.
 
     Candidates come band by band (see :func:`_bucket_pairs`); a pair is compared while one of
     its rows still needs it: a row stops looking once its best match is settled (see
-    :func:`_settled_levels`), and for a train match once that one is. A pair met in several
-    bands is compared again (cheaper than remembering which pairs were).
+    :func:`_settled_levels`), and likewise for its train match and its other-split matches. A
+    pair met in several bands is compared again (cheaper than remembering which pairs were).
 
     Args:
         sigs: Distinct signatures (``U x NUM_PERM``).
-        in_train: Whether each signature is held by a ``train`` row.
-        held_out: Whether each signature is held by a row of another split (whose train match counts).
+        masks: Bit ``s`` set when a row of split ``s`` holds the signature (``uint8``, ``U``).
+        train_bit: The bit of ``train`` (0 when there is no train row).
 
     Returns:
-        Two int16 arrays of length ``U``: the largest number of equal signature values with
-        another candidate row, and with another candidate row held by ``train`` (0 when none).
+        Three int16 arrays: the largest number of equal signature values with another candidate
+        row (``U``); with another one held by ``train`` (``U``); and, per split ``s``, with one held by
+        a split other than ``s`` (``U x 8``). 0 where none.
     """
     n = len(sigs)
     best = np.zeros(n, dtype=np.int16)
     best_train = np.zeros(n, dtype=np.int16)
+    best_cross = np.zeros((n, 8), dtype=np.int16)
     if n < 2:
-        return best, best_train
+        return best, best_train, best_cross
+    in_train = (masks & train_bit) > 0
+    held_out = (masks & ~np.uint8(train_bit)) > 0
+    split_bits = [s for s in range(8) if (np.bitwise_or.reduce(masks) >> s) & 1]
     keys = _band_keys(sigs)
     levels = _settled_levels()
-    need, need_train = np.ones(n, dtype=bool), held_out.copy()
+    need, need_train, need_cross = np.ones(n, dtype=bool), held_out.copy(), np.ones(n, dtype=bool)
     compared = 0
     for band in range(BANDS):
-        for a, b in _bucket_pairs(keys[:, band], need | need_train):
-            keep = need[a] | need[b] | (need_train[a] & in_train[b]) | (need_train[b] & in_train[a])
-            a, b = a[keep], b[keep]
+        for a, b in _bucket_pairs(keys[:, band], need | need_train | need_cross):
+            cross = (masks[a] != masks[b]) | ((masks[a] & (masks[a] - 1)) > 0)  # rows of two splits meet
+            keep = (need[a] | need[b] | (need_train[a] & in_train[b]) | (need_train[b] & in_train[a])
+                    | (cross & (need_cross[a] | need_cross[b])))
+            a, b, cross = a[keep], b[keep], cross[keep]
             if not len(a):
                 continue
             compared += len(a)
@@ -262,14 +348,23 @@ def _best_matches(sigs: np.ndarray, in_train: np.ndarray, held_out: np.ndarray) 
             tb, ta = in_train[b], in_train[a]
             np.maximum.at(best_train, a[tb], shared[tb])
             np.maximum.at(best_train, b[ta], shared[ta])
-        need = best < levels[band + 1]
-        need_train = held_out & (best_train < levels[band + 1])
+            for s in split_bits:
+                bit = np.uint8(1 << s)
+                for x, y in ((a, b), (b, a)):  # x holds split s, y holds another split
+                    sel = cross & ((masks[x] & bit) > 0) & ((masks[y] & ~bit) > 0)
+                    np.maximum.at(best_cross[:, s], x[sel], shared[sel])
+        level = levels[band + 1]
+        need = best < level
+        need_train = held_out & (best_train < level)
+        need_cross = np.zeros(n, dtype=bool)
+        for s in split_bits:
+            need_cross |= ((masks >> s) & 1).astype(bool) & (best_cross[:, s] < level)
     logger.debug("compared %d candidate pairs of %d distinct signatures", compared, n)
-    return best, best_train
+    return best, best_train, best_cross
 
 
-def closest(signatures: np.ndarray, splits: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Each row's highest estimated Jaccard to any other row, and to any other ``train`` row.
+def closest(signatures: np.ndarray, splits: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Each row's highest estimated Jaccard to any other row, to any other ``train`` row, to a row of another split.
 
     Rows with equal signatures are collapsed first (they are each other's matches at 1.0);
     the distinct ones are compared with their LSH candidates only, so a row with no
@@ -277,34 +372,44 @@ def closest(signatures: np.ndarray, splits: Sequence[str]) -> tuple[np.ndarray, 
 
     Args:
         signatures: One :func:`signature` per row (``N x NUM_PERM``).
-        splits: The split of each row.
+        splits: The split of each row (at most 8 distinct names).
 
     Returns:
-        ``(best, best_train, distinct)``: two int16 arrays of length ``N`` holding the number of
-        equal signature values (divide by ``NUM_PERM`` for the estimated Jaccard), and the
-        number of distinct signatures.
+        ``(best, best_train, best_cross, distinct)``: three int16 arrays of length ``N`` holding
+        the number of equal signature values (divide by ``NUM_PERM`` for the estimated Jaccard),
+        and the number of distinct signatures.
 
     Raises:
-        ValueError: ``signatures`` is not ``N x NUM_PERM`` or ``splits`` has another length.
+        ValueError: ``signatures`` is not ``N x NUM_PERM``, ``splits`` has another length or more
+            than 8 names.
     """
     sigs = np.asarray(signatures)
     if sigs.ndim != 2 or sigs.shape[1] != NUM_PERM:
         raise ValueError(f"signatures must be an N x {NUM_PERM} matrix, got shape {sigs.shape}")
     if len(splits) != len(sigs):
         raise ValueError(f"{len(sigs)} signatures but {len(splits)} splits")
-    is_train = np.asarray(splits, dtype=object) == "train"
+    names = list(dict.fromkeys(splits))
+    if len(names) > 8:
+        raise ValueError(f"at most 8 splits, got {len(names)}")
+    empty = np.zeros(0, dtype=np.int16)
     if not len(sigs):
-        return np.zeros(0, dtype=np.int16), np.zeros(0, dtype=np.int16), 0
+        return empty, empty, empty, 0
+    code = np.asarray([names.index(s) for s in splits], dtype=np.uint8)
+    bit = np.left_shift(np.uint8(1), code)
+    is_train = np.asarray(splits, dtype=object) == "train"
     uniq, inverse, counts = np.unique(sigs, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
+    masks = np.zeros(len(uniq), dtype=np.uint8)
+    np.bitwise_or.at(masks, inverse, bit)
     train_rows = np.bincount(inverse[is_train], minlength=len(uniq))  # train rows holding each signature
-    held_out = np.bincount(inverse[~is_train], minlength=len(uniq)) > 0
-    best, best_train = _best_matches(uniq, train_rows > 0, held_out)
+    train_bit = 1 << names.index("train") if "train" in names else 0
+    best, best_train, best_cross = _best_matches(uniq, masks, train_bit)
     # a row whose signature another row also holds matches it fully
     full = np.int16(NUM_PERM)
     row_best = np.where(counts[inverse] > 1, full, best[inverse])
     row_best_train = np.where(train_rows[inverse] - is_train > 0, full, best_train[inverse])
-    return row_best, row_best_train, len(uniq)
+    row_best_cross = np.where((masks[inverse] & ~bit) > 0, full, best_cross[inverse, code])
+    return row_best, row_best_train, row_best_cross, len(uniq)
 
 
 def near_twins(signatures: np.ndarray, splits: Sequence[str], threshold: float = DEFAULT_THRESHOLD
@@ -326,18 +431,20 @@ def near_twins(signatures: np.ndarray, splits: Sequence[str], threshold: float =
         ValueError: ``signatures`` is not ``N x NUM_PERM`` or ``splits`` has another length.
     """
     started = time.perf_counter()
-    best, best_train, distinct = closest(signatures, splits)
+    best, best_train, best_cross, distinct = closest(signatures, splits)
     split_arr = np.asarray(splits, dtype=object)
     is_train = split_arr == "train"
     need = math.ceil(threshold * NUM_PERM - 1e-9)  # equal values needed to reach the threshold
     twin = best >= need
     train_twin = (best_train >= need) & ~is_train
+    cross_twin = best_cross >= need
     edges = [math.ceil(e * NUM_PERM - 1e-9) for e in BIN_EDGES]  # in equal values; the last, NUM_PERM, is "1.0"
     hist = np.bincount(np.searchsorted(edges, best, side="right"), minlength=len(BIN_LABELS))
     by_split = {}
     for split in dict.fromkeys(splits):
         mask = split_arr == split
-        by_split[split] = {"rows": int(mask.sum()), "with_twin": int(twin[mask].sum())}
+        by_split[split] = {"rows": int(mask.sum()), "with_twin": int(twin[mask].sum()),
+                           "with_cross_split_twin": int(cross_twin[mask].sum())}
         if split != "train":
             by_split[split]["with_train_twin"] = int(train_twin[mask].sum())
     report = DiversityReport(
@@ -346,6 +453,7 @@ def near_twins(signatures: np.ndarray, splits: Sequence[str], threshold: float =
         rows_with_twin=int(twin.sum()),
         heldout_rows=int((~is_train).sum()),
         heldout_with_train_twin=int(train_twin.sum()),
+        rows_with_cross_split_twin=int(cross_twin.sum()),
         max_similarity_histogram={label: int(c) for label, c in zip(BIN_LABELS, hist, strict=True)},
         by_split=by_split,
         params={"num_perm": NUM_PERM, "shingle": SHINGLE, "bands": BANDS, "band_rows": BAND_ROWS,

@@ -33,7 +33,7 @@ Beside the template files, the ``synthesized`` family holds one pseudo-template 
 come from :mod:`generator.synth` (a type-directed synthesizer over Warp's builtin registry) rather
 than from Jinja; its ``source`` is the synthesizer's own code, so a change to it changes
 :func:`templates_digest` as a change to a template would. Families in :data:`OPT_IN_FAMILIES`
-are drawn from only when a build names them (``--families synthesized``).
+are drawn from only when a build names them (none today).
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ import yaml
 TEMPLATES_DIR = Path(os.environ.get("WARP_IR_TEMPLATES") or Path(__file__).resolve().parent.parent / "templates")
 SYNTH_DIR = Path(__file__).resolve().parent / "synth"
 SYNTH_FAMILY = "synthesized"
-# Not in the default mix yet: the synthesizer's share of a default build is chosen together with
-# near-twin-aware splits and fuzzy deduplication (issue 11); until then a build opts in by name.
-OPT_IN_FAMILIES: tuple[str, ...] = (SYNTH_FAMILY,)
+# Families drawn from only when a build names them (none today: the synthesizer is in the default
+# mix, with the share of draws set in generator.sampler.SYNTHESIZED_SHARE).
+OPT_IN_FAMILIES: tuple[str, ...] = ()
 _HEADER_RE = re.compile(r"\A\{#-?\s*warp-ir\s*\n(?P<yaml>.*?)\n\s*-?#\}", re.DOTALL)
 
 

@@ -14,18 +14,21 @@ from typing import Any
 
 from extraction import warp_version
 from generator.pipeline import Counts
-from generator.plan import BUILDER_VERSION, DEFAULT_SPLITS
+from generator.plan import BUILDER_VERSION, DEFAULT_SPLITS, DEFAULT_TWIN_THRESHOLD
 from generator.atomic import write_json_atomic
 from generator.templates import default_families
 from warp_ir.card import render_card
+from warp_ir.figures import write_figures
 from warp_ir.stats import (
     BUILD_INFO,
     CONFIG_PREFIX,
     ROW_STATS,
     RowStats,
     build_info,
+    builtin_groups,
     builtin_name_set,
     compute_stats,
+    diversity,
     merge_row_stats,
     real_in_synthetic,
     split_files,
@@ -185,15 +188,20 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
             write_parquet_splits(produced.splits, staged, prefix)
         info = build_record(produced, command)
         info["files"] = sorted(p.relative_to(staged).as_posix() for paths in placed.values() for p in paths)
+        if placed:  # near-twins among the rows, for the card (the same values `warp-ir stats --diversity` gives)
+            info["diversity"] = diversity(staged, config_name, use_datasketch=False)
         all_info = read_build_info(out_dir) or {}  # what a foreign folder (--overwrite) holds is not kept
         all_info[config_name] = info
         write_json_atomic(staged / BUILD_INFO, all_info)
         if produced.row_stats is not None:
-            # `info` as build_info.json holds it (sorted keys), exactly what compute_stats would read back
-            stats = produced.row_stats.summary(config_name, builtin_name_set(), build_info(staged)[config_name],
-                                               list(placed))
+            stats = produced.row_stats.summary(config_name, builtin_name_set(), info, list(placed), builtin_groups())
         else:
             stats = compute_stats(staged, config_name)
+        info["figures"] = write_figures(stats, staged, info.get("diversity"))
+        info["files"] = sorted(info["files"] + list(info["figures"].values()))
+        write_json_atomic(staged / BUILD_INFO, all_info)
+        # `info` as build_info.json holds it (sorted keys), exactly what compute_stats would read back
+        stats["build"] = build_info(staged)[config_name]
         write_card(staged, {name: staged if name == config_name else out_dir for name in CONFIG_PREFIX},
                    {config_name: stats})
         commit(out_dir, config_name, overwrite)
@@ -232,7 +240,7 @@ def config_summary(cfg: Any) -> dict[str, Any]:
                 "include_fem": cfg.include_fem}
     return {"name": cfg.name, "num_samples": cfg.num_samples, "seed": cfg.seed, "families": list(cfg.families),
             "targets": list(cfg.targets), "validate": cfg.validate, "split_ratios": cfg.split_ratios,
-            "shard_size": cfg.shard_size}
+            "shard_size": cfg.shard_size, "fuzzy_dedup": cfg.fuzzy_dedup, "twin_threshold": cfg.twin_threshold}
 
 
 def rebuild_command(cfg: Any) -> str:
@@ -245,6 +253,10 @@ def rebuild_command(cfg: Any) -> str:
         parts += ["--families", ",".join(cfg.families)]
     if cfg.split_ratios != DEFAULT_SPLITS:
         parts += ["--split-ratios", ",".join(str(v) for v in cfg.split_ratios.values())]
+    if not cfg.fuzzy_dedup:
+        parts.append("--no-fuzzy-dedup")
+    if cfg.twin_threshold != DEFAULT_TWIN_THRESHOLD:
+        parts += ["--twin-threshold", str(cfg.twin_threshold)]
     return shlex.join(parts)
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import jinja2
 
+from generator.similarity import BIN_LABELS
+
 def _card_template() -> Path:
     """``dataset_card.md``: beside the package in a checkout, under ``<prefix>/share/warp-ir`` once installed."""
     for candidate in (Path(__file__).resolve().parent.parent / "dataset_card.md",
@@ -47,6 +49,7 @@ def render_card(stats: dict[str, dict[str, Any]], overlap: list[str] | None = No
         "size_category": size_category(sum(s["total_rows"] for s in stats.values())),
         "warp_version": any_stats["build"]["warp_version"], "builder_version": any_stats["build"]["builder_version"],
         "sbuild": syn["build"] if syn else {}, "rbuild": real["build"] if real else {},
+        "similarity_bins": BIN_LABELS,  # build_info.json sorts keys: the histogram is shown in bin order
     }
     if syn:
         build = syn["build"]

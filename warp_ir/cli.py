@@ -73,6 +73,16 @@ def _ratios(value: str) -> dict[str, float]:
     return dict(zip(("train", "validation", "test"), parts))
 
 
+def _twin_threshold(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0.5 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0.5 to 1, got {value!r}")
+    return number
+
+
 def _folder(value: str) -> Path:
     if not value.strip():
         raise argparse.ArgumentTypeError("needs a folder name, got an empty string")
@@ -99,13 +109,18 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--num-samples", type=_positive, default=1000, help="distinct programs to draw (default 1000)")
     b.add_argument("--seed", type=_integer, default=0)
     b.add_argument("--families", type=_names, default=None,
-                   help="comma-separated families (default: every template family; 'synthesized' opts in to "
-                   "programs from the type-directed synthesizer)")
+                   help="comma-separated families (default: every template family and 'synthesized', the "
+                   "type-directed synthesizer)")
     b.add_argument("--targets", type=_targets, default=list(TARGETS), help="cpu,cuda (default both)")
     b.add_argument("--validate", choices=VALIDATION_LEVELS, default="codegen")
     b.add_argument("--num-proc", type=_positive, default=1, help="worker processes")
     b.add_argument("--shard-size", type=_positive, default=100, help="programs per shard")
     b.add_argument("--split-ratios", type=_ratios, default=None, help="train,validation,test (default 0.9,0.05,0.05)")
+    b.add_argument("--fuzzy-dedup", action=argparse.BooleanOptionalAction, default=True,
+                   help="drop a program whose near-twin is already kept (default: on)")
+    b.add_argument("--twin-threshold", type=_twin_threshold, default=None,
+                   help="estimated Jaccard of normalised 5-token shingles from which programs are near-twins "
+                   "(kept in one split; default 0.85)")
     b.add_argument("--keep-cache", action="store_true", help="keep the cache and finished shards in OUT/.warp-ir-cache")
     b.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: datasets' builder with --num-proc processes; ray: the same shards as Ray tasks")
@@ -144,7 +159,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     from warp_ir.lock import FolderLocked  # noqa: PLC0415
 
     config = {"num_samples": args.num_samples, "seed": args.seed, "families": args.families,
-              "targets": tuple(args.targets), "validate": args.validate, "shard_size": args.shard_size}
+              "targets": tuple(args.targets), "validate": args.validate, "shard_size": args.shard_size,
+              "fuzzy_dedup": args.fuzzy_dedup}
+    if args.twin_threshold is not None:
+        config["twin_threshold"] = args.twin_threshold
     if args.split_ratios:
         config["split_ratios"] = args.split_ratios
     if args.packages:

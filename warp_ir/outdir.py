@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from warp_ir.figures import FIGURES_DIR
 from warp_ir.lock import LOCK_NAME, FolderLock
 from warp_ir.stats import BUILD_INFO, CONFIG_PREFIX, HUB_FILE_RE
 
@@ -78,7 +79,8 @@ def owned_files(out: Path, info: dict[str, Any] | None, config_name: str) -> lis
         return []
     prefix = CONFIG_PREFIX[config_name]
     if isinstance(entry.get("files"), list):
-        return [p for p in entry["files"] if isinstance(p, str) and _safe(p) and p.startswith(prefix + "/")]
+        return [p for p in entry["files"] if isinstance(p, str) and _safe(p)
+                and (p.startswith(prefix + "/") or p.startswith(f"{FIGURES_DIR}/{config_name}-"))]
     folder = out / prefix
     return sorted(f"{prefix}/{p.name}" for p in folder.glob("*.parquet") if HUB_FILE_RE.match(p.name)) \
         if folder.is_dir() else []
@@ -130,12 +132,17 @@ def make_output(out: Path) -> None:
 
 
 def _safe(rel: str) -> bool:
-    """Whether ``rel`` names a file a build may write: ``README.md``, ``build_info.json`` or ``<prefix>/<file>.parquet``."""
+    """Whether ``rel`` names a file a build may write.
+
+    ``README.md``, ``build_info.json``, ``<prefix>/<file>.parquet`` or ``figures/<config>-<name>.png``.
+    """
     path = PurePosixPath(rel)
     if path.is_absolute() or ".." in path.parts:
         return False
     if len(path.parts) == 1:
         return rel in (CARD, BUILD_INFO)
+    if len(path.parts) == 2 and path.parts[0] == FIGURES_DIR:
+        return bool(re.fullmatch(rf"(?:{'|'.join(CONFIG_PREFIX)})-[a-z_]+\.png", path.parts[1]))
     return len(path.parts) == 2 and path.parts[0] in CONFIG_PREFIX.values() and \
         bool(re.fullmatch(r"[\w.-]+\.parquet", path.parts[1])) and not path.parts[1].startswith(".")
 

@@ -39,7 +39,7 @@ def run_ray(address: str | None = None, **config: Any) -> Produced:
 
     cfg = WarpIRConfig(**config)
     plan = make_plan(cfg.seed, cfg.num_samples, load_templates(), cfg.families, cfg.split_ratios, cfg.shard_size,
-                     workers=cfg.plan_workers)
+                     workers=cfg.plan_workers, twin_threshold=cfg.twin_threshold, fuzzy_dedup=cfg.fuzzy_dedup)
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False,

@@ -9,7 +9,7 @@ import re
 import time
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ CODE_COLUMNS = ("python_source", "cpp_forward", "cpp_backward", "cuda_forward", 
 # Calls as ``wp.x(`` / ``wp::x(``; the patterns start with a literal (fast to scan for), and a match
 # preceded by an identifier character (``xwp.x(``) is dropped afterwards.
 _PY_BUILTIN_RE = re.compile(r"wp\.((?:types\.)?\w+)\s*\(")
-_CPP_BUILTIN_RE = re.compile(r"wp::(?:adj_)?(\w+)\s*\(")
+_CPP_BUILTIN_RE = re.compile(r"wp::(?:adj_)?(\w+)\s*(?:<[^<>();]*>)?\s*\(")  # also templated: wp::f<4>(
 BUILD_INFO = "build_info.json"
 CONFIG_PREFIX = {"synthetic": "data", "real": "real"}
 SPLIT_ORDER = ("train", "validation", "test")
@@ -96,6 +96,15 @@ def builtins_used(python_source: str, cpp_forward: str | None, names: set[str]) 
     if cpp_forward:
         used |= _called(_CPP_BUILTIN_RE, cpp_forward) & names
     return used
+
+
+LINE_BINS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 1 << 30)  # line-count histogram edges
+
+
+def _histogram(values: Sequence[int]) -> list[int]:
+    """Rows per :data:`LINE_BINS` bin (``[1, 2)``, ``[2, 4)``, ..., ``[8192, ...)``)."""
+    counts, _ = np.histogram(np.asarray(values, dtype=np.int64), bins=LINE_BINS)
+    return counts.tolist()
 
 
 def _dist(values: Sequence[int]) -> dict[str, float]:
@@ -226,8 +235,8 @@ class RowStats:
         out.grad_failures = data["grad_failures"]
         return out
 
-    def summary(self, config: str, names: set[str], info: dict[str, Any], splits: list[str] | None = None
-                ) -> dict[str, Any]:
+    def summary(self, config: str, names: set[str], info: dict[str, Any], splits: list[str] | None = None,
+                groups: dict[str, str] | None = None) -> dict[str, Any]:
         """The statistics of one configuration, as the card and ``warp-ir stats`` show them.
 
         Args:
@@ -235,6 +244,7 @@ class RowStats:
             names: Warp's user-facing builtins.
             info: What ``build_info.json`` records for this configuration.
             splits: Every split present, in order (one without rows shows 0).
+            groups: Builtin -> its documentation group (coverage is then also given per group).
         """
         rows = {split: self.rows.get(split, 0) for split in (splits or list(self.rows))}
         covered = sorted(self.used)
@@ -248,6 +258,7 @@ class RowStats:
             "family_complexity": dict(sorted(self.family_complexity.items(),
                                              key=lambda kv: (kv[0].rsplit("/", 1)[0], int(kv[0].rsplit("/", 1)[1])))),
             "lines": {c: _dist(v) for c, v in self.lines.items()},
+            "line_histograms": {"edges": list(LINE_BINS), **{c: _histogram(v) for c, v in self.lines.items() if v}},
             "chars": {c: _dist(v) for c, v in self.chars.items()},
             "builtin_coverage": {
                 "user_builtins": len(names),
@@ -256,11 +267,25 @@ class RowStats:
                 "never_used": sorted(names - self.used.keys()),
                 # ties broken by name: a Counter's own order follows set iteration, which varies by process
                 "most_used": sorted(self.used.items(), key=lambda kv: (-kv[1], kv[0]))[:20],
+                "by_group": _by_group(names, self.used.keys(), groups or {}),
             },
             "validation": {"levels": dict(self.levels), **dict(self.flags)},
             "grad_failures": self.grad_failures,
             "build": info,
         }
+
+
+def _by_group(names: set[str], used: Iterable[str], groups: dict[str, str]) -> dict[str, list[int]]:
+    """Group -> ``[covered, total]`` user-facing builtins (groups sorted by name; empty without groups)."""
+    if not groups:
+        return {}
+    used = set(used)
+    out: dict[str, list[int]] = {}
+    for name in sorted(names):
+        entry = out.setdefault(groups.get(name, "Other"), [0, 0])
+        entry[0] += name in used
+        entry[1] += 1
+    return dict(sorted(out.items()))
 
 
 def merge_row_stats(folder: Path) -> RowStats | None:
@@ -279,6 +304,13 @@ def builtin_name_set() -> set[str]:
     from extraction import user_builtin_names  # noqa: PLC0415 - imports Warp
 
     return set(user_builtin_names())
+
+
+def builtin_groups() -> dict[str, str]:
+    """Each user-facing builtin's documentation group (imports Warp)."""
+    from extraction import user_builtin_groups  # noqa: PLC0415 - imports Warp
+
+    return user_builtin_groups()
 
 
 def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[str] | None = None) -> dict[str, Any]:
@@ -302,7 +334,7 @@ def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[s
     for split, paths in files.items():
         for row in _rows(paths, list(STATS_COLUMNS)):
             stats.add(split, row, names)
-    return stats.summary(config, names, info, list(files))
+    return stats.summary(config, names, info, list(files), builtin_groups() if builtin_names is None else None)
 
 
 def normalized_hashes(folder: Path, config: str) -> dict[str, str]:
@@ -334,12 +366,13 @@ def real_in_synthetic(synthetic_folder: Path, real_folder: Path | None = None) -
 
 
 def diversity(folder: Path, config: str = "synthetic", threshold: float | None = None,
-              processes: int | None = None) -> dict[str, Any]:
+              processes: int | None = None, use_datasketch: bool = True) -> dict[str, Any]:
     """Near-twins among the programs of one configuration: MinHash over normalised 5-token shingles.
 
     Reads ``python_source`` of every row (a batch at a time) and keeps only its signature
-    (512 bytes a row); see :mod:`generator.similarity`. Not part of a build: it is only
-    computed on demand (``warp-ir stats --diversity``).
+    (512 bytes a row); see :mod:`generator.similarity`. ``warp-ir stats --diversity`` computes
+    it with datasketch; a build computes the same values with NumPy for its card (and
+    ``build_info.json``).
 
     Args:
         folder: A folder written by ``warp-ir build``.
@@ -347,6 +380,7 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
         threshold: Estimated Jaccard at or above which two rows are near-twins (default 0.85).
         processes: Processes computing signatures (default: one per CPU, up to 8, for
             :data:`DIVERSITY_ROWS_PER_PROCESS` rows or more each; else 1).
+        use_datasketch: Compute the MinHash signatures with ``datasketch.MinHash`` (same values).
 
     Returns:
         :meth:`generator.similarity.DiversityReport.to_json` of the rows, in split order.
@@ -355,7 +389,7 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
         FileNotFoundError: ``folder`` holds no Parquet files for ``config``.
         StatsError: A Parquet file cannot be read.
     """
-    from generator import similarity  # noqa: PLC0415 - imports datasketch
+    from generator import similarity  # noqa: PLC0415 - only needed here
 
     files = split_files(folder, CONFIG_PREFIX[config])
     if not files:
@@ -376,7 +410,7 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
                 yield row["python_source"] or ""
 
     started = time.perf_counter()
-    matrix = similarity.signatures(sources(), processes=processes)
+    matrix = similarity.signatures(sources(), processes=processes, use_datasketch=use_datasketch)
     logger.info("signatures of %d rows in %.1fs (%d process(es))", len(matrix), time.perf_counter() - started,
                 processes)
     report = similarity.near_twins(matrix, splits, similarity.DEFAULT_THRESHOLD if threshold is None else threshold)
@@ -390,7 +424,8 @@ def format_diversity(div: dict[str, Any]) -> str:
            f"near-twin: estimated Jaccard >= {div['threshold']}):",
            f"  rows with a near-twin: {div['rows_with_twin']} of {total} ({div['rows_with_twin_fraction']:.1%})",
            f"  held-out rows with a train near-twin: {div['heldout_with_train_twin']} of {held}"
-           + (f" ({div['heldout_with_train_twin_fraction']:.1%})" if held else "")]
+           + (f" ({div['heldout_with_train_twin_fraction']:.1%})" if held else ""),
+           f"  rows with a near-twin in another split: {div['rows_with_cross_split_twin']}"]
     out.append("  highest similarity to another row:")
     width = max(len(label) for label in div["max_similarity_histogram"])
     out += [f"    {label:<{width}} {n:>7}  {n / total if total else 0:6.1%}"
@@ -414,6 +449,8 @@ def format_stats(stats: dict[str, Any]) -> str:
             out.append(f"  {c:<15} {d['min']} / {d['p50']:.0f} / {d['p90']:.0f} / {d['max']}")
     cov = stats["builtin_coverage"]
     out.append(f"builtin coverage: {cov['covered']}/{cov['user_builtins']} = {cov['fraction']:.1%}")
+    for group, (covered, total) in cov.get("by_group", {}).items():
+        out.append(f"  {group:<16} {covered}/{total}")
     out.append("  never used: " + ", ".join(cov["never_used"]))
     out.append("validation: " + json.dumps(stats["validation"], sort_keys=True))
     build = stats.get("build") or {}
@@ -428,7 +465,12 @@ def format_stats(stats: dict[str, Any]) -> str:
     if build.get("plan"):
         plan = build.get("plan", {})
         out.append(f"drawn: {plan.get('draws')}  exact duplicates removed: {plan.get('exact_duplicates')}  "
-                   f"near duplicates removed: {plan.get('near_duplicates')}")
+                   f"near duplicates removed: {plan.get('near_duplicates')}  "
+                   f"fuzzy duplicates removed: {plan.get('fuzzy_duplicates', 0)}  "
+                   f"near-twins in two splits dropped: {plan.get('bridges_splits', 0)}")
+        families = stats["families"]
+        synthesized = families.get("synthesized", 0)
+        out.append(f"rows by source: template {stats['total_rows'] - synthesized}, synthesized {synthesized}")
         rejected = build.get("rejected", {})
         out.append(f"rejected: {sum(rejected.values())}")
         out += [f"  {n:>5}  {reason}" for reason, n in sorted(rejected.items(), key=lambda kv: -kv[1])]

@@ -51,15 +51,25 @@ class Registry:
             allowed: Types the program may use.
             operators: ``True`` for operator builtins only, ``False`` for the others, ``None`` for all.
         """
-        ok = set(allowed)
-        out = []
-        for sig in self.by_return.get(type_name, ()):
-            is_op = sig.name in BINARY_OPERATORS or sig.name in UNARY_OPERATORS
-            if operators is not None and is_op != operators:
-                continue
-            if all(a in ok for a in sig.arg_types) and usable(sig):
-                out.append(sig)
-        return out
+        key = (type_name, tuple(allowed), operators)
+        found = _RETURNING.get(key)
+        if found is None:
+            ok = set(allowed)
+            found = []
+            for sig in self.by_return.get(type_name, ()):
+                is_op = sig.name in BINARY_OPERATORS or sig.name in UNARY_OPERATORS
+                if operators is not None and is_op != operators:
+                    continue
+                if all(a in ok for a in sig.arg_types) and usable(sig):
+                    found.append(sig)
+            found = tuple(found)
+            if len(_RETURNING) < 100_000:
+                _RETURNING[key] = found
+        return list(found)
+
+
+# (type, allowed types, operators) -> signatures: programs ask the same questions (a few allowed-type sets)
+_RETURNING: dict[tuple[str, tuple[str, ...], bool | None], tuple[BuiltinSignature, ...]] = {}
 
 
 def usable(sig: BuiltinSignature) -> bool:

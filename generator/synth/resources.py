@@ -13,6 +13,10 @@ can build every object a program asks for:
   ``int32`` through ``_i``/``dtype=wp.int32``), and generic calls get plain names as arguments,
   so the validator's pattern ``volume_sample([^)]*dtype=...`` sees their type.
 
+Index-space sampling (``volume_sample_index``) reads its values from a local ``wp.zeros`` array of
+:data:`VOXELS` ``float32`` entries: one per voxel of the validator's 8x8x8 grid (voxel indices
+0..511), whatever the grid's own value type.
+
 Indices into the objects stay in range by construction (``& 7``: fewer than the 8 mesh points,
 12 faces, 64 hash grid points, 8 voxels a side); query loops are bounded by the objects' sizes.
 Queries are float32 (``vec3f``), whatever the program's float type.
@@ -35,6 +39,7 @@ _NAMES = {
     "volume": ("volume", "sdf_volume", "density_volume", "field_volume"),
 }
 VOLUME_VALUES = ("float32", "float32", "vec3f", "int32")
+VOXELS = 512  # voxels of the run validator's dense 8x8x8 volume (the length index-space samples need)
 # how a volume type is spelled: the suffix of the typed builtins, the ``dtype=`` of the generic ones
 _VOLUME_SUFFIX = {"float32": "f", "vec3f": "v", "int32": "i"}
 _VOLUME_DTYPE = {"float32": "wp.float32", "vec3f": "wp.vec3", "int32": "wp.int32"}
@@ -299,8 +304,11 @@ def _volume(ctx: Context, em: Emitter, vol: str, depth: int, body: Body | None, 
     value = res.value
     suffix, dtype = _VOLUME_SUFFIX[value], _VOLUME_DTYPE[value]
     generic = rng.random() < 0.4
-    forms = ["sample", "sample", "lookup", "store", "transform", "count"] + (["grad"] * 2 if value != "int32" else [])
+    forms = ["sample", "sample", "lookup", "store", "transform", "count", "index"] + (["grad"] * 2 if value != "int32" else [])
     form = rng.choice(forms)
+    if form == "index":
+        _volume_index(ctx, em, vol, depth)
+        return
     if form in ("sample", "grad"):
         to_index = rng.choice(("volume_world_to_index", "volume_world_to_index", "volume_world_to_index_dir"))
         uvw = declare(ctx, em, "vec3f", _call(ctx, to_index, f"{vol}, {expr(ctx, 'vec3f', depth)}"),
@@ -347,3 +355,25 @@ def _volume(ctx: Context, em: Emitter, vol: str, depth: int, body: Body | None, 
         declare(ctx, em, vec, _call(ctx, fn, f"{vol}, {expr(ctx, vec, depth)}"))
         return
     declare(ctx, em, "int32", _call(ctx, "volume_voxel_count", vol), name=ctx.names.pick(("n_voxels", "voxel_count")))
+
+
+def _volume_index(ctx: Context, em: Emitter, vol: str, depth: int) -> None:
+    """``wp.volume_sample_index``/``_grad_index``: the volume's topology over values of a local array."""
+    rng = ctx.rng
+    data = ctx.names.pick(("voxel_data", "voxel_values", "field_data"))
+    ctx.used["zeros"] += 1
+    em.line(f"{data} = wp.zeros(shape={VOXELS}, dtype=wp.float32)")
+    for k in sorted(rng.sample(range(VOXELS), rng.randint(1, 3))):
+        em.line(f"{data}[{k}] = {expr(ctx, 'float32', depth - 1)}")
+    uvw = declare(ctx, em, "vec3f", _call(ctx, "volume_world_to_index", f"{vol}, {expr(ctx, 'vec3f', depth)}"),
+                  name=ctx.names.pick(("uvw", "index_pos", "coord")))
+    mode = "wp.Volume.CLOSEST" if rng.random() < 0.3 else "wp.Volume.LINEAR"
+    background = f"wp.float32({number(rng, 'float32', -1.0, 1.0)})"
+    name = ctx.names.pick(("sampled", "phi", "density", "field_value"))
+    if rng.random() < 0.5:
+        declare(ctx, em, "float32", _call(ctx, "volume_sample_index", f"{vol}, {uvw}, {mode}, {data}, {background}"),
+                name=name)
+        return
+    grad = declare(ctx, em, "vec3f", "wp.vec3f(0.0)", name=ctx.names.pick(("grad", "gradient")))
+    declare(ctx, em, "float32",
+            _call(ctx, "volume_sample_grad_index", f"{vol}, {uvw}, {mode}, {data}, {background}, {grad}"), name=name)

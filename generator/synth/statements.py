@@ -213,22 +213,26 @@ def _while(ctx: Context, em: Emitter, complexity: int, in_kernel: bool) -> None:
 
 def _call_statement(ctx: Context, em: Emitter, depth: int) -> None:
     """Declare the result of a builtin drawn by name among all the program may call (breadth first)."""
-    sigs = _callable(ctx.allowed)
-    names = sorted({s.name for s in sigs})
+    names, by_name = _callable(ctx.allowed)
     name = ctx.rng.choice(names)
-    sig = ctx.rng.choice([s for s in sigs if s.name == name])
+    sig = ctx.rng.choice(by_name[name])
     declare(ctx, em, sig.return_types[0], call(ctx, sig, depth))
 
 
-_CALLABLE: dict[tuple[str, ...], list] = {}
+_CALLABLE: dict[tuple[str, ...], tuple[list[str], dict[str, list]]] = {}
 
 
-def _callable(allowed: tuple[str, ...]) -> list:
-    sigs = _CALLABLE.get(allowed)
-    if sigs is None:
-        sigs = [s for t in allowed for s in registry().returning(t, allowed, operators=False)]
-        _CALLABLE[allowed] = sigs
-    return sigs
+def _callable(allowed: tuple[str, ...]) -> tuple[list[str], dict[str, list]]:
+    """Names of the builtins callable with ``allowed`` types (sorted), and each one's signatures (in order)."""
+    found = _CALLABLE.get(allowed)
+    if found is None:
+        by_name: dict[str, list] = {}
+        for t in allowed:
+            for sig in registry().returning(t, allowed, operators=False):
+                by_name.setdefault(sig.name, []).append(sig)
+        found = (sorted(by_name), by_name)
+        _CALLABLE[allowed] = found
+    return found
 
 
 def _augassign(ctx: Context, em: Emitter, depth: int) -> None:

@@ -6,18 +6,27 @@ bounds-checked; indexed loads and stores use ``tile_arange`` indices below the 6
 every 1-D array). Tiles live at the kernel's top level only (every thread of a block must reach
 a tile operation); their shapes are small compile-time constants. Linear solves factor a matrix
 made symmetric positive definite by construction (``M M^T + (d + 1) I``).
+
+Block-cooperative idioms keep their arguments valid for every lane: scatters write at
+``index % n`` (masked scatters only from the lanes ``0..n-1`` of the first launch axis, one lane a
+slot), gathers (``t[idx]``) use ``tile_arange`` indices inside the tile, stack pops are read
+through ``wp.where(slot >= 0, value, 0)``, and tiled BVH/mesh queries take literal (block-uniform)
+boxes and rays and run until ``tile_query_valid`` reports them exhausted.
 """
 
 from __future__ import annotations
 
 from generator.synth.emit import Emitter, declare
-from generator.synth.expressions import expr
-from generator.synth.scope import ArrayArg, Context
-from generator.synth.types import py
+from generator.synth.expressions import compare, expr
+from generator.synth.scope import ArrayArg, Context, Resource
+from generator.synth.types import composite, number, py
 
 _MAPS = ("wp.sin", "wp.cos", "wp.tanh", "wp.abs")
 _BINARY_MAPS = ("wp.add", "wp.mul", "wp.min", "wp.max", "wp.sub")
 _REDUCE_OPS = ("wp.add", "wp.max", "wp.min")
+# what an augmented assignment to a tile (or to one of its elements) compiles to
+_INPLACE = {"+=": "tile_add_inplace", "-=": "tile_sub_inplace", "&=": "tile_bit_and_inplace",
+            "|=": "tile_bit_or_inplace", "^=": "tile_bit_xor_inplace"}
 
 
 def usable(ctx: Context) -> bool:
@@ -27,9 +36,13 @@ def usable(ctx: Context) -> bool:
 
 def statement(ctx: Context, em: Emitter, depth: int) -> None:
     """One tile idiom."""
-    form = ctx.rng.choice(("reduce", "reduce", "scan", "sort", "linalg", "linalg", "thread", "store", "shape"))
+    forms = ["reduce", "reduce", "scan", "sort", "linalg", "linalg", "thread", "store", "shape", "inplace",
+             "inplace", "stack", "scatter", "scatter"]
+    if _geometry(ctx):
+        forms += ["query", "query"]
+    form = ctx.rng.choice(forms)
     {"reduce": _reduce, "scan": _scan, "sort": _sort, "linalg": _linalg, "thread": _thread, "store": _store,
-     "shape": _shape}[form](ctx, em, depth)
+     "shape": _shape, "inplace": _inplace, "stack": _stack, "scatter": _scatter, "query": _query}[form](ctx, em, depth)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -79,6 +92,17 @@ def _source(ctx: Context, em: Emitter, n: int, depth: int, float32: bool = False
         em.line(f"{narrow} = {_call(ctx, 'tile_astype', f'{name}, dtype=wp.float32')}")
         name = narrow
     return name
+
+
+def _geometry(ctx: Context) -> list[Resource]:
+    """The BVH and mesh arguments (tiled queries traverse them)."""
+    return [r for r in ctx.resources if r.kind in ("bvh", "mesh")]
+
+
+def _augment(ctx: Context, em: Emitter, target: str, op: str, rhs: str) -> None:
+    """``target op rhs`` on a tile or one of its elements (``tile_add_inplace`` and co. in the C++)."""
+    ctx.used[_INPLACE[op]] += 1
+    em.line(f"{target} {op} {rhs}")
 
 
 def _scalar(ctx: Context, em: Emitter, tile: str, index: str = "0", type_name: str | None = None) -> str:
@@ -254,9 +278,7 @@ def _shape(ctx: Context, em: Emitter, depth: int) -> None:
         _scalar(ctx, em, out, str(rng.randrange(2 * n)))
     elif form == "bits":
         em.line(f"{out} = {_call(ctx, 'tile_randi', f'shape={n}, rng=wp.rand_init({ctx.tids[0]} + 7)')}")
-        op = rng.choice(("&=", "|=", "^="))
-        ctx.used[{"&=": "tile_bit_and_inplace", "|=": "tile_bit_or_inplace", "^=": "tile_bit_xor_inplace"}[op]] += 1
-        em.line(f"{out} {op} {_call(ctx, 'tile_arange', f'{n}, dtype=int')}")
+        _augment(ctx, em, out, rng.choice(("&=", "|=", "^=")), _call(ctx, "tile_arange", f"{n}, dtype=int"))
         _scalar(ctx, em, out, str(rng.randrange(n)), "int32")
     elif form == "from_thread":
         value = declare(ctx, em, ctx.float_type, expr(ctx, ctx.float_type, depth))
@@ -265,8 +287,147 @@ def _shape(ctx: Context, em: Emitter, depth: int) -> None:
     else:
         em.line(f"{out} = {_call(ctx, 'tile_zeros', f'shape={n}, dtype={f}')}")
         em.line(_call(ctx, "tile_axpy", f"{expr(ctx, ctx.float_type, depth)}, {tile}, {out}"))
-        if rng.random() < 0.5:
-            em.line(f"{out} += {tile}")
-        else:
-            em.line(f"{out} -= {tile}")
+        _augment(ctx, em, out, rng.choice(("+=", "-=")), tile)
         _scalar(ctx, em, out, str(rng.randrange(n)))
+
+
+def _int_tile(ctx: Context, em: Emitter, n: int, depth: int) -> str:
+    """A fresh 1-D ``int32`` tile of ``n`` elements (random bits, a range or a constant)."""
+    rng = ctx.rng
+    name = _name(ctx, ("bits", "flags", "mask_tile", "codes"))
+    r = rng.random()
+    if r < 0.4:
+        rhs = _call(ctx, "tile_randi", f"shape={n}, rng=wp.rand_init({ctx.tids[0]} + {rng.randint(1, 99)})")
+    elif r < 0.7:
+        rhs = _call(ctx, "tile_arange", f"{n}, dtype=int")
+    else:
+        rhs = _call(ctx, "tile_full", f"shape={n}, value={expr(ctx, 'int32', depth)}, dtype=int")
+    em.line(f"{name} = {rhs}")
+    return name
+
+
+def _inplace(ctx: Context, em: Emitter, depth: int) -> None:
+    """In-place updates of one tile: whole tiles (``a += b``) and single elements (``a[k] -= x``).
+
+    Float tiles take ``+=``/``-=``; ``int32`` tiles also ``&=``, ``|=`` and ``^=``.
+    """
+    rng = ctx.rng
+    n = rng.choice((4, 8, 16))
+    floats = rng.random() < 0.6
+    tile = _source(ctx, em, n, depth) if floats else _int_tile(ctx, em, n, depth)
+    type_name = ctx.float_type if floats else "int32"
+    ops = ("+=", "-=") if floats else tuple(_INPLACE)
+    for _ in range(rng.randint(1, 3)):
+        op = rng.choice(ops)
+        if rng.random() < 0.5:
+            other = _source(ctx, em, n, depth) if floats else _int_tile(ctx, em, n, depth)
+            _augment(ctx, em, tile, op, other)
+        else:
+            _augment(ctx, em, f"{tile}[{rng.randrange(n)}]", op, expr(ctx, type_name, depth))
+    if rng.random() < 0.5:
+        _scalar(ctx, em, tile, str(rng.randrange(n)), type_name)
+    else:
+        _scalar(ctx, em, _call(ctx, "tile_sum", tile), type_name=type_name)
+
+
+def _stack(ctx: Context, em: Emitter, depth: int) -> None:
+    """A block-shared stack: a few pushes, its count, a guarded pop, sometimes a clear first."""
+    rng = ctx.rng
+    f = ctx.float_type
+    dtype = rng.choice((f, f, "int32", composite("vec", f, 3)))
+    stack = _name(ctx, ("stack", "work_stack", "pending", "frontier"))
+    em.line(f"{stack} = {_call(ctx, 'tile_stack', f'capacity={rng.choice((4, 8, 16))}, dtype={py(dtype)}')}")
+    for k in range(rng.randint(1, 3)):
+        flag = "True" if rng.random() < 0.4 else compare(ctx, 1)
+        push = _call(ctx, "tile_stack_push", f"{stack}, {expr(ctx, dtype, depth)}, {flag}")
+        if rng.random() < 0.5:
+            declare(ctx, em, "int32", push, name=ctx.names.pick(("slot", "pushed_slot")))
+        else:
+            em.line(push)
+        if k == 0 and rng.random() < 0.2:
+            em.line(_call(ctx, "tile_stack_clear", stack))
+    if rng.random() < 0.6:
+        declare(ctx, em, "int32", _call(ctx, "tile_stack_count", stack), name=ctx.names.pick(("n_pending", "depth")))
+    popped, slot = _name(ctx, ("popped", "top")), _name(ctx, ("pop_slot", "taken"))
+    em.line(f"{popped}, {slot} = {_call(ctx, 'tile_stack_pop', stack)}")
+    ctx.declare(slot, "int32")
+    zero = f"{py(dtype)}(0)" if dtype == "int32" else f"{py(dtype)}(0.0)"
+    declare(ctx, em, dtype, f"wp.where({slot} >= 0, {popped}, {zero})")
+    if rng.random() < 0.3:
+        em.line(_call(ctx, "tile_stack_clear", stack))
+
+
+def _scatter(ctx: Context, em: Emitter, depth: int) -> None:
+    """Per-lane values scattered into a shared tile, then read back (sometimes through a gather ``t[idx]``)."""
+    rng = ctx.rng
+    f = py(ctx.float_type)
+    n = rng.choice((4, 8, 16))
+    tids = ctx.tids
+    if rng.random() < 0.5:
+        tile = _name(ctx, ("bins", "histogram", "slots"))
+        em.line(f"{tile} = {_call(ctx, 'tile_zeros', f'shape={n}, dtype={f}')}")
+    else:
+        tile = _source(ctx, em, n, depth)
+    for _ in range(rng.randint(1, 2)):
+        value = expr(ctx, ctx.float_type, depth)
+        if rng.random() < 0.5:
+            if rng.random() < 0.5:
+                index = f"({tids[0]} + {rng.randrange(n)}) % {n}"
+            else:
+                index = f"({expr(ctx, 'int32', depth - 1)}) & {n - 1}"
+            flag = "True" if rng.random() < 0.5 else compare(ctx, 1)
+            em.line(_call(ctx, "tile_scatter_add", f"{tile}, {index}, {value}, {flag}"))
+        else:
+            # one lane a slot: the lanes 0..n-1 of the first axis (index 0 on the others)
+            mask = " and ".join([f"{tids[0]} < {n}", *(f"{t} == 0" for t in tids[1:])])
+            em.line(_call(ctx, "tile_scatter_masked", f"{tile}, wp.min({tids[0]}, {n - 1}), {value}, {mask}"))
+    if rng.random() < 0.5:
+        _scalar(ctx, em, tile, str(rng.randrange(n)))
+        return
+    start, stop, step = rng.choice(((0, rng.randint(1, n), 1), (n - 1, -1, -1), (0, n, 2), (-1, -n - 1, -1)))
+    idx = _name(ctx, ("picks", "order_idx", "gather_idx"))
+    em.line(f"{idx} = {_call(ctx, 'tile_arange', f'{start}, {stop}, {step}, dtype=int')}")
+    gathered = _name(ctx, ("gathered", "subset"))
+    ctx.used["tile_slice_indexed"] += 1  # (a direct ``wp.tile_slice_indexed(t, (idx,))`` fails in Warp 1.19 codegen)
+    em.line(f"{gathered} = {tile}[{idx}]")
+    _scalar(ctx, em, gathered, str(rng.randrange(len(range(start, stop, step)))))
+
+
+def _vec3_literal(ctx: Context, lo: float, hi: float) -> str:
+    return f"wp.vec3f({', '.join(number(ctx.rng, 'float32', lo, hi) for _ in range(3))})"
+
+
+def _query(ctx: Context, em: Emitter, depth: int) -> None:
+    """A BVH or mesh traversed by the whole block: ``while wp.tile_query_valid(q)`` over result tiles.
+
+    Boxes and rays are literals (the same for every lane); the deprecated ``*_tiled`` aliases are
+    written now and then.
+    """
+    rng = ctx.rng
+    res = rng.choice(_geometry(ctx))
+    ctx.resource_uses[res.name] += 1
+    alias = rng.random() < 0.25
+    center, r = _vec3_literal(ctx, -0.5, 0.5), number(rng, "float32", 0.2, 0.8)
+    box = f"{res.name}, {center} - wp.vec3f({r}), {center} + wp.vec3f({r})"
+    if res.kind == "mesh":
+        make, advance = ("mesh_query_aabb_tiled", "mesh_query_aabb_next_tiled") if alias else (
+            "tile_mesh_query_aabb", "tile_mesh_query_aabb_next")
+        args = box
+    else:
+        advance = "bvh_query_next_tiled" if alias else "tile_bvh_query_next"
+        if rng.random() < 0.5:
+            make, args = ("bvh_query_aabb_tiled" if alias else "tile_bvh_query_aabb"), box
+        else:
+            start = _vec3_literal(ctx, -2.0, -1.0)
+            make = "bvh_query_ray_tiled" if alias else "tile_bvh_query_ray"
+            args = f"{res.name}, {start}, {_vec3_literal(ctx, 0.5, 1.0)}"
+    count = declare(ctx, em, "int32", "int(0)", name=ctx.names.pick(("hits", "n_found", "overlaps")))
+    query = _name(ctx, ("tile_query", "block_query", "cooperative_query"))
+    em.line(f"{query} = {_call(ctx, make, args)}")
+    em.line(f"while {_call(ctx, 'tile_query_valid', query)}:")
+    em.indent += 1
+    item = _name(ctx, ("result", "found", "hit_index"))
+    em.line(f"{item} = {_call(ctx, 'untile', _call(ctx, advance, query))}")
+    em.line(f"if {item} >= 0:")
+    em.line(f"    {count} += 1")
+    em.indent -= 1

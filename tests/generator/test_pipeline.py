@@ -79,5 +79,6 @@ def test_plan_does_not_depend_on_workers():
         assert max(sizes) <= 40
     assert {k: v for k, v in one.to_json().items() if k != "shards"} == \
         {k: v for k, v in two.to_json().items() if k != "shards"}
-    assert one.kept == 300 and one.draws == one.kept + one.near_duplicates + one.exact_duplicates + sum(
-        one.render_failures.values())
+    assert one.kept == 300 and one.draws == (one.kept + one.near_duplicates + one.exact_duplicates
+                                             + one.fuzzy_duplicates + one.bridges_splits
+                                             + sum(one.render_failures.values()))

@@ -16,11 +16,14 @@ from generator.similarity import (
     NUM_PERM,
     SHINGLE,
     closest,
+    datasketch_signature,
     near_twins,
-    shingles,
+    shingle_hashes,
     signature,
+    signature_of_normalized,
     signatures,
 )
+from generator.normalize import normalize
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,15 +78,28 @@ def bounce(vel: wp.array(dtype=wp.vec3), normals: wp.array(dtype=wp.vec3)):
 
 
 def exact_jaccard(a: str, b: str) -> float:
-    sa, sb = set(shingles(a)), set(shingles(b))
+    sa, sb = set(shingle_hashes(normalize(a)).tolist()), set(shingle_hashes(normalize(b)).tolist())
     return len(sa & sb) / len(sa | sb)
 
 
-def test_shingles():
-    assert shingles("x = 1") == [b"0|v0 = 0"]  # fewer than SHINGLE tokens: one shingle of all of them
-    got = shingles(SAXPY)
-    assert all(len(s.split()) == SHINGLE for s in got)
-    assert b"wp.sin" in b" ".join(got) and b"saxpy" not in b" ".join(got)  # builtins kept, names replaced
+def test_shingle_hashes():
+    assert len(shingle_hashes(normalize("x = 1"))) == 1  # fewer than SHINGLE tokens: one shingle of all of them
+    tokens = normalize(SAXPY).split()
+    got = shingle_hashes(normalize(SAXPY))
+    assert got.dtype == np.uint32 and len(got) == len(tokens) - SHINGLE + 1
+    # a shingle's hash depends on its tokens and their order, not on where it is
+    assert shingle_hashes("a b c d e")[0] == shingle_hashes("z a b c d e")[1]
+    assert shingle_hashes("a b c d e")[0] != shingle_hashes("b a c d e")[0]
+    assert np.array_equal(shingle_hashes(normalize(SAXPY)), shingle_hashes(normalize(SAXPY_RENAMED)))
+    assert not np.array_equal(shingle_hashes(normalize(SAXPY)),
+                              shingle_hashes(normalize(SAXPY.replace("wp.sin", "wp.cos"))))  # builtins kept
+
+
+def test_numpy_signature_is_datasketchs():
+    for source in (SAXPY, REDUCE, VECTORS, "x = 1"):
+        norm = normalize(source)
+        assert np.array_equal(signature_of_normalized(norm), datasketch_signature(norm))
+    assert np.array_equal(signatures([SAXPY, REDUCE], use_datasketch=True), signatures([SAXPY, REDUCE]))
 
 
 def test_renamed_copy_is_a_twin_at_one():
@@ -121,9 +137,13 @@ def test_heldout_twin_counting():
     assert report.total_rows == 6 and report.rows_with_twin == 6
     assert report.heldout_rows == 4
     assert report.heldout_with_train_twin == 2  # the REDUCE pair has no train row
-    assert report.by_split["test"] == {"rows": 2, "with_twin": 2, "with_train_twin": 1}
-    assert report.by_split["validation"] == {"rows": 2, "with_twin": 2, "with_train_twin": 1}
-    assert report.by_split["train"] == {"rows": 2, "with_twin": 2}
+    assert report.rows_with_cross_split_twin == 6  # every pair straddles two splits (REDUCE: validation/test)
+    assert report.by_split["test"] == {"rows": 2, "with_twin": 2, "with_cross_split_twin": 2, "with_train_twin": 1}
+    assert report.by_split["validation"] == {"rows": 2, "with_twin": 2, "with_cross_split_twin": 2,
+                                             "with_train_twin": 1}
+    assert report.by_split["train"] == {"rows": 2, "with_twin": 2, "with_cross_split_twin": 2}
+    same_split = near_twins(signatures(sources), ["train", "train", "test", "validation", "validation", "test"])
+    assert same_split.rows_with_twin == 6 and same_split.rows_with_cross_split_twin == 0
     assert sum(report.max_similarity_histogram.values()) == 6
     data = report.to_json()
     assert json.loads(json.dumps(data)) == data
@@ -140,11 +160,13 @@ def test_histogram_bins_add_up():
 
 def test_identical_rows_within_one_split_and_train_row_itself():
     sig = signature(SAXPY)
-    best, best_train, distinct = closest(np.stack([sig, sig, signature(REDUCE)]), ["train", "test", "train"])
+    best, best_train, best_cross, distinct = closest(np.stack([sig, sig, signature(REDUCE)]),
+                                                     ["train", "test", "train"])
     assert distinct == 2
     assert best.tolist()[:2] == [NUM_PERM, NUM_PERM] and best[2] < NUM_PERM // 2
     assert best_train[1] == NUM_PERM  # the test row's train twin
     assert best_train[0] < NUM_PERM  # a train row is not its own train twin
+    assert best_cross.tolist()[:2] == [NUM_PERM, NUM_PERM] and best_cross[2] < NUM_PERM // 2
     alone = near_twins(np.stack([sig]), ["test"])
     assert alone.rows_with_twin == 0 and alone.heldout_with_train_twin == 0
     assert alone.max_similarity_histogram["<0.5"] == 1
@@ -184,7 +206,7 @@ def test_candidates_against_brute_force(monkeypatch, max_bucket):
     monkeypatch.setattr("generator.similarity.MAX_BUCKET", max_bucket)  # 4: every large bucket is sampled
     sources = _variants(40) + [SAXPY, VECTORS]
     sigs = signatures(sources)
-    best, _, distinct = closest(sigs, ["train"] * len(sources))
+    best, _, _, distinct = closest(sigs, ["train"] * len(sources))
     assert distinct == len(sources)
     brute = np.array([max((sigs[i] == sigs[j]).sum() for j in range(len(sigs)) if j != i) for i in range(len(sigs))])
     assert (best <= brute).all()  # a row is only matched with rows it was compared with

@@ -52,8 +52,25 @@ def test_every_template_compiles_and_keeps_its_builtins(template):
     assert not report.missing_builtins
 
 
-def test_synthesized_family_is_opt_in():
+def test_synthesized_family_is_in_the_default_mix_with_its_share():
+    import random
+
+    from generator.sampler import SATURATION, SYNTHESIZED_SHARE, pick_template, synthesized_share
     from generator.templates import SYNTH_FAMILY, default_families
 
-    assert SYNTH_FAMILY in families() and SYNTH_FAMILY not in default_families()
-    assert set(default_families()) == {t.family for t in load_templates() if not t.meta.get("synthesizer")}
+    assert SYNTH_FAMILY in default_families() and set(default_families()) == set(families())
+    ts = load_templates()
+    picks = [pick_template(ts, default_families(), random.Random(f"share:{i}")).family for i in range(4000)]
+    share = picks.count(SYNTH_FAMILY) / len(picks)
+    assert abs(share - SYNTHESIZED_SHARE) < 0.02, share
+    assert len(set(picks)) == len(default_families())  # every family drawn
+    templates_only = [f for f in default_families() if f != SYNTH_FAMILY]
+    assert all(pick_template(ts, templates_only, random.Random(i)).family != SYNTH_FAMILY for i in range(300))
+    assert all(pick_template(ts, [SYNTH_FAMILY], random.Random(i)).family == SYNTH_FAMILY for i in range(50))
+    # past SATURATION draws the synthesizer's share rises (template families are near-exhausted by then)
+    assert synthesized_share(SATURATION - 1) == SYNTHESIZED_SHARE
+    assert synthesized_share(2 * SATURATION) == 1 - (1 - SYNTHESIZED_SHARE) / 2
+    assert synthesized_share(20 * SATURATION) > 0.95
+    late = [pick_template(ts, default_families(), random.Random(f"late:{i}"), 10 * SATURATION).family
+            for i in range(2000)]
+    assert abs(late.count(SYNTH_FAMILY) / len(late) - synthesized_share(10 * SATURATION)) < 0.03

@@ -57,6 +57,28 @@ def test_card(small_build):
     assert "builtin coverage" in text.lower()
 
 
+def test_card_figures_and_diversity(small_build):
+    from generator.similarity import BIN_LABELS
+    from warp_ir.stats import diversity
+
+    out = small_build.out_dir
+    text = (out / "README.md").read_text()
+    info = json.loads((out / "build_info.json").read_text())["synthetic"]
+    assert set(info["figures"]) == {"families", "lengths", "coverage", "similarity"}
+    for rel in info["figures"].values():
+        assert (out / rel).read_bytes()[:4] == b"\x89PNG" and rel in info["files"]
+        assert f"]({rel})" in text  # the card shows it
+    built = info["diversity"]
+    assert built["total_rows"] == sum(small_build.rows.values())
+    assert built["rows_with_cross_split_twin"] == 0 and built["rows_with_twin"] == 0  # fuzzy dedup is on
+    assert "### Structural diversity" in text and f"| rows with a near-twin | 0 of {built['total_rows']} " in text
+    hist = built["max_similarity_histogram"]
+    positions = [text.index(f"| {label} | {hist[label]} |") for label in BIN_LABELS]
+    assert positions == sorted(positions)  # shown in bin order, though build_info.json sorts its keys
+    # `warp-ir stats --diversity` computes the same figures with datasketch
+    assert diversity(out, processes=1) == built
+
+
 def test_statistics_gathered_by_workers_match_the_parquet(small_build):
     from warp_ir.stats import compute_stats
 

@@ -222,7 +222,8 @@ def test_broken_templates_are_rejections_grouped_by_reason(broken_templates, tmp
     assert len([r for r in rejected if "broken/" in r]) == 3  # one reason per template, no per-program hash
     assert any("renders invalid Python: SyntaxError" in r for r in rejected)
     assert any("Jinja syntax error" in r for r in rejected) and any("bad template header" in r for r in rejected)
-    assert info["plan"]["near_duplicates"] < by_template["invalid_python"]  # not hidden among near duplicates
+    # not hidden among duplicates: each broken template gets about 1/6 of the draws (2 families, 3 templates)
+    assert by_template["invalid_python"] > info["plan"]["draws"] / 12
     assert all("<warp-ir:" not in r for r in rejected)
     card = (out / "README.md").read_text()
     assert "renders invalid Python" in card

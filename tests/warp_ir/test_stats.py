@@ -155,6 +155,8 @@ def test_diversity_counts_are_consistent(small_build, capsys):
     assert main(["stats", str(small_build.out_dir), "--diversity"]) == 0
     out = capsys.readouterr().out
     assert "builtin coverage:" in out and f"rows with a near-twin: {div['rows_with_twin']} of {total}" in out
+    assert "rows with a near-twin in another split: 0" in out and "rows by source: template " in out
+    assert "fuzzy duplicates removed:" in out and "Scalar Math" in out  # drops by reason, coverage by group
     assert main(["stats", str(small_build.out_dir), "--json"]) == 0
     assert "diversity" not in json.loads(capsys.readouterr().out)  # only on demand
 
@@ -188,3 +190,5 @@ def test_diversity_finds_a_planted_renamed_copy(small_build, tmp_path, capsys):
     assert after["rows_with_twin"] - before["rows_with_twin"] in (1, 2)  # 1 when the train row had a twin already
     ones = after["max_similarity_histogram"]["1.0"] - before["max_similarity_histogram"]["1.0"]
     assert ones in (1, 2)  # the planted row, and the train row unless it was at 1.0 already
+    assert before["rows_with_cross_split_twin"] == 0  # the planner keeps near-twins in one split
+    assert after["rows_with_cross_split_twin"] == 2  # the planted held-out row and its train original

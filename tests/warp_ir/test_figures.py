@@ -1,0 +1,47 @@
+"""The card's figures: deterministic PNG files drawn from a configuration's statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from warp_ir.figures import figure_names, write_figures
+from warp_ir.outdir import _safe
+
+STATS = {
+    "config": "synthetic",
+    "total_rows": 30,
+    "families": {"vector": 12, "synthesized": 10, "loops": 8},
+    "line_histograms": {"edges": [1, 2, 4, 8, 16, 1 << 30], "python_source": [0, 1, 5, 20, 4],
+                        "cpp_forward": [0, 0, 0, 10, 20]},
+    "builtin_coverage": {"covered": 5, "user_builtins": 9, "fraction": 0.5556,
+                         "by_group": {"Scalar Math": [4, 5], "Tile Primitives": [1, 4]}},
+}
+DIVERSITY = {"threshold": 0.85, "rows_with_twin": 3, "total_rows": 30,
+             "max_similarity_histogram": {"<0.5": 20, "0.5–0.6": 5, "0.85–0.9": 2, "1.0": 1}}
+
+
+def test_figures_are_pngs_and_deterministic(tmp_path: Path):
+    one = write_figures(STATS, tmp_path / "a", DIVERSITY)
+    two = write_figures(STATS, tmp_path / "b", DIVERSITY)
+    assert one == figure_names("synthetic") == two
+    for rel in one.values():
+        data = (tmp_path / "a" / rel).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+        assert data == (tmp_path / "b" / rel).read_bytes()  # same statistics, same bytes
+        assert b"Software" not in data and b"matplotlib" not in data  # no version stamp
+    # other statistics draw another picture
+    other = write_figures({**STATS, "families": {"vector": 1}}, tmp_path / "c", DIVERSITY)
+    assert (tmp_path / "c" / other["families"]).read_bytes() != (tmp_path / "a" / one["families"]).read_bytes()
+
+
+def test_figures_need_their_statistics(tmp_path: Path):
+    written = write_figures({**STATS, "line_histograms": {}, "builtin_coverage": {"by_group": {}}}, tmp_path)
+    assert set(written) == {"families"}  # no histograms, no groups, no diversity: only what can be drawn
+
+
+def test_figure_paths_are_part_of_the_build_layout():
+    for rel in figure_names("synthetic").values():
+        assert _safe(rel)
+    assert _safe("figures/real-coverage.png")
+    for bad in ("figures/evil.png", "figures/../README.md", "figures/synthetic-x.txt", "figures/a/synthetic-x.png"):
+        assert not _safe(bad)

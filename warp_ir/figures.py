@@ -1,0 +1,142 @@
+"""The card's figures: PNG files drawn with matplotlib (Agg) from a configuration's statistics.
+
+Every figure is drawn from :func:`warp_ir.stats.compute_stats`-style statistics alone (no rows are
+read here), so the same statistics give the same pictures. The PNG files are written without
+the ``Software`` text chunk (which names the matplotlib version) and with a fixed size and
+resolution; the bytes depend only on the statistics and on the matplotlib and FreeType versions
+that draw them (tested: drawing twice gives identical files).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+FIGURES_DIR = "figures"  # beside README.md in the dataset folder
+_DPI = 100
+_TEMPLATE_COLOR, _SYNTH_COLOR, _OTHER_COLOR = "#4C72B0", "#DD8452", "#BBBBBB"
+
+
+def figure_names(config: str) -> dict[str, str]:
+    """Figure key -> path relative to the dataset folder, for ``config``."""
+    return {key: f"{FIGURES_DIR}/{config}-{key}.png" for key in ("families", "lengths", "coverage", "similarity")}
+
+
+def write_figures(stats: dict[str, Any], dest: Path, diversity: dict[str, Any] | None = None) -> dict[str, str]:
+    """Draw the card's figures for one configuration into ``dest/figures/``.
+
+    Args:
+        stats: The configuration's statistics (:meth:`warp_ir.stats.RowStats.summary`).
+        dest: The (staged) dataset folder.
+        diversity: :func:`warp_ir.stats.diversity` output (the similarity figure needs it).
+
+    Returns:
+        Figure key -> path relative to ``dest``, for each figure written (``families``, ``lengths``,
+        ``coverage``, ``similarity``).
+    """
+    import matplotlib  # noqa: PLC0415 - about 0.3 s to import: only when a card is drawn
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    names = figure_names(stats["config"])
+    drawers = {"families": _families, "lengths": _lengths, "coverage": _coverage}
+    if diversity:
+        drawers["similarity"] = lambda plt_, _stats: _similarity(plt_, diversity)
+    written: dict[str, str] = {}
+    (dest / FIGURES_DIR).mkdir(parents=True, exist_ok=True)
+    with matplotlib.rc_context({"font.size": 9, "axes.spines.top": False,
+                                "axes.spines.right": False}):
+        for key, draw in drawers.items():
+            fig = draw(plt, stats)
+            if fig is None:
+                continue
+            fig.savefig(dest / names[key], dpi=_DPI, format="png", metadata={"Software": None})
+            plt.close(fig)
+            written[key] = names[key]
+    logger.info("figures: %s", ", ".join(written.values()))
+    return written
+
+
+def _families(plt: Any, stats: dict[str, Any]) -> Any:
+    """Rows per family, coloured by source (template or synthesized)."""
+    families = sorted(stats["families"].items(), key=lambda kv: (kv[1], kv[0]))
+    if not families:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 0.22 * len(families) + 1.2))
+    colors = [_SYNTH_COLOR if f == "synthesized" else _TEMPLATE_COLOR for f, _ in families]
+    ax.barh([f for f, _ in families], [n for _, n in families], color=colors)
+    ax.set_xlabel("rows")
+    synthesized = stats["families"].get("synthesized", 0)
+    ax.set_title(f"Rows per family ({stats['total_rows'] - synthesized} from templates, "
+                 f"{synthesized} synthesized)")
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=_TEMPLATE_COLOR), plt.Rectangle((0, 0), 1, 1, color=_SYNTH_COLOR)],
+              labels=["template", "synthesized"], loc="lower right", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _lengths(plt: Any, stats: dict[str, Any]) -> Any:
+    """Line-count histograms of each code column (log-2 bins)."""
+    hist = stats.get("line_histograms") or {}
+    columns = [c for c in ("python_source", "cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward") if c in hist]
+    if not columns:
+        return None
+    edges = hist["edges"]
+    labels = [f"{lo}–{hi - 1}" if hi - lo > 1 else str(lo) for lo, hi in zip(edges[:-2], edges[1:-1], strict=True)]
+    labels.append(f"{edges[-2]}+")
+    fig, axes = plt.subplots(len(columns), 1, figsize=(7, 1.5 * len(columns) + 0.6), sharex=True)
+    axes = list(axes) if len(columns) > 1 else [axes]
+    for ax, column in zip(axes, columns, strict=True):
+        ax.bar(range(len(labels)), hist[column], color=_TEMPLATE_COLOR)
+        ax.set_ylabel("rows")
+        ax.set_title(column, loc="left", fontsize=9)
+    axes[-1].set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axes[-1].set_xlabel("lines")
+    fig.suptitle("Lengths of the code columns")
+    fig.tight_layout()
+    return fig
+
+
+def _coverage(plt: Any, stats: dict[str, Any]) -> Any:
+    """Builtins used / builtins in Warp, per documentation group."""
+    groups = stats["builtin_coverage"].get("by_group") or {}
+    if not groups:
+        return None
+    items = sorted(groups.items(), key=lambda kv: (kv[1][1], kv[0]))
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(items) + 1.2))
+    ys = range(len(items))
+    ax.barh(ys, [total for _, (_, total) in items], color=_OTHER_COLOR, label="in Warp")
+    ax.barh(ys, [covered for _, (covered, _) in items], color=_TEMPLATE_COLOR, label="used")
+    ax.set_yticks(list(ys), [f"{g} ({c}/{t})" for g, (c, t) in items])
+    cov = stats["builtin_coverage"]
+    ax.set_title(f"Builtin coverage by group: {cov['covered']} of {cov['user_builtins']} ({cov['fraction']:.1%})")
+    ax.set_xlabel("builtins")
+    ax.legend(loc="lower right", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _similarity(plt: Any, diversity: dict[str, Any]) -> Any:
+    """Histogram of each row's highest estimated Jaccard to any other row."""
+    hist = diversity["max_similarity_histogram"]
+    labels, counts = list(hist), list(hist.values())
+    fig, ax = plt.subplots(figsize=(7, 3))
+    threshold = diversity["threshold"]
+    colors = [_SYNTH_COLOR if label not in ("<0.5",) and _low(label) >= threshold else _TEMPLATE_COLOR
+              for label in labels]
+    ax.bar(range(len(labels)), counts, color=colors)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_xlabel("highest estimated Jaccard to another row (normalised 5-token shingles)")
+    ax.set_ylabel("rows")
+    ax.set_title(f"Near-twins: {diversity['rows_with_twin']} of {diversity['total_rows']} rows at >= {threshold}")
+    fig.tight_layout()
+    return fig
+
+
+def _low(label: str) -> float:
+    """The lower end of a histogram bin label (``0.85–0.9`` -> 0.85, ``1.0`` -> 1.0)."""
+    return float(label.split("–")[0])
