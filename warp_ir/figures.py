@@ -13,6 +13,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from warp_ir.stats import CODE_COLUMNS
+
 logger = logging.getLogger(__name__)
 
 FIGURES_DIR = "figures"  # beside README.md in the dataset folder
@@ -73,8 +75,8 @@ def _families(plt: Any, stats: dict[str, Any]) -> Any:
     synthesized = stats["families"].get("synthesized", 0)
     ax.set_title(f"Rows per family ({stats['total_rows'] - synthesized} from templates, "
                  f"{synthesized} synthesized)")
-    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=_TEMPLATE_COLOR), plt.Rectangle((0, 0), 1, 1, color=_SYNTH_COLOR)],
-              labels=["template", "synthesized"], loc="lower right", frameon=False)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=color) for color in (_TEMPLATE_COLOR, _SYNTH_COLOR)]
+    ax.legend(handles=handles, labels=["template", "synthesized"], loc="lower right", frameon=False)
     fig.tight_layout()
     return fig
 
@@ -82,7 +84,7 @@ def _families(plt: Any, stats: dict[str, Any]) -> Any:
 def _lengths(plt: Any, stats: dict[str, Any]) -> Any:
     """Line-count histograms of each code column (log-2 bins)."""
     hist = stats.get("line_histograms") or {}
-    columns = [c for c in ("python_source", "cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward") if c in hist]
+    columns = [c for c in CODE_COLUMNS if c in hist]
     if not columns:
         return None
     edges = hist["edges"]

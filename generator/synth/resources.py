@@ -304,7 +304,8 @@ def _volume(ctx: Context, em: Emitter, vol: str, depth: int, body: Body | None, 
     value = res.value
     suffix, dtype = _VOLUME_SUFFIX[value], _VOLUME_DTYPE[value]
     generic = rng.random() < 0.4
-    forms = ["sample", "sample", "lookup", "store", "transform", "count", "index"] + (["grad"] * 2 if value != "int32" else [])
+    forms = ["sample", "sample", "lookup", "store", "transform", "count", "index"]
+    forms += ["grad"] * 2 if value != "int32" else []
     form = rng.choice(forms)
     if form == "index":
         _volume_index(ctx, em, vol, depth)
