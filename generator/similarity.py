@@ -242,11 +242,20 @@ class DiversityReport:
         return out
 
 
-def _band_keys(sigs: np.ndarray) -> np.ndarray:
-    """One uint64 key per row and band (``U x BANDS``): equal when the band's values are."""
+def band_keys(sigs: np.ndarray, band_rows: int = BAND_ROWS, mix: np.ndarray = _MIX) -> np.ndarray:
+    """One uint64 key per row and band: equal when the band's values are (collisions only add candidates).
+
+    Args:
+        sigs: Signatures, ``N x (bands * band_rows)``.
+        band_rows: Values per band.
+        mix: ``band_rows`` odd 64-bit multipliers mixing a band's values into its key.
+
+    Returns:
+        ``N x bands`` keys.
+    """
     with np.errstate(over="ignore"):
-        bands = sigs.astype(np.uint64).reshape(len(sigs), BANDS, BAND_ROWS)
-        return (bands * _MIX).sum(axis=2, dtype=np.uint64)
+        bands = sigs.astype(np.uint64).reshape(len(sigs), -1, band_rows)
+        return (bands * mix).sum(axis=2, dtype=np.uint64)
 
 
 def _bucket_pairs(keys: np.ndarray, active: np.ndarray) -> Iterable[tuple[np.ndarray, np.ndarray]]:
@@ -329,7 +338,7 @@ def _best_matches(sigs: np.ndarray, masks: np.ndarray, train_bit: int) -> tuple[
     in_train = (masks & train_bit) > 0
     held_out = (masks & ~np.uint8(train_bit)) > 0
     split_bits = [s for s in range(8) if (np.bitwise_or.reduce(masks) >> s) & 1]
-    keys = _band_keys(sigs)
+    keys = band_keys(sigs)
     levels = _settled_levels()
     need, need_train, need_cross = np.ones(n, dtype=bool), held_out.copy(), np.ones(n, dtype=bool)
     compared = 0

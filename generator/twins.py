@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generator import similarity
 from generator.similarity import NUM_PERM
 
 BAND_ROWS = 6
@@ -38,9 +39,8 @@ _MIX = np.random.default_rng(20261203).integers(1, 2**63, size=BAND_ROWS + 1, dt
 
 def band_keys(sigs: np.ndarray) -> np.ndarray:
     """One uint64 key per signature and band (``N x BANDS``), distinct between bands."""
+    keys = similarity.band_keys(sigs[:, :BANDS * BAND_ROWS], BAND_ROWS, _MIX[:BAND_ROWS])
     with np.errstate(over="ignore"):
-        bands = sigs[:, :BANDS * BAND_ROWS].astype(np.uint64).reshape(len(sigs), BANDS, BAND_ROWS)
-        keys = (bands * _MIX[:BAND_ROWS]).sum(axis=2, dtype=np.uint64)
         keys += np.arange(BANDS, dtype=np.uint64) * _MIX[BAND_ROWS]
         keys ^= keys >> np.uint64(31)
     return keys

@@ -13,7 +13,7 @@ from generator.synth import resources, tiles
 from generator.synth.emit import Emitter, declare
 from generator.synth.expressions import array_index, call, compare, const, expr
 from generator.synth.registry import registry
-from generator.synth.scope import ArrayArg, Context
+from generator.synth.scope import ArrayArg, Context, Var
 from generator.synth.types import composite, info, py
 
 _LOOP_VARS = ("k", "m", "step", "it", "p", "q", "n")
@@ -235,12 +235,17 @@ def _callable(allowed: tuple[str, ...]) -> tuple[list[str], dict[str, list]]:
     return found
 
 
+def _mutable_of_kind(ctx: Context, kinds: tuple[str, ...]) -> Var | None:
+    """A mutable variable whose type is of one of ``kinds`` (drawn with the program's rng), or ``None``."""
+    targets = [v for v in ctx.variables(mutable=True) if info(v.type).kind in kinds]
+    return ctx.rng.choice(targets) if targets else None
+
+
 def _augassign(ctx: Context, em: Emitter, depth: int) -> None:
     rng = ctx.rng
-    targets = [v for v in ctx.variables(mutable=True) if info(v.type).kind in ("float", "int", "vec", "mat")]
-    if not targets:
+    var = _mutable_of_kind(ctx, ("float", "int", "vec", "mat"))
+    if var is None:
         return
-    var = rng.choice(targets)
     t = info(var.type)
     if t.kind == "float" or (t.kind == "vec" and t.scalar.startswith("float")):
         op = rng.choice(("+=", "-=", "*="))
@@ -252,10 +257,9 @@ def _augassign(ctx: Context, em: Emitter, depth: int) -> None:
 
 def _component_write(ctx: Context, em: Emitter, depth: int) -> None:
     rng = ctx.rng
-    targets = [v for v in ctx.variables(mutable=True) if info(v.type).kind in ("vec", "mat", "quat", "spatial_vector")]
-    if not targets:
+    var = _mutable_of_kind(ctx, ("vec", "mat", "quat", "spatial_vector"))
+    if var is None:
         return
-    var = rng.choice(targets)
     t = info(var.type)
     if len(t.shape) == 2:
         target = f"{var.name}[{rng.randrange(t.shape[0])}, {rng.randrange(t.shape[1])}]"
