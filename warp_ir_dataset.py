@@ -23,7 +23,9 @@ from datasets.builder import Key
 from datasets.utils.logging import get_logger
 
 from extraction import FEATURES, TARGETS, VALIDATION_LEVELS, rows_table
-from generator.plan import BUILDER_VERSION, DEFAULT_SPLITS, DEFAULT_TWIN_THRESHOLD, make_plan
+from generator.plan import (
+    BUILDER_VERSION, DEFAULT_SPLITS, DEFAULT_TWIN_THRESHOLD, PLAN_SIGNATURES, make_plan, write_signatures,
+)
 from generator.real_config import real_records
 from generator.real_sources import PACKAGES
 from generator.atomic import write_json_atomic
@@ -143,6 +145,7 @@ class WarpIR(datasets.ArrowBasedBuilder):
         logger.info("plan: %s", json.dumps(plan.to_json()))
         if cfg.stats_dir:
             write_json_atomic(Path(cfg.stats_dir) / "plan.json", plan.to_json())
+            write_signatures(plan, Path(cfg.stats_dir) / PLAN_SIGNATURES)  # the card's near-twin count reuses them
         return [
             datasets.SplitGenerator(name=split, gen_kwargs={"shards": shards})
             for split, shards in plan.shards.items()

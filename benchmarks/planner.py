@@ -5,13 +5,15 @@
 Runs :func:`generator.plan.make_plan` the way a build does (``--workers`` processes draw, this
 process deduplicates and assigns splits through the near-twin index) and reports the time, the
 draws and why they were dropped, and the peak resident memory of the planning process and of its
-drawing workers. Target: a 1,000,000-program plan fits in a few GB.
+drawing workers; progress goes to stderr, a line a batch. Target: a 1,000,000-program plan fits in
+a few GB.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import resource
 import sys
 import time
@@ -28,6 +30,7 @@ def main() -> None:
     parser.add_argument("--families", default=None, help="comma-separated (default: the default build's)")
     parser.add_argument("--fuzzy-dedup", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)  # progress
 
     from generator.plan import DEFAULT_SPLITS, make_plan
     from generator.templates import default_families, load_templates

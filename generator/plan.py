@@ -8,16 +8,21 @@ carry only sample indices; a worker re-renders them and gets the same bytes.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import math
 import multiprocessing
 import multiprocessing.pool
+import time
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from generator.atomic import write_atomic
 from generator.normalize import normalize, split_of
 from generator.render import RenderError, compile_templates, python_error
 from generator.sampler import sample_program
@@ -28,7 +33,7 @@ from generator.twins import TwinIndex
 logger = logging.getLogger(__name__)
 
 MAX_DRAWS_PER_SAMPLE = 20
-BUILDER_VERSION = "0.3.0"  # version of the dataset the builder produces (rows change => bump)
+BUILDER_VERSION = "0.3.1"  # version of the dataset the builder produces (rows change => bump)
 DEFAULT_SPLITS: dict[str, float] = {"train": 0.9, "validation": 0.05, "test": 0.05}
 DEFAULT_TWIN_THRESHOLD = 0.85  # estimated Jaccard of normalised 5-token shingles: near-twins from here on
 
@@ -73,6 +78,10 @@ class Plan:
     render_failures: Counter = field(default_factory=Counter)  # "family: reason" -> count
     exhausted: bool = False
     twin_index_bytes: int = 0  # memory the near-twin index held at the end (not part of the JSON summary)
+    # kept programs in the order they were kept (not part of the JSON summary): their row ids (the first 8 bytes of
+    # the SHA-256 of the source, big-endian: ``int(row["id"], 16)``) and MinHash signatures (``kept x NUM_PERM``)
+    kept_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    signatures: np.ndarray = field(default_factory=lambda: np.zeros((0, NUM_PERM), dtype=np.uint32))
 
     def to_json(self) -> dict:
         """Plain JSON summary (programs planned per split; independent of the shard layout)."""
@@ -98,6 +107,7 @@ class Draw:
 
 _FORKED_TEMPLATES: tuple[Template, ...] = ()  # the planner's templates, inherited by forked workers
 MIN_DRAWS_PER_WORKER = 128  # below this a batch is drawn in the planning process (a pool costs more)
+PLAN_SIGNATURES = "plan-signatures.npz"  # file name of :func:`write_signatures` in a build's statistics folder
 MAX_BATCH = 20_000  # draws held at once (about 1 KB each with their signatures): planning memory stays bounded
 
 
@@ -192,10 +202,12 @@ def make_plan(
     by_split: dict[str, list[int]] = {name: [] for name in ratios}
     split_names = list(ratios)
     twins = TwinIndex(twin_threshold, len(split_names))
+    kept_ids: list[int] = []
     plan = Plan(shards={})
     limit = MAX_DRAWS_PER_SAMPLE * num_samples
     index = 0
     drawer = _Drawer(seed, families, templates, workers)
+    started = time.perf_counter()
     try:
         while plan.kept < num_samples and index < limit:
             # draw about as many as the remaining programs need at the rate seen so far (+5%)
@@ -236,8 +248,11 @@ def make_plan(
                 seen_norm.add(d.norm)
                 twins.add(mine, split)
                 by_split[split_names[split]].append(d.index)
+                kept_ids.append(int.from_bytes(d.exact[:8], "big"))
                 plan.kept += 1
             twins.end()
+            logger.info("plan: %d of %d programs kept after %d draws (%.0f s, near-twin index %.0f MiB)",
+                        plan.kept, num_samples, index, time.perf_counter() - started, twins.nbytes / 2**20)
     finally:
         drawer.close()
     if plan.kept < num_samples:
@@ -245,6 +260,7 @@ def make_plan(
         logger.warning("stopped after %d draws: only %d distinct programs", index, plan.kept)
     plan.draws = index
     plan.twin_index_bytes = twins.nbytes
+    plan.kept_ids, plan.signatures = np.array(kept_ids, dtype=np.uint64), twins.signatures()
     digest = templates_digest(tuple(templates))
     for split, indices in by_split.items():
         # a multiple of `workers` shards of equal size in every split, so each worker gets the same share
@@ -255,3 +271,28 @@ def make_plan(
             for k, i in enumerate(range(0, len(indices), size))
         ]
     return plan
+
+
+def write_signatures(plan: Plan, path: Path) -> None:
+    """Save the kept programs' row ids and signatures (``.npz``, plain arrays: no pickle), written atomically."""
+    buffer = io.BytesIO()
+    np.savez(buffer, ids=plan.kept_ids, signatures=plan.signatures)
+    write_atomic(path, buffer.getbuffer())
+
+
+def read_signatures(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """Row ids and signatures saved by :func:`write_signatures`; ``None`` when missing or not in that form.
+
+    Loaded without pickle support, and checked: ``uint64`` ids, one ``uint32`` row of ``NUM_PERM``
+    values for each.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            ids, sigs = saved["ids"], saved["signatures"]
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        logger.info("plan signatures not used (%s): %s", path, exc)
+        return None
+    if ids.dtype != np.uint64 or ids.ndim != 1 or sigs.dtype != np.uint32 or sigs.shape != (len(ids), NUM_PERM):
+        logger.info("plan signatures not used (%s): unexpected arrays", path)
+        return None
+    return ids, sigs

@@ -86,6 +86,10 @@ class TwinIndex:
         """Bytes held by the index's arrays."""
         return self._sigs.nbytes + self._split.nbytes + sum(k.nbytes + i.nbytes for k, i in self._runs)
 
+    def signatures(self) -> np.ndarray:
+        """The kept programs' signatures, in the order they were kept (a view: ``size x NUM_PERM``)."""
+        return self._sigs[: self.size]
+
     # -- a batch: look up among earlier batches at once, then query/add one draw at a time -------------------
 
     def begin(self, sigs: np.ndarray) -> None:

@@ -14,7 +14,9 @@ from typing import Any
 
 from extraction import warp_version
 from generator.pipeline import Counts
-from generator.plan import BUILDER_VERSION, DEFAULT_SPLITS, DEFAULT_TWIN_THRESHOLD
+from generator.plan import (
+    BUILDER_VERSION, DEFAULT_SPLITS, DEFAULT_TWIN_THRESHOLD, PLAN_SIGNATURES, read_signatures,
+)
 from generator.atomic import write_json_atomic
 from generator.templates import default_families
 from warp_ir.card import render_card
@@ -79,6 +81,7 @@ class Produced:
     plan: dict[str, Any] | None = None
     real_report: dict[str, Any] | None = None
     row_stats: RowStats | None = None  # statistics the workers gathered (else they are read from the Parquet)
+    plan_signatures: tuple[Any, Any] | None = None  # the plan's row ids and MinHash signatures (kept programs)
 
 
 def run_local(out_dir: Path, config_name: str, num_proc: int, **config: Any) -> Produced:
@@ -107,6 +110,7 @@ def run_local(out_dir: Path, config_name: str, num_proc: int, **config: Any) -> 
                         row_stats=merge_row_stats(stats_dir / ROW_STATS))
     if config_name == "synthetic":
         produced.plan = json.loads((stats_dir / "plan.json").read_text())
+        produced.plan_signatures = read_signatures(stats_dir / PLAN_SIGNATURES)
     else:
         produced.real_report = json.loads((stats_dir / "real_report.json").read_text())
     return produced
@@ -189,7 +193,7 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
         info = build_record(produced, command)
         info["files"] = sorted(p.relative_to(staged).as_posix() for paths in placed.values() for p in paths)
         if placed:  # near-twins among the rows, for the card (the same values `warp-ir stats --diversity` gives)
-            info["diversity"] = diversity(staged, config_name, use_datasketch=False)
+            info["diversity"] = diversity(staged, config_name, use_datasketch=False, known=produced.plan_signatures)
         all_info = read_build_info(out_dir) or {}  # what a foreign folder (--overwrite) holds is not kept
         all_info[config_name] = info
         write_json_atomic(staged / BUILD_INFO, all_info)

@@ -366,7 +366,8 @@ def real_in_synthetic(synthetic_folder: Path, real_folder: Path | None = None) -
 
 
 def diversity(folder: Path, config: str = "synthetic", threshold: float | None = None,
-              processes: int | None = None, use_datasketch: bool = True) -> dict[str, Any]:
+              processes: int | None = None, use_datasketch: bool = True,
+              known: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     """Near-twins among the programs of one configuration: MinHash over normalised 5-token shingles.
 
     Reads ``python_source`` of every row (a batch at a time) and keeps only its signature
@@ -381,6 +382,8 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
         processes: Processes computing signatures (default: one per CPU, up to 8, for
             :data:`DIVERSITY_ROWS_PER_PROCESS` rows or more each; else 1).
         use_datasketch: Compute the MinHash signatures with ``datasketch.MinHash`` (same values).
+        known: Row ids (``int(id, 16)``) and their signatures, computed already (a build passes its plan's):
+            when every row's id is among them only the ``id`` column is read, else signatures are computed.
 
     Returns:
         :meth:`generator.similarity.DiversityReport.to_json` of the rows, in split order.
@@ -402,6 +405,12 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         processes = max(1, min(cpus, 8, rows // DIVERSITY_ROWS_PER_PROCESS))
     splits: list[str] = []
+    threshold = similarity.DEFAULT_THRESHOLD if threshold is None else threshold
+    if known is not None:
+        matrix = _known_signatures(files, known, splits)
+        if matrix is not None:
+            return similarity.near_twins(matrix, splits, threshold).to_json()
+        splits.clear()
 
     def sources() -> Iterator[str]:
         for split, paths in files.items():
@@ -413,8 +422,29 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
     matrix = similarity.signatures(sources(), processes=processes, use_datasketch=use_datasketch)
     logger.info("signatures of %d rows in %.1fs (%d process(es))", len(matrix), time.perf_counter() - started,
                 processes)
-    report = similarity.near_twins(matrix, splits, similarity.DEFAULT_THRESHOLD if threshold is None else threshold)
-    return report.to_json()
+    return similarity.near_twins(matrix, splits, threshold).to_json()
+
+
+def _known_signatures(files: dict[str, list[Path]], known: tuple[np.ndarray, np.ndarray],
+                      splits: list[str]) -> np.ndarray | None:
+    """The signatures of the rows of ``files`` (in order) from ``known``, filling ``splits``; ``None`` if one is missing."""
+    ids, sigs = known
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    wanted = []
+    try:
+        for split, paths in files.items():
+            for row in _rows(paths, ["id"]):
+                splits.append(split)
+                wanted.append(int(row["id"], 16))
+        wanted_ids = np.array(wanted, dtype=np.uint64)
+    except (TypeError, ValueError, OverflowError):  # not a synthetic row id
+        return None
+    at = np.minimum(np.searchsorted(sorted_ids, wanted_ids), max(0, len(sorted_ids) - 1))
+    if not len(sorted_ids) or not np.array_equal(sorted_ids[at], wanted_ids):
+        logger.info("some rows are not in the plan's signatures: computing them from the sources")
+        return None
+    return sigs[order[at]]
 
 
 def format_diversity(div: dict[str, Any]) -> str:

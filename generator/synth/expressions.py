@@ -179,7 +179,7 @@ def compare(ctx: Context, depth: int) -> str:
 # argument positions :func:`guard` always replaces by literals
 _FIXED_ARGS = {
     "smoothstep": (0, 1), "quat_from_euler": (1, 2, 3), "quat_to_euler": (1, 2, 3), "pnoise": (2, 3, 4, 5),
-    "randi": (1, 2), "randu": (1, 2),
+    "randi": (1, 2), "randu": (1, 2), "curlnoise": (2,),
 }
 
 
@@ -261,6 +261,9 @@ def guard(ctx: Context, sig: BuiltinSignature, args: list[str]) -> list[str]:
         out[1], out[2] = const(types[1], str(lo)), const(types[2], str(lo + ctx.rng.randint(2, 12)))
     elif name == "pnoise":
         out[2:] = [str(ctx.rng.randint(2, 8)) for _ in out[2:]]
+    elif name == "curlnoise" and len(out) > 2:
+        # octaves is a loop count: a computed uint32 can be 4,294,967,294 (a kernel that runs for hours)
+        out[2] = const(types[2], str(ctx.rng.randint(1, 4)))
     elif name in ("smooth_normalize", "norm_huber", "norm_pseudo_huber", "closest_point_edge_edge") and len(out) > 1:
         pos(len(out) - 1)
     elif name == "quat_slerp":

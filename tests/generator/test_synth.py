@@ -245,3 +245,21 @@ def test_tile_idioms_and_index_volumes_reach_the_generated_code():
     validated = list(validate_records(records[:4], "run", ("cpu",), counts))
     assert not counts.rejected and len(validated) == len(records[:4])
     assert all(r.validation.ran for r in validated), [(r.python_source, r.validation.note) for r in validated]
+
+
+def test_loop_counts_of_builtins_are_small_literals():
+    """``curlnoise``'s octaves is a loop count: a computed ``uint32`` (``wp.uint32(1) - wp.uint32(3)``) ran for hours."""
+    import ast
+
+    from generator.synth import synthesize
+
+    seen = 0
+    for n in range(400):
+        source, _ = synthesize(random.Random(f"octaves:{n}"), 1 + n % 4)
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "curlnoise" and len(node.args) > 2:
+                seen += 1
+                octaves = node.args[2]
+                assert isinstance(octaves, ast.Call) and octaves.func.attr == "uint32", ast.unparse(octaves)
+                assert 1 <= octaves.args[0].value <= 4, ast.unparse(octaves)
+    assert seen >= 10

@@ -192,3 +192,24 @@ def test_diversity_finds_a_planted_renamed_copy(small_build, tmp_path, capsys):
     assert ones in (1, 2)  # the planted row, and the train row unless it was at 1.0 already
     assert before["rows_with_cross_split_twin"] == 0  # the planner keeps near-twins in one split
     assert after["rows_with_cross_split_twin"] == 2  # the planted held-out row and its train original
+
+
+def test_diversity_reuses_the_plans_signatures(small_build):
+    """A build passes its plan's signatures: only the ``id`` column is read, and the figures are the same."""
+    from generator.plan import make_plan
+    from generator.templates import default_families, load_templates
+    from warp_ir.stats import diversity
+
+    out = small_build.out_dir
+    ts = load_templates()
+    plan = make_plan(7, 60, ts, default_families(ts), {"train": 0.9, "validation": 0.05, "test": 0.05}, 100)
+    computed = diversity(out, use_datasketch=False, processes=1)
+    assert diversity(out, known=(plan.kept_ids, plan.signatures)) == computed
+    # they are really used: give the second kept program the first one's signature and it becomes its twin
+    planted = plan.signatures.copy()
+    planted[1] = planted[0]
+    twinned = diversity(out, known=(plan.kept_ids, planted))
+    assert twinned["rows_with_twin"] == computed["rows_with_twin"] + 2
+    assert twinned["max_similarity_histogram"]["1.0"] == computed["max_similarity_histogram"]["1.0"] + 2
+    # a row they lack: every signature is computed from the sources again
+    assert diversity(out, known=(plan.kept_ids[1:], planted[1:])) == computed
