@@ -43,3 +43,16 @@ def small_build(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("build") / "warp-ir-data"
     return build(out, num_samples=60, seed=7, command="warp-ir build --out warp-ir-data --num-samples 60 --seed 7")
+
+
+@pytest.fixture(scope="session")
+def test_tokenizer(tmp_path_factory) -> Path:
+    """A small word-level tokenizer built here (no network): one token per word and per run of punctuation."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {"[UNK]": 0, "wp": 1, "def": 2, "var": 3, "adj": 4, "float32": 5, "(": 6, ")": 7, "::": 8}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()  # \w+ and runs of other non-space characters
+    path = tmp_path_factory.mktemp("tokenizer") / "tokenizer.json"
+    tok.save(str(path))
+    return path

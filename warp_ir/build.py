@@ -38,6 +38,8 @@ from warp_ir.stats import (
 from warp_ir.lock import FolderLock
 from warp_ir.outdir import (
     CARD,
+    VIEWS_DIR,
+    OutputError,
     cache_dir,
     check_output,
     commit,
@@ -46,6 +48,8 @@ from warp_ir.outdir import (
     recover,
     staging_dir,
 )
+from warp_ir.tokens import load_tokenizer, token_lengths, tokenizer_name
+from warp_ir.views import ViewOptions, write_chat_views
 from warp_ir.writer import MAX_SHARD_SIZE, place_parquet_files, remove_tree, write_parquet_splits
 
 logger = logging.getLogger(__name__)
@@ -137,7 +141,7 @@ def builder_files(builder: Any, split: str) -> list[Path]:
 
 def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep_cache: bool = False,
           command: str | None = None, engine: str = "local", address: str | None = None, overwrite: bool = False,
-          **config: Any) -> BuildResult:
+          views: ViewOptions | None = None, tokenizer: str | None = None, **config: Any) -> BuildResult:
     """Build one configuration into ``out_dir`` in the Hub layout and (re)render the card.
 
     ``synthetic`` goes to ``data/*.parquet``, ``real`` to ``real/*.parquet``; building one
@@ -155,6 +159,9 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
         address: Ray cluster address (``ray`` engine; default: start a local Ray instance).
         overwrite: Build into a folder that holds other files too (only ``README.md``,
             ``build_info.json`` and same-named data files are replaced; nothing else is touched).
+        views: Write the chat views of the rows too (:mod:`warp_ir.views`; synthetic configuration).
+        tokenizer: Count the code columns' tokens with this tokenizer for the card (a Hub name or a
+            local ``tokenizer.json``; :mod:`warp_ir.tokens`), and the views' rows.
         **config: :class:`warp_ir_dataset.WarpIRConfig` fields.
 
     Raises:
@@ -173,6 +180,11 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
     from warp_ir_dataset import WarpIRConfig  # noqa: PLC0415 - keeps `warp-ir --help` fast
 
     WarpIRConfig(name=config_name, **config)  # every setting checked before anything is written
+    if views is not None and config_name != "synthetic":
+        raise ValueError("chat views are written for the synthetic configuration")
+    if views is not None and views.tokenizer != tokenizer:
+        raise ValueError("the views' tokenizer must be the build's --tokenizer")
+    tok = load_tokenizer(tokenizer) if tokenizer else None
     start = time.perf_counter()
     check_output(out_dir, config_name, overwrite)
     make_output(out_dir)
@@ -190,10 +202,15 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
         prefix = CONFIG_PREFIX[config_name]
         placed = place_parquet_files(produced.files, staged, prefix) if produced.files is not None else \
             write_parquet_splits(produced.splits, staged, prefix)
-        info = build_record(produced, command)
+        info = build_record(produced, command or rebuild_command(produced.config) + view_options(views, tokenizer))
         info["files"] = sorted(p.relative_to(staged).as_posix() for paths in placed.values() for p in paths)
         if placed:  # near-twins among the rows, for the card (the same values `warp-ir stats --diversity` gives)
             info["diversity"] = diversity(staged, config_name, use_datasketch=False, known=produced.plan_signatures)
+        if tok is not None:
+            info["tokens"] = token_lengths(staged, tok, tokenizer_name(tokenizer), config_name)
+        if views is not None:
+            written, info["views"] = write_chat_views(staged, staged, views, tok)
+            info["files"] = sorted(info["files"] + written)
         all_info = read_build_info(out_dir) or {}  # what a foreign folder (--overwrite) holds is not kept
         all_info[config_name] = info
         write_json_atomic(staged / BUILD_INFO, all_info)
@@ -213,6 +230,49 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
             remove_tree(cache_dir(out_dir))
     return BuildResult(out_dir=out_dir, rows=stats["rows"], rejected=info["rejected"],
                        seconds=time.perf_counter() - start, stats=stats)
+
+
+def add_views(folder: Path, views: ViewOptions) -> dict[str, Any]:
+    """Write (or rewrite) the chat views of the synthetic build in ``folder``, and its card.
+
+    With a tokenizer, the chats' token counts and the card's token percentiles are (re)computed too.
+    Only the previous views (``chat/``), the card and ``build_info.json`` are replaced, at once
+    (:func:`warp_ir.outdir.commit`); the rows are read, not touched.
+
+    Returns:
+        The views report, as ``build_info.json`` now holds it.
+
+    Raises:
+        OutputError: ``folder`` holds no synthetic warp-ir build.
+        warp_ir.tokens.TokenizerError: The tokenizer cannot be loaded.
+        warp_ir.lock.FolderLocked: A build is writing into ``folder``.
+    """
+    tok = load_tokenizer(views.tokenizer) if views.tokenizer else None
+    if not folder.is_dir():
+        raise OutputError(f"{folder} is not a folder")
+    with FolderLock(folder, "writing chat views"):
+        recover(folder)
+        info = read_build_info(folder)
+        if not info or "synthetic" not in info or not split_files(folder, CONFIG_PREFIX["synthetic"]):
+            raise OutputError(f"{folder} holds no synthetic warp-ir build (run warp-ir build --out {folder} first)")
+        check_output(folder, "synthetic", overwrite=False)  # a Hub-named file it did not write would join a view
+        staged = staging_dir(folder)
+        remove_tree(staged)
+        written, report = write_chat_views(folder, staged, views, tok)
+        entry = info["synthetic"]
+        entry["files"] = sorted([f for f in entry.get("files", []) if not f.startswith(VIEWS_DIR + "/")] + written)
+        entry["views"] = report
+        entry["command"] = entry.get("command", "").split(" --views ")[0] + view_options(views, views.tokenizer)
+        if tok is not None:
+            entry["tokens"] = token_lengths(folder, tok, tokenizer_name(views.tokenizer))
+        write_json_atomic(staged / BUILD_INFO, info)
+        stats = {name: compute_stats(folder, name) for name in CONFIG_PREFIX
+                 if split_files(folder, CONFIG_PREFIX[name])}
+        for name, st in stats.items():
+            st["build"] = info.get(name, {})
+        write_card(staged, {name: folder for name in CONFIG_PREFIX}, stats)
+        commit(folder, "synthetic", overwrite=False, only=VIEWS_DIR + "/")
+    return report
 
 
 def build_record(produced: Produced, command: str | None) -> dict[str, Any]:
@@ -245,6 +305,17 @@ def config_summary(cfg: Any) -> dict[str, Any]:
     return {"name": cfg.name, "num_samples": cfg.num_samples, "seed": cfg.seed, "families": list(cfg.families),
             "targets": list(cfg.targets), "validate": cfg.validate, "split_ratios": cfg.split_ratios,
             "shard_size": cfg.shard_size, "fuzzy_dedup": cfg.fuzzy_dedup, "twin_threshold": cfg.twin_threshold}
+
+
+def view_options(views: ViewOptions | None, tokenizer: str | None) -> str:
+    """The ``warp-ir build`` options that write ``views`` and count tokens (`` --views chat ...``; ``""`` if none)."""
+    parts = ["--views", ",".join(views.kinds)] if views else []
+    if tokenizer:
+        parts += ["--tokenizer", tokenizer_name(tokenizer)]
+    for option, value in (("--max-chars", views and views.max_chars), ("--max-tokens", views and views.max_tokens)):
+        if value:
+            parts += [option, str(value)]
+    return " " + shlex.join(parts) if parts else ""
 
 
 def rebuild_command(cfg: Any) -> str:

@@ -8,7 +8,10 @@ from typing import Any
 
 import jinja2
 
+from evaluation.tasks import TASKS
 from generator.similarity import BIN_LABELS
+from warp_ir.outdir import VIEWS_DIR
+
 
 def _card_template() -> Path:
     """``dataset_card.md``: beside the package in a checkout, under ``<prefix>/share/warp-ir`` once installed."""
@@ -44,12 +47,18 @@ def render_card(stats: dict[str, dict[str, Any]], overlap: list[str] | None = No
     any_stats = syn or real
     configs = [{"name": name, "prefix": s["prefix"], "splits": list(s["rows"]), "default": name == "synthetic"}
                for name, s in stats.items()]
+    views = (syn or {}).get("build", {}).get("views")
+    if views:  # one configuration per task with rows: chat/<slug>/<split>-*.parquet, its splits that hold rows
+        configs += [{"name": entry["config"], "prefix": f"{VIEWS_DIR}/{TASKS[name].slug}", "default": False,
+                     "splits": [split for split in syn["rows"] if entry["rows"].get(split)]}
+                    for name, entry in views["tasks"].items() if name in TASKS and any(entry["rows"].values())]
     context: dict[str, Any] = {
         "syn": syn, "real": real, "configs": configs, "repo_id": repo_id, "overlap": overlap or [],
         "size_category": size_category(sum(s["total_rows"] for s in stats.values())),
         "warp_version": any_stats["build"]["warp_version"], "builder_version": any_stats["build"]["builder_version"],
         "sbuild": syn["build"] if syn else {}, "rbuild": real["build"] if real else {},
         "similarity_bins": BIN_LABELS,  # build_info.json sorts keys: the histogram is shown in bin order
+        "tasks": TASKS,
     }
     if syn:
         build = syn["build"]

@@ -1,4 +1,4 @@
-"""The ``warp-ir`` command line: build, extract, stats, publish, check-templates."""
+"""The ``warp-ir`` command line: build, extract, stats, views, publish, check-templates."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from extraction.record import TARGETS, VALIDATION_LEVELS
+
+if TYPE_CHECKING:
+    from warp_ir.views import ViewOptions
 
 
 class UsageError(Exception):
@@ -126,6 +130,13 @@ def make_parser() -> argparse.ArgumentParser:
                    help="local: datasets' builder with --num-proc processes; ray: the same shards as Ray tasks")
     b.add_argument("--address", default=None, help="ray engine: address of a running Ray cluster "
                    "(default: start a local Ray instance)")
+    b.add_argument("--views", type=_views, default=None,
+                   help="also write chat views, one configuration per evaluation task (chat/; synthetic config)")
+    _add_length_options(b)
+
+    w = sub.add_parser("views", help="write (or rewrite) the chat views of a built folder: chat/, card, build_info")
+    w.add_argument("folder", type=_folder)
+    _add_length_options(w)
 
     e = sub.add_parser("extract", help="extract the generated code of the kernels in a file or module; "
                        "imports (runs) the target's top-level code, in a child process with a time limit")
@@ -142,6 +153,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.add_argument("--diversity", action="store_true",
                    help="also count near-twins (MinHash of normalised programs; seconds per 10,000 rows)")
+    s.add_argument("--tokenizer", default=None, help="also count tokens per code column with this Hugging Face "
+                   "tokenizer (a Hub name, or a local tokenizer.json or folder holding one)")
 
     u = sub.add_parser("publish", help="upload a built folder to the Hugging Face Hub")
     u.add_argument("folder", type=Path)
@@ -152,6 +165,51 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--families", type=_names, default=None)
     c.add_argument("-n", type=_positive, default=50, help="programs per template")
     return p
+
+
+def _views(value: str) -> list[str]:
+    kinds = _names(value)
+    if any(k != "chat" for k in kinds):
+        raise argparse.ArgumentTypeError(f"the only view is chat, got {value!r}")
+    return kinds
+
+
+def _add_length_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tokenizer", default=None, help="count tokens with this Hugging Face tokenizer (a Hub name, or "
+                   "a local tokenizer.json or folder holding one): the card shows their percentiles")
+    p.add_argument("--max-chars", type=_positive, default=None,
+                   help="chat views: leave out (and count) chats longer than this many characters")
+    p.add_argument("--max-tokens", type=_positive, default=None,
+                   help="chat views: leave out (and count) chats longer than this many tokens (needs --tokenizer)")
+
+
+def _view_options(args: argparse.Namespace, wanted: bool) -> ViewOptions | None:
+    from warp_ir.views import ViewOptions  # noqa: PLC0415
+
+    if not wanted:
+        if args.max_chars is not None or args.max_tokens is not None:
+            raise UsageError("--max-chars and --max-tokens limit the chat views: add --views chat")
+        return None
+    try:
+        return ViewOptions(("chat",), args.max_chars, args.max_tokens, args.tokenizer)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def cmd_views(args: argparse.Namespace) -> int:
+    from warp_ir.build import add_views  # noqa: PLC0415
+    from warp_ir.lock import FolderLocked  # noqa: PLC0415
+
+    options = _view_options(args, True)
+    try:
+        report = add_views(args.folder, options)
+    except (ValueError, FolderLocked) as exc:
+        raise UsageError(str(exc)) from exc
+    for name, entry in report["tasks"].items():
+        dropped = ", ".join(f"{k} {v}" for k, v in entry["dropped"].items()) or "none"
+        print(f"{entry['config']} ({name}): " + ", ".join(f"{k} {v}" for k, v in entry["rows"].items())
+              + f" rows; left out: {dropped}")
+    return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -167,9 +225,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         config["split_ratios"] = args.split_ratios
     if args.packages:
         config["packages"] = tuple(args.packages)
+    views = _view_options(args, bool(args.views))
     try:
         result = build(args.out, config_name=args.config, num_proc=args.num_proc, keep_cache=args.keep_cache,
-                       engine=args.engine, address=args.address, overwrite=args.overwrite, **config)
+                       engine=args.engine, address=args.address, overwrite=args.overwrite, views=views,
+                       tokenizer=args.tokenizer, **config)
     except (ValueError, FolderLocked) as exc:
         raise UsageError(str(exc)) from exc
     rejected = sum(result.rejected.values())
@@ -186,6 +246,9 @@ def cmd_build(args: argparse.Namespace) -> int:
                   f"extracted {rep['extracted']}, failed {rep['failed_count']}")
     for reason, n in sorted(result.rejected.items(), key=lambda kv: -kv[1]):
         print(f"  {n:>5}  {reason}")
+    for name, entry in result.stats["build"].get("views", {}).get("tasks", {}).items():
+        print(f"  view {entry['config']}: {sum(entry['rows'].values())} rows"
+              + "".join(f"; {reason} {n}" for reason, n in entry["dropped"].items()))
     return 0
 
 
@@ -237,13 +300,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from warp_ir.lock import FolderLocked  # noqa: PLC0415
     from warp_ir.outdir import OutputError, opened  # noqa: PLC0415
     from warp_ir.stats import StatsError, compute_stats, diversity, format_diversity, format_stats  # noqa: PLC0415
+    from warp_ir.tokens import (  # noqa: PLC0415
+        TokenizerError, format_tokens, load_tokenizer, token_lengths, tokenizer_name,
+    )
 
     try:
+        tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
         with opened(args.folder, "stats"):
             stats = compute_stats(args.folder, args.config)
             if args.diversity:
                 stats["diversity"] = diversity(args.folder, args.config)
-    except (FileNotFoundError, StatsError, FolderLocked, OutputError) as exc:
+            if tokenizer is not None:
+                stats["tokens"] = token_lengths(args.folder, tokenizer, tokenizer_name(args.tokenizer), args.config)
+    except (FileNotFoundError, StatsError, FolderLocked, OutputError, TokenizerError) as exc:
         raise UsageError(str(exc)) from exc
     if args.json:
         print(json.dumps(stats, indent=1))
@@ -251,6 +320,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(format_stats(stats))
         if "diversity" in stats:
             print(format_diversity(stats["diversity"]))
+        if "tokens" in stats:
+            print(format_tokens(stats["tokens"]))
     return 0
 
 
@@ -292,7 +363,7 @@ def cmd_check_templates(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"build": cmd_build, "extract": cmd_extract, "stats": cmd_stats, "publish": cmd_publish,
-            "check-templates": cmd_check_templates}
+            "check-templates": cmd_check_templates, "views": cmd_views}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

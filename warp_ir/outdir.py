@@ -24,9 +24,12 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from evaluation.tasks import BY_SLUG
 from warp_ir.figures import FIGURES_DIR
 from warp_ir.lock import LOCK_NAME, FolderLock
 from warp_ir.stats import BUILD_INFO, CONFIG_PREFIX, HUB_FILE_RE
+
+VIEWS_DIR = "chat"  # the chat views of the synthetic configuration: chat/<task slug>/<split>-XXXXX-of-YYYYY.parquet
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +83,8 @@ def owned_files(out: Path, info: dict[str, Any] | None, config_name: str) -> lis
     prefix = CONFIG_PREFIX[config_name]
     if isinstance(entry.get("files"), list):
         return [p for p in entry["files"] if isinstance(p, str) and _safe(p)
-                and (p.startswith(prefix + "/") or p.startswith(f"{FIGURES_DIR}/{config_name}-"))]
+                and (p.startswith(prefix + "/") or p.startswith(f"{FIGURES_DIR}/{config_name}-")
+                     or (config_name == "synthetic" and p.startswith(VIEWS_DIR + "/")))]
     folder = out / prefix
     return sorted(f"{prefix}/{p.name}" for p in folder.glob("*.parquet") if HUB_FILE_RE.match(p.name)) \
         if folder.is_dir() else []
@@ -108,12 +112,13 @@ def check_output(out: Path, config_name: str, overwrite: bool) -> None:
         raise OutputError(f"{out} is not empty and not a warp-ir build (it holds {shown}): choose a new or empty "
                           f"folder, or pass --overwrite to replace README.md, {BUILD_INFO} and "
                           f"{CONFIG_PREFIX[config_name]}/ files there")
-    prefix = out / CONFIG_PREFIX[config_name]
     owned = set(owned_files(out, info, config_name))
-    foreign = sorted(p.name for p in prefix.glob("*.parquet")
-                     if HUB_FILE_RE.match(p.name) and f"{prefix.name}/{p.name}" not in owned) if prefix.is_dir() else []
+    patterns = [f"{CONFIG_PREFIX[config_name]}/*.parquet"] + ([f"{VIEWS_DIR}/*/*.parquet"]
+                                                             if config_name == "synthetic" else [])
+    foreign = sorted(rel for pattern in patterns for p in out.glob(pattern)
+                     if HUB_FILE_RE.match(p.name) and _safe(rel := p.relative_to(out).as_posix()) and rel not in owned)
     if foreign:
-        raise OutputError(f"{prefix / foreign[0]} was not written by the warp-ir build recorded in {out / BUILD_INFO}:"
+        raise OutputError(f"{out / foreign[0]} was not written by the warp-ir build recorded in {out / BUILD_INFO}:"
                           " move it away, or pass --overwrite to replace it")
 
 
@@ -134,13 +139,16 @@ def make_output(out: Path) -> None:
 def _safe(rel: str) -> bool:
     """Whether ``rel`` names a file a build may write.
 
-    ``README.md``, ``build_info.json``, ``<prefix>/<file>.parquet`` or ``figures/<config>-<name>.png``.
+    ``README.md``, ``build_info.json``, ``<prefix>/<file>.parquet``, ``figures/<config>-<name>.png`` or
+    ``chat/<task slug>/<split>-XXXXX-of-YYYYY.parquet``.
     """
     path = PurePosixPath(rel)
     if path.is_absolute() or ".." in path.parts:
         return False
     if len(path.parts) == 1:
         return rel in (CARD, BUILD_INFO)
+    if len(path.parts) == 3 and path.parts[0] == VIEWS_DIR:
+        return path.parts[1] in BY_SLUG and bool(HUB_FILE_RE.match(path.parts[2]))
     if len(path.parts) == 2 and path.parts[0] == FIGURES_DIR:
         return bool(re.fullmatch(rf"(?:{'|'.join(CONFIG_PREFIX)})-[a-z_]+\.png", path.parts[1]))
     return len(path.parts) == 2 and path.parts[0] in CONFIG_PREFIX.values() and \
@@ -151,8 +159,11 @@ def _staged_files(staged: Path) -> list[str]:
     return sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file())
 
 
-def commit(out: Path, config_name: str, overwrite: bool) -> None:
+def commit(out: Path, config_name: str, overwrite: bool, only: str | None = None) -> None:
     """Swap the staged files of a build of ``config_name`` into ``out``, replacing only what warp-ir wrote.
+
+    With ``only`` (a folder prefix such as ``chat/``), only the files of ``config_name`` under it are
+    replaced (with the card and ``build_info.json``): the rest of that build stays.
 
     Raises:
         OutputError: A staged file would replace a file warp-ir did not write (without ``overwrite``).
@@ -163,7 +174,7 @@ def commit(out: Path, config_name: str, overwrite: bool) -> None:
     if bad:
         raise RuntimeError(f"staged files outside the build layout: {bad}")
     info = read_build_info(out)
-    old = set(owned_files(out, info, config_name))
+    old = {p for p in owned_files(out, info, config_name) if only is None or p.startswith(only)}
     if info is not None:
         old |= {CARD, BUILD_INFO}
     clashes = [p for p in new if p not in old and (out / p).exists()]

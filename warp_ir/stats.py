@@ -144,7 +144,7 @@ def _reading(path: Path) -> Iterator[None]:
         raise StatsError(f"cannot read {path}: {_first_line(exc)}") from None
 
 
-def _rows(paths: list[Path], columns: list[str], batch_size: int = 512) -> Iterator[dict[str, Any]]:
+def iter_rows(paths: list[Path], columns: list[str], batch_size: int = 512) -> Iterator[dict[str, Any]]:
     """Rows of some Parquet files, a batch at a time (a build's code columns do not fit in memory at once)."""
     for path in paths:
         with _reading(path):
@@ -332,7 +332,7 @@ def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[s
     names = set(builtin_names) if builtin_names is not None else builtin_name_set()
     stats = RowStats()
     for split, paths in files.items():
-        for row in _rows(paths, list(STATS_COLUMNS)):
+        for row in iter_rows(paths, list(STATS_COLUMNS)):
             stats.add(split, row, names)
     return stats.summary(config, names, info, list(files), builtin_groups() if builtin_names is None else None)
 
@@ -414,7 +414,7 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
 
     def sources() -> Iterator[str]:
         for split, paths in files.items():
-            for row in _rows(paths, ["python_source"]):
+            for row in iter_rows(paths, ["python_source"]):
                 splits.append(split)
                 yield row["python_source"] or ""
 
@@ -434,7 +434,7 @@ def _known_signatures(files: dict[str, list[Path]], known: tuple[np.ndarray, np.
     wanted = []
     try:
         for split, paths in files.items():
-            for row in _rows(paths, ["id"]):
+            for row in iter_rows(paths, ["id"]):
                 splits.append(split)
                 wanted.append(int(row["id"], 16))
         wanted_ids = np.array(wanted, dtype=np.uint64)
