@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from extraction._warp import init_quiet, user_builtin_groups, user_builtin_names, warp_version
+from extraction._warp import init_quiet, kernel_cache, user_builtin_groups, user_builtin_names, warp_version
 from extraction.extract import ExtractionError, cut_kernel, extract_kernels, extract_module
 from extraction.loader import LoadError, load_source, load_target, loaded_source, unload
 from extraction.record import FEATURES, TARGETS, VALIDATION_LEVELS, KernelRecord, Source, Validation, rows_table
@@ -58,6 +58,7 @@ __all__ = [
     "extract_in_child",
     "extract_module",
     "extract_target",
+    "kernel_cache",
     "init_quiet",
     "load_source",
     "load_target",

@@ -81,6 +81,30 @@ def init_quiet(kernel_cache_dir: str | None = None) -> None:
         _build.init_kernel_cache(kernel_cache_dir)
 
 
+@contextmanager
+def kernel_cache(kernel_cache_dir: str | None) -> Iterator[None]:
+    """Point Warp's kernel cache at ``kernel_cache_dir`` while the block runs, then back where it was.
+
+    A build's workers compile into a folder of the build's own cache, which the build removes at the
+    end; a process that goes on using Warp afterwards (a build run as a library) must not keep
+    writing kernels there.
+    """
+    init_quiet()
+    if not kernel_cache_dir:
+        yield
+        return
+    previous = wp.config.kernel_cache_dir
+    init_quiet(kernel_cache_dir)
+    try:
+        yield
+    finally:
+        from warp._src import build as _build  # noqa: PLC0415
+
+        # Warp keeps its cache in a folder named after its version under the path it is given
+        versioned = os.path.basename(previous.rstrip(os.sep)) == wp.config.version
+        _build.init_kernel_cache(os.path.dirname(previous.rstrip(os.sep)) if versioned else previous)
+
+
 def warp_version() -> str:
     """Return the installed Warp version string."""
     return wp.__version__

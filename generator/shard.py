@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from extraction import init_quiet, rows_table, warp_version
+from extraction import kernel_cache, rows_table, warp_version
 from generator.atomic import write_json_atomic
 from generator.pipeline import Counts, package_version, records_for
 from generator.plan import ShardSpec
@@ -58,18 +58,18 @@ def compile_shard(shard: ShardSpec, targets: Sequence[str], validate: str = "cod
 
     This is all a worker needs, wherever it runs: a ``datasets`` process or a Ray task.
     """
-    init_quiet(kernel_cache_dir)
     counts = Counts()
-    programs = shard_programs(shard, load_templates(), counts)
-    records = records_for(programs, targets, counts)
-    if validate != "codegen":
-        from generator.validate import validate_records  # noqa: PLC0415 - only needed at higher levels
-
-        records = validate_records(records, validate, targets, counts)
     rows = []
-    for rec in records:
-        counts.keep(rec.family)
-        rows.append(rec.to_row())
+    with kernel_cache(kernel_cache_dir):
+        programs = shard_programs(shard, load_templates(), counts)
+        records = records_for(programs, targets, counts)
+        if validate != "codegen":
+            from generator.validate import validate_records  # noqa: PLC0415 - only needed at higher levels
+
+            records = validate_records(records, validate, targets, counts)
+        for rec in records:
+            counts.keep(rec.family)
+            rows.append(rec.to_row())
     return rows, counts.to_json()
 
 

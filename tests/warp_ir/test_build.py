@@ -101,10 +101,11 @@ def test_a_large_split_spans_several_files(tmp_path, monkeypatch):
     assert datasets.load_dataset(str(tmp_path / "d"), split="train").num_rows == result.rows["train"]
 
 
-def test_datasets_cli_test(small_build):
+def test_datasets_cli_test(small_build, tmp_path):
     cli = shutil.which("datasets-cli") or str(Path(sys.executable).parent / "datasets-cli")
-    proc = subprocess.run([cli, "test", str(small_build.out_dir)], capture_output=True, text=True, timeout=300,
-                          check=False)
+    # its own cache: datasets caches a local folder by its name, and every test build is called warp-ir-data
+    proc = subprocess.run([cli, "test", str(small_build.out_dir), "--cache_dir", str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Test successful" in proc.stdout + proc.stderr
 
@@ -174,3 +175,21 @@ def test_synthesized_family_builds_end_to_end(tmp_path):
     info = json.loads((tmp_path / "s" / "build_info.json").read_text())["synthetic"]
     assert "--families synthesized" in info["command"]
     assert "Rows by source: 0 rendered from Jinja templates, 24\n" in (tmp_path / "s" / "README.md").read_text()
+
+
+def test_warps_kernel_cache_is_given_back_after_a_build(tmp_path):
+    """A build compiles into its own cache folder and removes it; Warp must not go on writing there afterwards."""
+    import warp as wp
+
+    from extraction import init_quiet, loaded_source
+    from warp_ir.build import build
+
+    init_quiet()
+    before = wp.config.kernel_cache_dir
+    out = tmp_path / "out"
+    build(out, num_samples=3, seed=5, families=["arithmetic"])
+    assert wp.config.kernel_cache_dir == before
+    source = "import warp as wp\n\n@wp.kernel\ndef k(a: wp.array(dtype=float)):\n    a[wp.tid()] = 2.0\n"
+    with loaded_source(source, "warp_ir_test_cache_given_back") as module:
+        wp.launch(module.k, dim=1, inputs=[wp.zeros(1, dtype=float, device="cpu")], device="cpu")
+    assert not (out / ".warp-ir-cache").exists()

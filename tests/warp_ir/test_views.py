@@ -81,10 +81,11 @@ def test_load_dataset_reads_a_chat_configuration(views_build):
     assert "cpp_forward" in default.column_names
 
 
-def test_datasets_cli_test_passes_with_views(views_build):
+def test_datasets_cli_test_passes_with_views(views_build, tmp_path):
     cli = shutil.which("datasets-cli") or str(Path(sys.executable).parent / "datasets-cli")
-    proc = subprocess.run([cli, "test", str(views_build.out_dir)], capture_output=True, text=True, timeout=600,
-                          check=False)
+    # its own cache: datasets caches a local folder by its name, and every test build is called warp-ir-data
+    proc = subprocess.run([cli, "test", str(views_build.out_dir), "--cache_dir", str(tmp_path)], capture_output=True,
+                          text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
