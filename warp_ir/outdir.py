@@ -29,11 +29,10 @@ from warp_ir.figures import FIGURES_DIR
 from warp_ir.lock import LOCK_NAME, FolderLock
 from warp_ir.stats import BUILD_INFO, CONFIG_PREFIX, HUB_FILE_RE
 
-VIEWS_DIR = "chat"  # the chat views of the synthetic configuration: chat/<task slug>/<split>-XXXXX-of-YYYYY.parquet
-
 logger = logging.getLogger(__name__)
 
 CACHE_DIRNAME = ".warp-ir-cache"
+VIEWS_DIR = "chat"  # the chat views of the synthetic configuration: chat/<task slug>/<split>-XXXXX-of-YYYYY.parquet
 CARD = "README.md"
 _JOURNAL = "swap.json"
 _STAGING = "staging"
