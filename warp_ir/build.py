@@ -213,10 +213,10 @@ def build(out_dir: Path, config_name: str = "synthetic", num_proc: int = 1, keep
             info["files"] = sorted(info["files"] + written)
         all_info = read_build_info(out_dir) or {}  # what a foreign folder (--overwrite) holds is not kept
         all_info[config_name] = info
-        write_json_atomic(staged / BUILD_INFO, all_info)
         if produced.row_stats is not None:
             stats = produced.row_stats.summary(config_name, builtin_name_set(), info, list(placed), builtin_groups())
         else:
+            write_json_atomic(staged / BUILD_INFO, all_info)  # compute_stats reads it
             stats = compute_stats(staged, config_name)
         info["figures"] = write_figures(stats, staged, info.get("diversity"))
         info["files"] = sorted(info["files"] + list(info["figures"].values()))
@@ -275,15 +275,15 @@ def add_views(folder: Path, views: ViewOptions) -> dict[str, Any]:
     return report
 
 
-def build_record(produced: Produced, command: str | None) -> dict[str, Any]:
-    """What ``build_info.json`` records for the configuration just built."""
+def build_record(produced: Produced, command: str) -> dict[str, Any]:
+    """What ``build_info.json`` records for the configuration just built (``command``: the card's rebuild command)."""
     cfg, counts = produced.config, produced.counts
     info: dict[str, Any] = {
         "builder_version": BUILDER_VERSION,
         "warp_version": warp_version(),
         "python": sys.version.split()[0],
         "config": config_summary(cfg),
-        "command": command or rebuild_command(cfg),
+        "command": command,
         "rejected": {},
     }
     if produced.plan is not None:

@@ -397,13 +397,6 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
     files = split_files(folder, CONFIG_PREFIX[config])
     if not files:
         raise FileNotFoundError(f"no Parquet files under {folder / CONFIG_PREFIX[config]}")
-    if processes is None:
-        rows = 0
-        for path in (p for paths in files.values() for p in paths):
-            with _reading(path):
-                rows += pq.ParquetFile(path).metadata.num_rows
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        processes = max(1, min(cpus, 8, rows // DIVERSITY_ROWS_PER_PROCESS))
     splits: list[str] = []
     threshold = similarity.DEFAULT_THRESHOLD if threshold is None else threshold
     if known is not None:
@@ -411,6 +404,13 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
         if matrix is not None:
             return similarity.near_twins(matrix, splits, threshold).to_json()
         splits.clear()
+    if processes is None:
+        rows = 0
+        for path in (p for paths in files.values() for p in paths):
+            with _reading(path):
+                rows += pq.ParquetFile(path).metadata.num_rows
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        processes = max(1, min(cpus, 8, rows // DIVERSITY_ROWS_PER_PROCESS))
 
     def sources() -> Iterator[str]:
         for split, paths in files.items():
