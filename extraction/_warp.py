@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -61,6 +61,7 @@ class ModuleCode:
     kernels: list[tuple[Any, str]]
     functions: dict[str, Any]
     structs: dict[str, Any]
+    meta: dict[str, int] = field(default_factory=dict)
 
 
 def init_quiet(kernel_cache_dir: str | None = None) -> None:
@@ -105,6 +106,24 @@ def kernel_cache(kernel_cache_dir: str | None) -> Iterator[None]:
         _build.init_kernel_cache(os.path.dirname(previous.rstrip(os.sep)) if versioned else previous)
 
 
+def cuda_available() -> bool:
+    """Whether this process can launch CUDA kernels (a GPU and its driver are present)."""
+    init_quiet()
+    return wp.get_cuda_device_count() > 0
+
+
+def missing_entry_points(loaded: Any, kernel: Any, backward: bool) -> str:
+    """Which of a kernel's entry points the binary ``loaded`` (from :func:`load_module_binary`) lacks.
+
+    Looking them up is what makes Warp link a CPU object, so an object with an unresolved
+    symbol is found here, before anything runs. Returns ``""`` when none is missing.
+    """
+    hooks = loaded.get_kernel_hooks(kernel)
+    missing = [name for name, hook in (("forward", hooks.forward), ("backward", hooks.backward if backward else 1))
+               if not hook]
+    return " and ".join(f"the {m} entry point" for m in missing)
+
+
 def warp_version() -> str:
     """Return the installed Warp version string."""
     return wp.__version__
@@ -139,7 +158,37 @@ def codegen_module(module: Any, target: str) -> ModuleCode:
     kernels = [(k, k.get_mangled_name()) for k in builder.kernels]
     functions = {f.native_func: f for f in builder.functions if f.native_snippet is None}
     structs = {s.native_name: s for s in builder.structs}
-    return ModuleCode(target=target, source=source, kernels=kernels, functions=functions, structs=structs)
+    return ModuleCode(target=target, source=source, kernels=kernels, functions=functions, structs=structs,
+                      meta=builder.build_meta())
+
+
+def launch_block_dim(kernel: Any, device: str, tiled: bool) -> int:
+    """The block size a launch of ``kernel`` on ``device`` resolves to (its module is built for it).
+
+    A plain CPU launch runs one thread per block; a tiled launch asks for the module's
+    ``block_dim`` option, which Warp grants on CPU only where cooperative CPU blocks are enabled.
+    """
+    requested = kernel.module.options["block_dim"] if tiled else None
+    return int(_context._resolve_launch_block_dim(wp.get_device(device), requested))
+
+
+def load_module_binary(module: Any, device: str, block_dim: int, binary_path: str, meta_path: str,
+                       arch: int | None = None) -> Any:
+    """Make ``module``'s launches on ``device`` run the compiled code at ``binary_path`` (object or PTX).
+
+    The binary must define the module's kernel entry points under Warp's symbol names; a binary
+    holding several modules' code (a batch) serves each of them. ``meta_path`` is a JSON file
+    with the shared-memory sizes Warp's code generator reports (:attr:`ModuleCode.meta`).
+    ``block_dim`` is the block size launches resolve to (:func:`launch_block_dim`): the binary
+    is registered for those launches, whatever block size its code was generated for.
+
+    Returns:
+        Warp's handle on the loaded binary (for :func:`missing_entry_points`).
+
+    Raises:
+        Exception: Warp's own error when the binary cannot be loaded.
+    """
+    return module.load(device, block_dim, binary_path=binary_path, output_arch=arch, meta_path=meta_path)
 
 
 def kernel_args(kernel: Any) -> list[tuple[str, str]]:
@@ -239,6 +288,7 @@ __all__ = [
     "ModuleCode",
     "builtin_signatures",
     "codegen_module",
+    "cuda_available",
     "function_python_object",
     "init_quiet",
     "is_generic_kernel",
@@ -247,6 +297,9 @@ __all__ = [
     "kernel_enable_backward",
     "kernel_overloads",
     "kernel_python_function",
+    "launch_block_dim",
+    "load_module_binary",
+    "missing_entry_points",
     "kernels_in",
     "user_builtin_groups",
     "module_of",
@@ -459,15 +512,21 @@ def _captured_stderr(sink: list[str]) -> Iterator[None]:
             sink.append(tmp.read().decode("utf-8", "replace"))
 
 
-def compile_cpu(cpp_path: str, obj_path: str, block_dim: int = 256, optimization_level: int = 0) -> str | None:
-    """Compile a C++ file with Warp's bundled Clang/LLVM; return ``None`` on success, else the diagnostics."""
+def compile_cpu(cpp_path: str, obj_path: str, block_dim: int = 256, optimization_level: int = 0,
+                pch_dir: str | None = None) -> str | None:
+    """Compile a C++ file with Warp's bundled Clang/LLVM; return ``None`` on success, else the diagnostics.
+
+    With ``pch_dir``, Warp's headers are precompiled once into that folder and reused by every
+    later call given the same folder (a compiler call then costs ~0.4 s instead of ~2.5 s).
+    """
     from warp._src import build as _build  # noqa: PLC0415
 
     messages: list[str] = []
     try:
         with _captured_stderr(messages):
             _build.build_cpu(obj_path, cpp_path, mode="release", block_dim=block_dim,
-                             optimization_level=optimization_level)
+                             optimization_level=optimization_level, use_precompiled_headers=pch_dir is not None,
+                             pch_dir=pch_dir)
     except Exception as exc:  # noqa: BLE001 - the diagnostics are the result
         return (messages[0] if messages else "") + f"\n{exc}"
     return None

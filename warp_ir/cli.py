@@ -1,4 +1,4 @@
-"""The ``warp-ir`` command line: build, extract, stats, views, publish, check-templates."""
+"""The ``warp-ir`` command line: build, extract, stats, views, eval, publish, check-templates."""
 
 from __future__ import annotations
 
@@ -156,6 +156,18 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--tokenizer", default=None, help="also count tokens per code column with this Hugging Face "
                    "tokenizer (a Hub name, or a local tokenizer.json or folder holding one)")
 
+    v = sub.add_parser("eval", help="score a model's predictions (a JSON-lines file) against a built folder")
+    v.add_argument("predictions", type=Path, help="one JSON object a line: id, task, predictions (a list of answers)")
+    v.add_argument("--data", type=_folder, required=True, help="a folder warp-ir build wrote")
+    v.add_argument("--config", choices=("synthetic", "real"), default="synthetic")
+    v.add_argument("--split", default="test")
+    v.add_argument("--k", type=_ks, default=None, help="pass@k for these k (default: 1,5,10)")
+    v.add_argument("--num-proc", type=_positive, default=1, help="processes scoring at once")
+    v.add_argument("--seed", type=_integer, default=0, help="seed of the inputs kernels are launched on")
+    v.add_argument("--out", type=Path, default=None, help="write one JSON line per prediction here (a new file)")
+    v.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+
     u = sub.add_parser("publish", help="upload a built folder to the Hugging Face Hub")
     u.add_argument("folder", type=Path)
     u.add_argument("--repo", required=True, help="ORG/NAME")
@@ -165,6 +177,13 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--families", type=_names, default=None)
     c.add_argument("-n", type=_positive, default=50, help="programs per template")
     return p
+
+
+def _ks(value: str) -> list[int]:
+    ks = [_positive(k) for k in _csv(value)]
+    if not ks:
+        raise argparse.ArgumentTypeError(f"needs at least one k, got {value!r}")
+    return sorted(set(ks))
 
 
 def _views(value: str) -> list[str]:
@@ -325,6 +344,22 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from warp_ir.evaluate import DEFAULT_KS, EvalError, evaluate  # noqa: PLC0415
+
+    if args.out is not None and args.out.exists() and not args.overwrite:
+        raise UsageError(f"--out {args.out} exists: choose a new file, or pass --overwrite to replace it")
+    if args.out is not None and args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a folder, not a file")
+    try:
+        report = evaluate(args.predictions, args.data, args.config, args.split, args.k or DEFAULT_KS, args.num_proc,
+                          args.out, args.seed)
+    except EvalError as exc:
+        raise UsageError(str(exc)) from exc
+    print(json.dumps(report.to_json(), indent=1) if args.json else report.render())
+    return 0
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from warp_ir.lock import FolderLocked  # noqa: PLC0415
     from warp_ir.outdir import OutputError, opened  # noqa: PLC0415
@@ -363,7 +398,7 @@ def cmd_check_templates(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"build": cmd_build, "extract": cmd_extract, "stats": cmd_stats, "publish": cmd_publish,
-            "check-templates": cmd_check_templates, "views": cmd_views}
+            "check-templates": cmd_check_templates, "views": cmd_views, "eval": cmd_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

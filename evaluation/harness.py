@@ -1,0 +1,370 @@
+"""Score the predictions of a list of problems in this process: the ladder, with batched compiles.
+
+For each task, every prediction climbs the rungs of :data:`RUNGS`:
+
+1. ``exact``: the answer's code equals the reference (surrounding blank lines aside);
+2. ``normalized``: equal after :mod:`evaluation.normalize` (generated code) or with the same
+   abstract syntax tree (Python, for the decompile task);
+3. ``compiles``: the prediction spliced into Warp's module for the row's program
+   (:mod:`evaluation.splice`) compiles natively: CPU with Warp's Clang, CUDA with NVRTC to PTX.
+   For the decompile task, the predicted program loads, defines the kernel with the reference's
+   arguments, and its generated CPU module compiles;
+4. ``correct``: the compiled module is launched on the reference's inputs and every array (and,
+   for backward tasks, every gradient) matches the reference's (:mod:`evaluation.compare`). CUDA
+   code runs only where a GPU is present; elsewhere this rung is ``None`` (not scored).
+
+Modules are compiled 32 to a compiler call (references in their own batches, never beside a
+prediction); a batch that fails is bisected so that only the broken predictions fail. Loading
+programs, generating code, compiling and launching all happen in forked children with time and
+memory limits (:func:`extraction.isolate.run_isolated`); every prediction is launched in a child
+of its own, and the references' binaries are never loaded in a process that runs a prediction.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from evaluation.compare import compare
+from evaluation.execute import Module, Program, RunJob, RunOutput, is_tiled, prepare, run, write_meta
+from evaluation.normalize import same_normalized
+from evaluation.splice import SpliceError, forbidden, splice
+from evaluation.tasks import Task, answer_code
+from extraction import _warp, native
+from extraction.isolate import Crashed, run_isolated
+from extraction.loader import loaded_source
+
+logger = logging.getLogger(__name__)
+
+RUNGS: tuple[str, ...] = ("exact", "normalized", "compiles", "correct")
+BATCH_SIZE = 32
+RUN_TIMEOUT_S = 60.0  # one launch of one sample (loading included)
+COMPILE_TIMEOUT_S = 600.0  # one compiler call on a batch
+MEMORY_MB = 4096  # what a child may allocate beyond what it inherits
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """The predictions of one predictions-file line for one row.
+
+    Attributes:
+        line: The line number in the predictions file.
+        row: The dataset row (all its columns).
+        task: The task.
+        texts: The model's answers, in order.
+    """
+
+    line: int
+    row: dict[str, Any]
+    task: Task
+    texts: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Sample:
+    """The result of one prediction: one line of the results file.
+
+    ``compiles``/``correct`` are ``None`` where the rung was not scored (CUDA without a GPU, or a
+    reference that could not be built or run, with the reason in ``error``).
+    """
+
+    line: int
+    id: str
+    task: str
+    sample: int
+    family: str
+    complexity: int
+    exact: bool = False
+    normalized: bool = False
+    compiles: bool | None = False
+    correct: bool | None = False
+    max_abs_diff: float | None = None
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as a JSON object."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class _Unit:
+    """One module to compile: a row's reference or one distinct prediction of it."""
+
+    problem: int
+    slot: int  # -1 for the reference, else the index of the distinct prediction
+    source: str
+    module: Module
+    program: Program
+    error: str = ""
+    binary: str = ""
+    meta: str = ""
+    batch_size: int = 0
+    samples: list[int] = field(default_factory=list)
+
+
+class _Clock:
+    """Logs how long each stage of scoring a task took (the eval benchmark reports where time goes)."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.start = label, time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = now - self.start
+        logger.info("%s: %s %.2f s", self.label, stage, now - self.start)
+        self.start = now
+
+
+def _same_python(a: str, b: str) -> bool:
+    try:
+        return ast.dump(ast.parse(a)) == ast.dump(ast.parse(b))
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+
+
+def _text_rungs(task: Task, code: str, reference: str) -> tuple[bool, bool]:
+    exact = code.strip() == reference.strip()
+    if exact:
+        return True, True
+    return False, _same_python(code, reference) if task.decompile else same_normalized(code, reference)
+
+
+def _compile(units: list[_Unit], target: str, path: str, pch_dir: str | None) -> dict[int, str]:
+    """Compile ``units`` into one binary at ``path`` (+ extension); the broken ones, by index, with why."""
+    def attempt(batch: Sequence[_Unit]) -> str | None:
+        result = run_isolated([None], lambda _: native.compile_sources([u.source for u in batch], target, path,
+                                                                       pch_dir),
+                              timeout_s=COMPILE_TIMEOUT_S, memory_mb=2 * MEMORY_MB)[0]
+        return f"compiler {result.reason}" if isinstance(result, Crashed) else result
+
+    error = attempt(units)
+    if error is None:
+        return {}
+    broken = native.find_broken(units, attempt, error)
+    good = [u for i, u in enumerate(units) if i not in broken]
+    if good and attempt(good) is not None:  # cannot happen unless the compiler is flaky
+        broken.update({i: "compile failed in its batch" for i, u in enumerate(units) if u in good})
+    return broken
+
+
+def _compile_all(units: list[_Unit], target: str, workdir: str, label: str, pch_dir: str | None) -> None:
+    """Compile units in batches of modules sharing a header; set each unit's ``binary`` or ``error``."""
+    groups: dict[tuple[str, int], list[_Unit]] = {}
+    for u in units:
+        groups.setdefault((_warp.split_header(u.source)[0], u.slot), []).append(u)
+    number = 0
+    for (_, _), members in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[1][0].problem)):
+        for batch in native.batched(members, BATCH_SIZE):
+            path = os.path.join(workdir, f"{label}-{number}.{'cpp' if target == 'cpu' else 'cu'}")
+            number += 1
+            t0 = time.perf_counter()
+            broken = _compile(batch, target, path, pch_dir)
+            logger.info("compiled %d modules in %.2f s (%d broken)", len(batch), time.perf_counter() - t0, len(broken))
+            good = [u for i, u in enumerate(batch) if i not in broken]
+            meta = path + ".meta.json"
+            write_meta(meta, [u.module for u in good])
+            for i, u in enumerate(batch):
+                if i in broken:
+                    u.error = f"{target} compile error: {native.first_error(broken[i])}"
+                else:
+                    u.binary, u.meta, u.batch_size = native.binary_path(path, target), meta, len(good)
+
+
+def _arguments(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((a["name"], a["type"]) for a in row.get("arguments") or [])
+
+
+def _job(u: _Unit, row: dict[str, Any], task: Task, seed: int) -> RunJob:
+    return RunJob(program=u.program, input_source=row["python_source"], launch_dim=row.get("launch_dim"),
+                  block_dim=u.module.block_dim, binary=u.binary, meta=u.meta,
+                  arch=None if u.program.target == "cpu" else native.CUDA_ARCH, backward=task.backward, seed=seed)
+
+
+def score(problems: Sequence[Problem], workdir: str, seed: int = 0, run_cuda: bool | None = None,
+          pch_dir: str | None = None) -> list[Sample]:
+    """Score every prediction of ``problems``; one :class:`Sample` each, ordered by line and sample.
+
+    Args:
+        problems: The problems (any tasks).
+        workdir: An empty folder this call may fill with sources and binaries.
+        seed: Seed of the launch inputs.
+        run_cuda: Launch CUDA code (default: when a GPU is present).
+        pch_dir: A folder of precompiled Warp headers to use (see :func:`warm_headers`).
+    """
+    run_cuda = _warp.cuda_available() if run_cuda is None else run_cuda
+    out: list[Sample] = []
+    for name in sorted({p.task.name for p in problems}):
+        task_problems = [p for p in problems if p.task.name == name]
+        out += _score_task(task_problems, task_problems[0].task, os.path.join(workdir, task_problems[0].task.slug),
+                           seed, run_cuda, pch_dir)
+    return sorted(out, key=lambda s: (s.line, s.sample))
+
+
+def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, run_cuda: bool,
+                pch_dir: str | None) -> list[Sample]:
+    os.makedirs(workdir, exist_ok=True)
+    target = "cpu" if task.device == "cpu" or task.decompile else "cuda"
+    executes = target == "cpu" or run_cuda
+    samples: list[list[Sample]] = []
+    distinct: list[dict[str, list[int]]] = []  # per problem: code -> indices of the samples giving it
+    for p in problems:
+        codes = [answer_code(t) for t in p.texts]
+        reference = p.row[task.target] or ""
+        row_samples = []
+        for i, code in enumerate(codes):
+            exact, normalized = _text_rungs(task, code, reference)
+            row_samples.append(Sample(p.line, p.row["id"], task.name, i, p.row.get("family") or "",
+                                      int(p.row.get("complexity") or 0), exact, normalized))
+        samples.append(row_samples)
+        groups: dict[str, list[int]] = {}
+        for i, code in enumerate(codes):
+            groups.setdefault(code, []).append(i)
+        distinct.append(groups)
+
+    def fail(pi: int, indices: list[int], error: str, scored: bool = True) -> None:
+        for i in indices:
+            s = samples[pi][i]
+            s.error = error
+            if not scored:
+                s.compiles = s.correct = None
+
+    # the references' modules, generated in a child (loading a row's program runs its code)
+    programs = [Program(p.row["python_source"], p.row["kernel_name"], target,
+                        tiled=is_tiled(p.row.get("cpp_forward") or p.row.get("cuda_forward") or ""),
+                        arguments=_arguments(p.row)) for p in problems]
+    clock = _Clock(task.name)
+    modules = run_isolated(programs, prepare, timeout_s=RUN_TIMEOUT_S, memory_mb=MEMORY_MB)
+    clock.lap("generate reference modules")
+    units: list[_Unit] = []
+    refs: dict[int, _Unit] = {}
+    for pi, (p, program, module) in enumerate(zip(problems, programs, modules)):
+        if isinstance(module, Crashed):
+            fail(pi, list(range(len(p.texts))), f"reference: Warp could not generate its module: {module.reason}",
+                 scored=False)
+            continue
+        if executes:
+            refs[pi] = _Unit(pi, -1, module.source, module, program)
+        for slot, (code, indices) in enumerate(distinct[pi].items()):
+            if task.decompile:
+                units.append(_Unit(pi, slot, code, module, Program(code, p.row["kernel_name"], "cpu",
+                                                                  program.tiled, program.arguments),
+                                   samples=indices))
+                continue
+            why = forbidden(code)
+            if why is None:
+                try:
+                    units.append(_Unit(pi, slot, splice(module.source, p.row[task.target], code), module, program,
+                                       samples=indices))
+                    continue
+                except SpliceError as exc:
+                    fail(pi, indices, f"reference: {exc}", scored=False)
+                    continue
+            fail(pi, indices, why)
+    if task.decompile:  # the predicted programs' modules, each generated in a child of its own
+        made = run_isolated([u.program for u in units], prepare, timeout_s=RUN_TIMEOUT_S, memory_mb=MEMORY_MB,
+                            one_per_child=True)
+        kept = []
+        for u, module in zip(units, made):
+            if isinstance(module, Crashed):
+                fail(u.problem, u.samples, f"the predicted program: {module.reason}")
+            else:
+                u.module, u.source = module, module.source
+                kept.append(u)
+        units = kept
+
+    clock.lap("generate predicted modules")
+    _compile_all(list(refs.values()), target, workdir, "reference", pch_dir)
+    clock.lap("compile references")
+    # a prediction whose spliced module is the reference's own, character for character, runs the
+    # reference's binary (the same source compiles to the same code): in a child of its own, as any other
+    same = [u for u in units if u.problem in refs and u.source == refs[u.problem].source]
+    for u in same:
+        ref = refs[u.problem]
+        u.binary, u.meta, u.batch_size, u.error = ref.binary, ref.meta, ref.batch_size, ref.error
+    _compile_all([u for u in units if u not in same], target, workdir, "prediction", pch_dir)
+    clock.lap("compile predictions")
+    for u in units:
+        if u.error:
+            fail(u.problem, u.samples, u.error)
+            continue
+        for i in u.samples:
+            samples[u.problem][i].compiles = True
+    if not executes:  # CUDA code without a GPU: scored up to "compiles"
+        for s in (s for row in samples for s in row if s.compiles):
+            s.correct = None
+        return [s for row in samples for s in row]
+
+    ref_units = [refs[pi] for pi in sorted(refs)]
+    for u in ref_units:
+        if u.error:
+            u.error = f"reference: {u.error}"
+    ref_runs = dict(zip([u.problem for u in ref_units if not u.error], run_isolated(
+        [_job(u, problems[u.problem].row, task, seed) for u in ref_units if not u.error], run,
+        timeout_s=RUN_TIMEOUT_S, memory_mb=MEMORY_MB, one_per_child=True)))
+    clock.lap("run references")
+    todo = [u for u in units if not u.error]
+    runs = run_isolated([_job(u, problems[u.problem].row, task, seed) for u in todo], run,
+                        timeout_s=RUN_TIMEOUT_S, memory_mb=MEMORY_MB, one_per_child=True)
+    for u, result in zip(todo, runs):
+        if isinstance(result, RunOutput) and result.stage == "load" and u.batch_size > 1:
+            # another prediction in its batch may have left a symbol unresolved: try it alone
+            _compile_all([u], target, workdir, f"alone-{u.problem}-{u.slot}", pch_dir)
+            if not u.error:
+                result = run_isolated([_job(u, problems[u.problem].row, task, seed)], run, timeout_s=RUN_TIMEOUT_S,
+                                      memory_mb=MEMORY_MB, one_per_child=True)[0]
+        _judge(u, result, ref_runs.get(u.problem), refs.get(u.problem), samples)
+    clock.lap("run predictions")
+    return [s for row in samples for s in row]
+
+
+def _judge(u: _Unit, result: Any, ref_run: Any, ref: _Unit | None, samples: list[list[Sample]]) -> None:
+    """Set the ``correct`` rung of the samples giving unit ``u``."""
+    rows = [samples[u.problem][i] for i in u.samples]
+    why_ref = ""
+    if ref is None or ref.error:
+        why_ref = ref.error if ref is not None else "reference: not built"
+    elif isinstance(ref_run, Crashed):
+        why_ref = f"reference: its run crashed: {ref_run.reason}"
+    elif ref_run is None or ref_run.error:
+        why_ref = f"reference: its run failed: {ref_run.error if ref_run else 'not run'}"
+    if u.error:
+        for s in rows:
+            s.compiles, s.correct, s.error = False, False, u.error
+        return
+    if why_ref:
+        for s in rows:
+            s.correct, s.error = None, why_ref
+        return
+    if isinstance(result, Crashed):
+        ok, diff, why = False, None, f"run: {result.reason}"
+    else:
+        ok, diff, why = compare(result, ref_run)
+    for s in rows:
+        s.correct, s.max_abs_diff, s.error = ok, diff, why
+
+
+_WARM = """import warp as wp
+
+
+@wp.kernel
+def warm(a: wp.array(dtype=float)):
+    a[wp.tid()] = 1.0
+"""
+
+
+def warm_headers(pch_dir: str) -> None:
+    """Precompile Warp's CPU headers into ``pch_dir`` (once, before workers share the folder)."""
+    with tempfile.TemporaryDirectory(prefix="warp-ir-pch-") as tmp, loaded_source(_WARM, "warp_ir_eval_warm") as mod:
+        source = _warp.codegen_module(_warp.module_of(mod.warm), "cpu").source
+        result = run_isolated([None], lambda _: native.compile_sources([source], "cpu", os.path.join(tmp, "warm.cpp"),
+                                                                       pch_dir),
+                              timeout_s=COMPILE_TIMEOUT_S, memory_mb=2 * MEMORY_MB)[0]
+    if result is not None:
+        logger.warning("precompiling Warp's headers failed (%s): compiles will be slower", result)

@@ -1,0 +1,127 @@
+"""``warp-ir eval``: score a model's predictions against a built folder.
+
+:func:`evaluate` reads the rows of one split of one configuration, reads the predictions file
+(:mod:`evaluation.predictions`: every bad line is reported with its number and skipped), scores
+every prediction on the ladder (:mod:`evaluation.harness`) in ``num_proc`` processes, and returns
+the :class:`evaluation.report.Report`; with ``out`` it also writes one JSON line per prediction.
+The same predictions, data, seed and versions give the same results file, byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from evaluation.harness import Problem, Sample, score, warm_headers
+from evaluation.predictions import PredictionsError, read_predictions
+from evaluation.report import Report
+from evaluation.tasks import Task, messages
+from extraction import _warp, init_quiet, kernel_cache
+from warp_ir.outdir import read_build_info
+from warp_ir.stats import CONFIG_PREFIX, StatsError, iter_rows, split_files
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_KS: tuple[int, ...] = (1, 5, 10)
+_COLUMNS = ["id", "family", "complexity", "kernel_name", "python_source", "arguments", "helper_functions",
+            "launch_dim", "warp_version", "cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward"]
+
+
+class EvalError(ValueError):
+    """The evaluation cannot run (a one-line reason): no such folder, split or configuration, an unusable file."""
+
+
+def _rows(data: Path, config: str, split: str) -> dict[str, dict[str, Any]]:
+    if config not in CONFIG_PREFIX:
+        raise EvalError(f"unknown configuration {config!r} (known: {', '.join(CONFIG_PREFIX)})")
+    files = split_files(data, CONFIG_PREFIX[config])
+    if not files:
+        raise EvalError(f"{data} holds no {config} rows ({CONFIG_PREFIX[config]}/*.parquet): is it a warp-ir build?")
+    if split not in files:
+        raise EvalError(f"{data} has no {split!r} split in its {config} configuration (it has: {', '.join(files)})")
+    try:
+        return {row["id"]: row for row in iter_rows(files[split], _COLUMNS)}
+    except StatsError as exc:
+        raise EvalError(str(exc)) from None
+
+
+def _score_part(problems: list[Problem], workdir: str, seed: int, pch_dir: str, cache: str) -> list[Sample]:
+    with kernel_cache(cache):
+        return score(problems, workdir, seed, pch_dir=pch_dir)
+
+
+def evaluate(predictions: Path, data: Path, config: str = "synthetic", split: str = "test",
+             ks: Sequence[int] = DEFAULT_KS, num_proc: int = 1, out: Path | None = None, seed: int = 0) -> Report:
+    """Score a predictions file against the rows of a built folder.
+
+    Args:
+        predictions: A JSON-lines file: ``{"id", "task", "predictions": [...]}`` per line.
+        data: A folder ``warp-ir build`` wrote.
+        config: Its configuration (``synthetic`` or ``real``).
+        split: The split the predictions answer.
+        ks: The ``k`` of pass@k.
+        num_proc: Processes scoring at once.
+        out: Write one JSON line per prediction here (a new file; written whole or not at all).
+        seed: Seed of the launch inputs.
+
+    Raises:
+        EvalError: The data or the predictions file cannot be used at all.
+    """
+    if not data.is_dir():
+        raise EvalError(f"--data {data} is not a folder")
+    info = (read_build_info(data) or {}).get(config) or {}
+    builder_version = info.get("builder_version") or ""
+    rows = _rows(data, config, split)
+
+    def known(row_id: str, task: Task) -> bool:
+        row = rows.get(row_id)
+        return row is not None and messages(task, row) is not None
+
+    try:
+        read = read_predictions(predictions, known, builder_version)
+    except PredictionsError as exc:
+        raise EvalError(str(exc)) from None
+    problems = [Problem(item.line, rows[item.id], item.task, item.texts) for item in read.items]
+    init_quiet()
+    cuda = _warp.cuda_available()
+    with tempfile.TemporaryDirectory(prefix="warp-ir-eval-") as tmp:
+        pch, cache = os.path.join(tmp, "pch"), os.path.join(tmp, "kernels")
+        warm_headers(pch)
+        parts = [problems[i::num_proc] for i in range(num_proc) if problems[i::num_proc]]
+        if len(parts) <= 1:
+            samples = _score_part(problems, os.path.join(tmp, "work-0"), seed, pch, cache)
+        else:
+            with ProcessPoolExecutor(len(parts), mp_context=get_context("fork")) as pool:
+                futures = [pool.submit(_score_part, part, os.path.join(tmp, f"work-{i}"), seed, pch, cache)
+                           for i, part in enumerate(parts)]
+                samples = [s for f in futures for s in f.result()]
+    samples.sort(key=lambda s: (s.line, s.sample))
+    report = Report(samples, tuple(ks), lines=read.lines, skipped=read.skipped, cuda_executed=cuda,
+                    info={"data": str(data), "config": config, "split": split, "builder_version": builder_version,
+                          "warp_version": _warp.warp_version(), "seed": seed})
+    if out is not None:
+        write_results(out, samples)
+    return report
+
+
+def write_results(path: Path, samples: Sequence[Sample]) -> None:
+    """Write one JSON line per sample to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for s in samples:
+                f.write(json.dumps(s.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+__all__ = ["DEFAULT_KS", "EvalError", "evaluate", "write_results"]
