@@ -2,12 +2,14 @@
 
 Float arrays must match element-wise within ``|pred - ref| <= atol + rtol * |ref|`` with
 ``atol = rtol`` = the dtype's tolerance below (KernelBench's 1e-4 for float32 and 1e-2 for
-float16; 1e-8 for float64); NaN must be where the reference has NaN. Integer and boolean arrays
+float16; 1e-8 for float64); NaN and infinities must be where the reference has them. Integer and boolean arrays
 must be equal. Shapes must be equal. A guard band written into fails the comparison whatever
 the arrays hold.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -25,12 +27,13 @@ def _differ(pred: np.ndarray, ref: np.ndarray) -> tuple[bool, float]:
         p, r = pred.astype(np.float64), ref.astype(np.float64)
         if not np.array_equal(np.isnan(p), np.isnan(r)):
             return False, float("inf")
-        both = ~np.isnan(r)
-        diff = np.abs(p[both] - r[both])
+        if not np.array_equal(np.isinf(p) & (p > 0), np.isinf(r) & (r > 0)) or \
+                not np.array_equal(np.isinf(p) & (p < 0), np.isinf(r) & (r < 0)):
+            return False, float("inf")  # infinities must be where the reference has them, with its sign
+        finite = np.isfinite(r)
+        diff = np.abs(p[finite] - r[finite])
         worst = float(diff.max()) if diff.size else 0.0
-        if np.isinf(worst):  # infinities must match exactly
-            return bool(np.array_equal(p[both], r[both])), 0.0 if np.array_equal(p[both], r[both]) else worst
-        return bool(np.all(diff <= tol + tol * np.abs(r[both]))), worst
+        return bool(np.all(diff <= tol + tol * np.abs(r[finite]))), worst
     same = np.array_equal(pred, ref)
     return same, 0.0 if same else float(np.max(np.abs(pred.astype(np.float64) - ref.astype(np.float64))))
 
@@ -60,5 +63,6 @@ def compare(pred: RunOutput, ref: RunOutput) -> tuple[bool, float | None, str]:
             if not ok:
                 wrong.append(kind + name)
     if wrong:
-        return False, worst, f"differs from the reference in {', '.join(wrong)} (max abs. difference {worst:.3g})"
+        names = list(dict.fromkeys(re.sub(r" \(input set \d+\)$", "", w) for w in wrong))
+        return False, worst, f"differs from the reference in {', '.join(names)} (max abs. difference {worst:.3g})"
     return True, worst, ""

@@ -7,7 +7,8 @@ crash, a hang or a runaway allocation ends a child, never the evaluation.
 :func:`prepare` loads a program and returns the whole module Warp generates for it, for the
 block size its launch resolves to. :func:`run` loads a program, points its module at a compiled
 binary (a batch of modules built by the scorer) and launches the kernel on the inputs
-:func:`extraction.inputs.make_inputs` draws for it from a seed, with every array placed between
+:func:`extraction.inputs.make_inputs` draws for it from each of :data:`TRIALS` seeds (a change that
+matters only for some values is then seen more often), with every array placed between
 two guard bands of known values; for a backward task a ``wp.Tape`` then runs the backward pass
 from seeded adjoints of the arrays the forward pass wrote. It returns every array after the launch
 (and every gradient), and names any guard band the code wrote into.
@@ -29,6 +30,7 @@ from extraction import _warp
 from extraction.inputs import LaunchInputs, is_float_dtype, make_inputs
 from extraction.loader import load_source, unload
 
+TRIALS = 3  # input sets a kernel is launched on (seeds seed, seed + 1000, seed + 2000), as KernelBench runs trials
 GUARD = 16  # elements of each array's first axis added before and after it, filled with known values
 _TILED = re.compile(r"\bwp::tile")
 
@@ -216,7 +218,7 @@ def _bands_written(guarded: list[tuple[int, Any, np.ndarray]], names: list[str],
         n = now.shape[0]
         if not (np.array_equal(now[:GUARD], ref[:GUARD], equal_nan=True)
                 and np.array_equal(now[n - GUARD:], ref[n - GUARD:], equal_nan=True)):
-            hit.append(("adjoint of " if grads else "") + names[i])
+            hit.append(("adjoint of " if grads else "") + names[i].split(" (input set")[0])
     return ", ".join(hit)
 
 
@@ -233,47 +235,99 @@ def _snapshot(args: list[Any]) -> list[np.ndarray | None]:
             else None for a in args]
 
 
-def run(job: RunJob) -> RunOutput:
-    """Launch ``job``'s kernel from its binary; see the module docstring."""
+_LOADED: dict[str, str] = {}  # CPU objects this process has loaded for run_shared: path -> handle
+
+
+def preload(binary: str, symbol: str) -> bool:
+    """Load and link a CPU binary here, before forking the children that run it (see :func:`run_shared`).
+
+    Linking runs none of the binary's code; a child then only attaches its module to the linked
+    code instead of linking the whole batch again. Returns ``False`` (and keeps nothing) when the
+    binary cannot be linked.
+    """
+    handle = _warp.load_cpu_binary(binary)
+    if not _warp.link_cpu_binary(handle, symbol):
+        _warp.unload_cpu_binary(handle)
+        return False
+    _LOADED[binary] = handle
+    return True
+
+
+def release(binary: str) -> None:
+    """Unload a binary :func:`preload` loaded (once the children running it are done)."""
+    handle = _LOADED.pop(binary, None)
+    if handle is not None:
+        _warp.unload_cpu_binary(handle)
+
+
+def run_shared(job: RunJob) -> RunOutput:
+    """:func:`run` using CPU binaries loaded once per process (by :func:`preload`, or on first use).
+
+    In a child that runs many jobs (the references), each batch's binary is loaded and linked
+    once; in a child forked after :func:`preload`, the linked binary is inherited. The program is
+    forgotten after the job; the binaries stay loaded while the child lives.
+    """
+    try:
+        return run(job, shared=True)
+    finally:
+        unload(_module_name(job.program))
+
+
+def run(job: RunJob, shared: bool = False) -> RunOutput:
+    """Launch ``job``'s kernel from its binary on :data:`TRIALS` input sets; see the module docstring."""
     device = "cpu" if job.program.target == "cpu" else "cuda"
     out = RunOutput()
     try:
         kernel = _load(job.program)
-        loaded = _warp.load_module_binary(_warp.module_of(kernel), device, job.block_dim, job.binary, job.meta,
-                                          job.arch)
+        module = _warp.module_of(kernel)
+        if shared and device == "cpu":
+            if job.binary not in _LOADED:
+                _LOADED[job.binary] = _warp.load_cpu_binary(job.binary)
+            with open(job.meta, encoding="utf-8") as f:
+                meta = json.load(f)
+            loaded = _warp.attach_cpu_binary(module, job.block_dim, _LOADED[job.binary], meta)
+        else:
+            loaded = _warp.load_module_binary(module, device, job.block_dim, job.binary, job.meta, job.arch)
         missing = _warp.missing_entry_points(loaded, kernel, job.backward)
     except Exception as exc:  # noqa: BLE001 - the reason is the result
         return RunOutput(error=_one_line(exc), stage="load")
     if missing:
         return RunOutput(error=f"the binary lacks {missing}", stage="load")
     try:
-        inputs = make_inputs(kernel, job.input_source, job.launch_dim, job.seed)
-        rng = np.random.default_rng(job.seed + 7)
-        out.names = list(inputs.names)
-        args, guarded = _guarded(inputs, device, job.backward, rng)
-        before = _snapshot(args)
-        tape = wp.Tape() if job.backward else None
-        if tape is not None:
-            with tape:
-                _launch(kernel, job, inputs.shape, args, device)
-        else:
-            _launch(kernel, job, inputs.shape, args, device)
-        wp.synchronize_device(device)
-        out.arrays = _snapshot(args)
-        out.guard = _bands_written(guarded, out.names, grads=False)
-        if tape is not None:
-            weights = np.random.default_rng(job.seed + 1)
-            seeds = {}
-            for a, b, x in zip(args, before, out.arrays):
-                if x is not None and isinstance(a, wp.array) and a.requires_grad and not np.array_equal(b, x):
-                    seeds[a] = wp.array(weights.standard_normal(x.shape), dtype=a.dtype, device=device)
-            tape.backward(grads=seeds)
-            wp.synchronize_device(device)
-            out.grads = [a.grad.numpy().copy() if isinstance(a, wp.array) and a.requires_grad else None
-                         for a in args]
-            out.guard = ", ".join(g for g in (out.guard, _bands_written(guarded, out.names, grads=True)) if g)
+        for trial in range(TRIALS):
+            _trial(kernel, job, device, job.seed + 1000 * trial, f" (input set {trial + 1})" if trial else "", out)
     except Exception as exc:  # noqa: BLE001
         out.error, out.stage = _one_line(exc), "run"
     return out
+
+
+def _trial(kernel: Any, job: RunJob, device: str, seed: int, label: str, out: RunOutput) -> None:
+    """One launch (and backward pass) on the inputs of ``seed``; appends to ``out``."""
+    inputs = make_inputs(kernel, job.input_source, job.launch_dim, seed)
+    names = [n + label for n in inputs.names]
+    args, guarded = _guarded(inputs, device, job.backward, np.random.default_rng(seed + 7))
+    before = _snapshot(args)
+    tape = wp.Tape() if job.backward else None
+    if tape is not None:
+        with tape:
+            _launch(kernel, job, inputs.shape, args, device)
+    else:
+        _launch(kernel, job, inputs.shape, args, device)
+    wp.synchronize_device(device)
+    arrays = _snapshot(args)
+    out.names += names
+    out.arrays += arrays
+    guard = [_bands_written(guarded, names, grads=False)]
+    if tape is not None:
+        weights = np.random.default_rng(seed + 1)
+        seeds = {}
+        for a, b, x in zip(args, before, arrays):
+            if x is not None and isinstance(a, wp.array) and a.requires_grad and not np.array_equal(b, x):
+                seeds[a] = wp.array(weights.standard_normal(x.shape), dtype=a.dtype, device=device)
+        tape.backward(grads=seeds)
+        wp.synchronize_device(device)
+        out.grads += [a.grad.numpy().copy() if isinstance(a, wp.array) and a.requires_grad else None for a in args]
+        guard.append(_bands_written(guarded, names, grads=True))
+    out.guard = ", ".join(dict.fromkeys(n for g in (out.guard, *guard) for n in g.split(", ") if n))
 
 

@@ -172,6 +172,61 @@ def launch_block_dim(kernel: Any, device: str, tiled: bool) -> int:
     return int(_context._resolve_launch_block_dim(wp.get_device(device), requested))
 
 
+_handles = itertools.count()
+_attached: list[Any] = []  # handles of attach_cpu_binary: kept (and the objects loaded) while the process lives
+
+
+def load_cpu_binary(binary_path: str) -> str:
+    """Load a compiled CPU object once, for :func:`attach_cpu_binary`; returns its handle.
+
+    Raises:
+        RuntimeError: Warp's loader refused the object.
+    """
+    init_quiet()
+    handle = f"warp_ir_binary_{next(_handles)}"
+    if _context.runtime.llvm.wp_load_obj(binary_path.encode(), handle.encode(), wp.config.legacy_cpu_linker) != 0:
+        raise RuntimeError(f"Warp could not load the CPU object {binary_path}")
+    return handle
+
+
+def link_cpu_binary(handle: str, symbol: str) -> bool:
+    """Link an object loaded by :func:`load_cpu_binary` now, by looking up ``symbol`` in it.
+
+    Warp links an object when one of its symbols is first looked up, all of it at once; no code of
+    it runs (static initializers are not run), so a process can link an object and leave running
+    it to its children, which then share the linked code. Returns whether it linked: ``False``
+    when a symbol the object needs is defined nowhere, or it lacks ``symbol``.
+    """
+    sink: list[str] = []
+    with _captured_stderr(sink):  # Warp's loader prints why a lookup failed
+        address = _context.runtime.llvm.wp_lookup(handle.encode(), symbol.encode())
+    return bool(address)
+
+
+def unload_cpu_binary(handle: str) -> None:
+    """Unload an object loaded by :func:`load_cpu_binary` (no module may still run its code)."""
+    _context.runtime.llvm.wp_unload_obj(handle.encode())
+
+
+def attach_cpu_binary(module: Any, block_dim: int, handle: str, meta: dict[str, int]) -> Any:
+    """Make ``module``'s CPU launches of block size ``block_dim`` run code of the object loaded as ``handle``.
+
+    Several modules compiled into one object (a batch) share one loaded copy this way, and its
+    code is linked once, where :func:`load_module_binary` loads and links the object per module.
+    The object stays loaded for as long as this process lives (for the short-lived children of
+    an evaluation).
+
+    Returns:
+        Warp's handle on the binary, as :func:`load_module_binary` returns it.
+    """
+    module_hash = module.get_module_hash(block_dim)
+    loaded = _context.ModuleExec(handle, module_hash, wp.get_device("cpu"), meta, block_dim, None, None,
+                                 module.hashers[block_dim].kernel_hashes)
+    module.execs[(None, block_dim)] = loaded
+    _attached.append(loaded)  # Warp unloads an object when a handle on it is collected: this one is shared
+    return loaded
+
+
 def load_module_binary(module: Any, device: str, block_dim: int, binary_path: str, meta_path: str,
                        arch: int | None = None) -> Any:
     """Make ``module``'s launches on ``device`` run the compiled code at ``binary_path`` (object or PTX).
@@ -298,6 +353,9 @@ __all__ = [
     "kernel_overloads",
     "kernel_python_function",
     "launch_block_dim",
+    "link_cpu_binary",
+    "attach_cpu_binary",
+    "load_cpu_binary",
     "load_module_binary",
     "missing_entry_points",
     "kernels_in",
@@ -306,6 +364,7 @@ __all__ = [
     "release_module",
     "reset_function_ids",
     "struct_python_class",
+    "unload_cpu_binary",
     "user_builtin_names",
     "warp_version",
 ]

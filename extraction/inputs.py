@@ -80,10 +80,10 @@ def _dtype_shape(dtype: Any) -> tuple[int, ...]:
     return tuple(getattr(dtype, "_shape_", ()))
 
 
-def _value(t: Any, rng: np.random.Generator) -> Any:
-    """A random non-array value of Warp type ``t``."""
+def _value(t: Any, rng: np.random.Generator, launch: tuple[int, ...] = LAUNCH_SHAPES[1]) -> Any:
+    """A random non-array value of Warp type ``t`` (a struct's arrays sized for a launch of shape ``launch``)."""
     if wt.type_is_struct(t):
-        return _struct_value(t, rng)
+        return _struct_value(t, rng, launch)
     if hasattr(t, "_wp_generic_type_str_") or _dtype_shape(t):
         flat = _random_scalars(t, (int(np.prod(_dtype_shape(t))),), rng, lo=0.5)
         if wt.type_is_quaternion(t) or wt.type_is_transformation(t):
@@ -104,21 +104,28 @@ def _unit_rotations(t: Any, flat: np.ndarray) -> np.ndarray:
     return np.concatenate([flat[:3], q])
 
 
-def _struct_value(t: Any, rng: np.random.Generator) -> Any:
+def _struct_value(t: Any, rng: np.random.Generator, launch: tuple[int, ...]) -> Any:
+    """A struct with random fields; a 1-d array in it has one element per thread of the launch.
+
+    (Those were 16 long: a kernel indexing them by thread id read past their end, and its outputs
+    depended on whatever memory followed. Arrays of more dimensions stay 16 a side.)
+    """
     instance = t()
     for name, var in t.vars.items():
         vt = var.type
         if wt.is_array(vt):
-            setattr(instance, name, wp.array(_array_values(vt, (16,) * vt.ndim, rng), dtype=vt.dtype, device="cpu"))
+            member = (int(np.prod(launch)),) if vt.ndim == 1 else (16,) * vt.ndim
+            values = _array_values(vt, member, rng, launch)
+            setattr(instance, name, wp.array(values, dtype=vt.dtype, device="cpu"))
         else:
-            setattr(instance, name, _value(vt, rng))
+            setattr(instance, name, _value(vt, rng, launch))
     return instance
 
 
-def _array_values(t: Any, shape: tuple[int, ...], rng: np.random.Generator) -> Any:
+def _array_values(t: Any, shape: tuple[int, ...], rng: np.random.Generator, launch: tuple[int, ...]) -> Any:
     dtype = t.dtype
     if wt.type_is_struct(dtype):
-        return [_struct_value(dtype, rng) for _ in range(int(np.prod(shape)))]
+        return [_struct_value(dtype, rng, launch) for _ in range(int(np.prod(shape)))]
     values = _random_scalars(dtype, shape + _dtype_shape(dtype), rng)
     if wt.type_is_quaternion(dtype) or wt.type_is_transformation(dtype):
         values = np.apply_along_axis(lambda f: _unit_rotations(dtype, f), -1, values)
@@ -186,7 +193,7 @@ def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0)
     points = None
     for name, t in _warp.kernel_arg_types(kernel):
         if wt.is_array(t):
-            vals = _array_values(t, _array_shape(t.ndim, shape), rng)
+            vals = _array_values(t, _array_shape(t.ndim, shape), rng, shape)
             if points is None and getattr(t.dtype, "_shape_", None) == (3,) and t.ndim == 1:
                 points = np.asarray(vals)
             names.append(name), types.append(t), values.append(vals)
@@ -195,5 +202,5 @@ def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0)
             keep.append(geo)
             names.append(name), types.append(t), values.append(geo.id)
         else:
-            names.append(name), types.append(t), values.append(_value(t, rng))
+            names.append(name), types.append(t), values.append(_value(t, rng, shape))
     return LaunchInputs(names, types, values, shape, keep)

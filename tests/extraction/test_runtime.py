@@ -94,3 +94,20 @@ def _hang(item: int) -> int:
 def test_isolation_times_out():
     out = run_isolated([0, 1, 2], _hang, timeout_s=2)
     assert out[0] == 0 and isinstance(out[1], Crashed) and "timeout" in out[1].reason and out[2] == 2
+
+
+def _eat_memory(item: int) -> int:
+    if item == 1:
+        hoard = []
+        while True:
+            hoard.append(bytearray(16 * 2**20))  # touched: resident
+    return item + os.getpid() * 0  # a fresh child gives the same answer
+
+
+def test_isolation_limits_memory_and_can_give_each_item_its_own_child():
+    out = run_isolated([0, 1, 2], _eat_memory, timeout_s=60, memory_mb=256)
+    assert out[0] == 0 and out[2] == 2
+    assert isinstance(out[1], Crashed) and out[1].reason == "used more than 256 MiB of memory"
+    pids = run_isolated([0, 1, 2], lambda _: os.getpid(), one_per_child=True)
+    assert len(set(pids)) == 3 and os.getpid() not in pids
+    assert len(set(run_isolated([0, 1, 2], lambda _: os.getpid()))) == 1

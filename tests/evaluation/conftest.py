@@ -1,0 +1,51 @@
+"""Rows of the tiny programs in tests/fixtures/eval, extracted as a build would, for the scorer's tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+EVAL_FIXTURES = Path(__file__).parent.parent / "fixtures" / "eval"
+
+
+def program_row(name: str, row_id: str) -> dict:
+    """The dataset row of ``tests/fixtures/eval/<name>.py`` (its only kernel), with id ``row_id``."""
+    from extraction import extract_module, loaded_source
+
+    source = (EVAL_FIXTURES / f"{name}.py").read_text(encoding="utf-8")
+    with loaded_source(source, f"warp_ir_test_{name}") as module:
+        record = extract_module(module, program_source=source)[0]
+    record.id, record.family, record.complexity = row_id, "fixture", 1
+    return record.to_row()
+
+
+@pytest.fixture(scope="session")
+def blend_row() -> dict:
+    """``blend``: a helper, a float constant, arithmetic, a sine and one output array; every corruption shows."""
+    return program_row("blend", "b1e4d0000000000a")
+
+
+@pytest.fixture(scope="session")
+def scale_row() -> dict:
+    """``scale``: another program (for "the reference of a different row")."""
+    return program_row("scale", "5ca1e0000000000b")
+
+
+@pytest.fixture(scope="session")
+def pch_dir(tmp_path_factory) -> str:
+    """Warp's CPU headers precompiled once for the session's scoring tests."""
+    from evaluation.harness import warm_headers
+
+    path = str(tmp_path_factory.mktemp("pch"))
+    warm_headers(path)
+    return path
+
+
+@pytest.fixture()
+def score(pch_dir, tmp_path):
+    """``score(problems)`` with the session's precompiled headers and a fresh work folder."""
+    from evaluation.harness import score as run
+
+    counter = iter(range(1000))
+    return lambda problems, **kw: run(problems, str(tmp_path / f"work-{next(counter)}"), pch_dir=pch_dir, **kw)

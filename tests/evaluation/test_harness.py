@@ -1,0 +1,118 @@
+"""The ladder on real programs: references pass every rung; corrupted, crashing, hanging answers fail."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from evaluation.adversarial import KINDS, corrupt
+from evaluation.harness import Problem
+from evaluation.tasks import TASKS
+
+CPU_TASKS = ("python→cpp_forward", "python→cpp_backward", "cuda_forward→python")
+
+
+def _fenced(task, code: str) -> str:
+    return f"```{task.language}\n{code}\n```"
+
+
+def test_references_reach_every_rung_on_every_task(score, blend_row, scale_row):
+    problems = [Problem(i + 1, row, task, (_fenced(task, row[task.target]),))
+                for i, (row, task) in enumerate((r, t) for r in (blend_row, scale_row) for t in TASKS.values())]
+    samples = score(problems, run_cuda=False)
+    assert len(samples) == 10
+    for s in samples:
+        assert (s.exact, s.normalized, s.compiles) == (True, True, True), s
+        if s.task.startswith("python→cuda"):
+            assert s.correct is None and s.error == ""  # no GPU asked for: scored up to "compiles"
+        else:
+            assert s.correct is True and s.max_abs_diff == 0.0, s
+
+
+@pytest.mark.parametrize("task_name", CPU_TASKS)
+def test_every_corruption_fails_and_the_reference_beside_it_passes(score, blend_row, scale_row, task_name):
+    task = TASKS[task_name]
+    kinds = [k for k in KINDS if corrupt(k, task, blend_row, scale_row) is not None]
+    assert len(kinds) == len(KINDS) - (1 if task.decompile else 0)  # only calls_reference has no Python form
+    texts = [blend_row[task.target]] + [corrupt(k, task, blend_row, scale_row) for k in kinds]
+    samples = score([Problem(1, blend_row, task, tuple(texts))])
+    assert samples[0].correct is True and samples[0].exact
+    for kind, s in zip(kinds, samples[1:]):
+        assert s.correct is False and not s.exact, (kind, s)
+        assert s.error, kind
+    by_kind = dict(zip(kinds, samples[1:]))
+    for kind in ("other_row", "other_kernel"):  # another kernel's code: the module cannot be built with it
+        assert by_kind[kind].compiles is False
+    if not task.decompile:
+        assert by_kind["calls_reference"].compiles is False or "killed by signal" in by_kind["calls_reference"].error
+        assert by_kind["operator"].compiles and "differs from the reference" in by_kind["operator"].error
+    if task.backward:
+        assert "adjoint of" in by_kind["constant"].error
+
+
+def test_an_answer_equal_once_normalised_is_correct_but_not_exact(score, blend_row):
+    from evaluation.normalize import same_normalized
+
+    task = TASKS["python→cpp_forward"]
+    reference = blend_row[task.target]
+    # what a model might write: no comments, other temporaries' numbers
+    renumbered = re.sub(r"var_(\d+)\b", lambda m: f"var_{int(m[1]) + 100}", re.sub(r"//[^\n]*", "", reference))
+    assert same_normalized(renumbered, reference)
+    (s,) = score([Problem(1, blend_row, task, (renumbered,))])
+    assert (s.exact, s.normalized, s.compiles, s.correct) == (False, True, True, True)
+
+
+def _with_body(reference: str, symbol: str, body: str) -> str:
+    start = reference.index(symbol)
+    brace = reference.index("{", reference.index(")", start))
+    end = reference.rindex("}")
+    return reference[:brace] + "{\n" + body + "\n}" + reference[end + 1:]
+
+
+def test_crashing_hanging_and_memory_eating_predictions_are_recorded_and_the_run_goes_on(
+        score, blend_row, scale_row, monkeypatch):
+    from evaluation import harness
+    from evaluation.tasks import entry_point
+
+    monkeypatch.setattr(harness, "RUN_TIMEOUT_S", 8.0)
+    monkeypatch.setattr(harness, "MEMORY_MB", 512)
+    task = TASKS["python→cpp_forward"]
+    reference = blend_row[task.target]
+    symbol = entry_point(reference, "cpu", False)[0]
+    crash = _with_body(reference, symbol, "    *(volatile int*)8 = 1;")
+    hang = _with_body(reference, symbol, "    for (volatile int n = 0; ; ++n) {}")
+    hog = 'extern "C" void* malloc(size_t);\n' + _with_body(
+        reference, symbol, "    for (;;) { char* p = (char*)malloc(1 << 24); for (int j = 0; j < (1 << 24); j += 4096) "
+                           "p[j] = 1; }")
+    samples = score([Problem(1, blend_row, task, (crash, hang, hog, reference)),
+                     Problem(2, scale_row, task, (scale_row[task.target],))])
+    crashed, hung, ate, fine, other = samples
+    assert crashed.compiles and crashed.correct is False and "killed by signal 11" in crashed.error
+    assert hung.compiles and hung.correct is False and "timeout" in hung.error
+    assert ate.compiles and ate.correct is False and "more than 512 MiB" in ate.error
+    assert fine.correct is True and other.correct is True
+
+
+def test_a_broken_or_unlinkable_prediction_fails_alone(score, blend_row, scale_row):
+    task = TASKS["python→cpp_forward"]
+    good = scale_row[task.target]
+    # both go into one compiler call (the first prediction of each row): bisection keeps the good one
+    samples = score([Problem(1, blend_row, task, ("this is not C++ {",)), Problem(2, scale_row, task, (good,))])
+    assert samples[0].compiles is False and "compile error" in samples[0].error
+    assert samples[1].compiles and samples[1].correct
+    # compiles, but leaves a symbol nothing defines: the batch's binary cannot be linked; retried alone
+    from evaluation.tasks import entry_point
+
+    ref = blend_row[task.target]
+    symbol = entry_point(ref, "cpu", False)[0]
+    unlinkable = 'extern "C" void warp_ir_nowhere(void);\n' + _with_body(ref, symbol, "    warp_ir_nowhere();")
+    samples = score([Problem(1, blend_row, task, (unlinkable,)), Problem(2, scale_row, task, (good,))])
+    assert samples[0].compiles and samples[0].correct is False and samples[0].error.startswith("load:")
+    assert samples[1].correct is True
+
+
+def test_a_forbidden_prediction_is_never_compiled(score, blend_row):
+    task = TASKS["python→cpp_forward"]
+    (s,) = score([Problem(1, blend_row, task, ('#include "/etc/passwd"\n' + blend_row[task.target],))])
+    assert s.compiles is False and "preprocessor directive at line 1" in s.error
