@@ -13,11 +13,14 @@ For each task, every prediction climbs the rungs of :data:`RUNGS`:
    for backward tasks, every gradient) matches the reference's (:mod:`evaluation.compare`). CUDA
    code runs only where a GPU is present; elsewhere this rung is ``None`` (not scored).
 
-Modules are compiled 32 to a compiler call (references in their own batches, never beside a
-prediction); a batch that fails is bisected so that only the broken predictions fail. Loading
-programs, generating code, compiling and launching all happen in forked children with time and
-memory limits (:func:`extraction.isolate.run_isolated`); every prediction is launched in a child
-of its own, and the references' binaries are never loaded in a process that runs a prediction.
+Modules are compiled :data:`BATCH_SIZE` to a compiler call, with Warp's headers precompiled once
+(references in their own batches, never beside a prediction of their row); a batch that fails is
+bisected so that only the broken predictions fail. Loading programs, generating code, compiling
+and launching all happen in forked children with time and memory limits
+(:func:`extraction.isolate.run_isolated`). A batch of predictions is linked in this process
+(linking runs none of its code) and every prediction is then launched in a child of its own; a
+batch that cannot be linked is run one prediction at a time. A prediction whose spliced module is
+its reference's, character for character, runs the reference's binary.
 """
 
 from __future__ import annotations

@@ -580,6 +580,7 @@ def compile_cpu(cpp_path: str, obj_path: str, block_dim: int = 256, optimization
     """
     from warp._src import build as _build  # noqa: PLC0415
 
+    init_quiet()  # Warp's compiler lives in its runtime
     messages: list[str] = []
     try:
         with _captured_stderr(messages):
@@ -595,6 +596,7 @@ def compile_cuda(cu_path: str, ptx_path: str, arch: int = 75, optimization_level
     """Compile a CUDA file to PTX through NVRTC (no GPU needed); ``None`` on success, else the diagnostics."""
     from warp._src import build as _build  # noqa: PLC0415
 
+    init_quiet()
     messages: list[str] = []
     try:
         with _captured_stderr(messages):

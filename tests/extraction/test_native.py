@@ -40,3 +40,25 @@ def test_find_broken_call_count():
 
     assert find_broken(list(range(16)), fake_compile) == {5: "error: bad"}
     assert len(calls) == 9  # 1 + 2 per level of the bisection
+
+
+def test_linking_a_cpu_object_runs_none_of_its_code(tmp_path):
+    """What lets the scorer link a batch of predictions once and run each in a child: linking runs nothing."""
+    import re
+
+    from extraction import _warp
+    from extraction.isolate import run_isolated
+    from extraction.native import binary_path, compile_sources
+
+    source = records(1)[0].generated["cpu"] + "\nstatic int warp_ir_trap = (__builtin_trap(), 0);\n"
+    src = str(tmp_path / "trap.cpp")
+    assert compile_sources([source], "cpu", src) is None
+    wrapper = re.search(r"WP_API void (\w+_cpu_forward)\(", source)[1]
+
+    def link(_: object) -> bool:
+        handle = _warp.load_cpu_binary(binary_path(src, "cpu"))
+        linked = _warp.link_cpu_binary(handle, wrapper)
+        missing = _warp.link_cpu_binary(handle, "warp_ir_no_such_symbol")
+        return linked and not missing
+
+    assert run_isolated([None], link, timeout_s=60) == [True]  # the trapping initializer never ran
