@@ -346,15 +346,23 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from warp_ir.evaluate import DEFAULT_KS, EvalError, evaluate  # noqa: PLC0415
+    from warp_ir.lock import FolderLocked  # noqa: PLC0415
+    from warp_ir.outdir import BUILD_INFO, OutputError, opened, read_build_info  # noqa: PLC0415
 
-    if args.out is not None and args.out.exists() and not args.overwrite:
-        raise UsageError(f"--out {args.out} exists: choose a new file, or pass --overwrite to replace it")
-    if args.out is not None and args.out.is_dir():
-        raise UsageError(f"--out {args.out} is a folder, not a file")
+    if args.out is not None:
+        if args.out.is_dir():
+            raise UsageError(f"--out {args.out} is a folder, not a file")
+        if args.out.exists() and not args.overwrite:
+            raise UsageError(f"--out {args.out} exists: choose a new file, or pass --overwrite to replace it")
+        if not args.out.parent.is_dir():
+            raise UsageError(f"--out {args.out}: no folder {args.out.parent}")
+    if args.data.is_dir() and read_build_info(args.data) is None:  # not ours: not even a lock file goes there
+        raise UsageError(f"--data {args.data} is not a warp-ir build (no {BUILD_INFO} a build wrote)")
     try:
-        report = evaluate(args.predictions, args.data, args.config, args.split, args.k or DEFAULT_KS, args.num_proc,
-                          args.out, args.seed)
-    except EvalError as exc:
+        with opened(args.data, "eval"):  # no build may replace the rows while they are scored
+            report = evaluate(args.predictions, args.data, args.config, args.split, args.k or DEFAULT_KS,
+                              args.num_proc, args.out, args.seed)
+    except (EvalError, FolderLocked, OutputError) as exc:
         raise UsageError(str(exc)) from exc
     print(json.dumps(report.to_json(), indent=1) if args.json else report.render())
     return 0

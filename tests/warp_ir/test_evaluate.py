@@ -77,16 +77,18 @@ def test_unusable_input_is_one_line_and_status_2(small_build, tmp_path, capsys):
     cases = [
         ((tmp_path / "missing.jsonl", "--data", small_build.out_dir), "cannot read"),
         ((stale, "--data", small_build.out_dir), "builder_version '0.0.1' is not this dataset's"),
-        ((EXAMPLE, "--data", tmp_path), "holds no synthetic rows"),
+        ((EXAMPLE, "--data", tmp_path), "is not a warp-ir build"),
         ((EXAMPLE, "--data", small_build.out_dir, "--split", "dev"), "no 'dev' split"),
         ((EXAMPLE, "--data", small_build.out_dir, "--out", out), "exists"),
         ((EXAMPLE, "--data", small_build.out_dir, "--k", "0"), "must be at least 1"),
+        ((EXAMPLE, "--data", small_build.out_dir, "--out", tmp_path / "no" / "r.jsonl"), "no folder"),
     ]
     for args, message in cases:
         assert _eval(*args) == 2, args
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
     assert out.read_text(encoding="utf-8") == "mine\n"  # never touched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.jsonl", "stale.jsonl"]  # no lock file left there
 
 
 @pytest.mark.slow
