@@ -45,11 +45,10 @@ def build(rows: int, out: Path) -> None:
 
 def test_rows(data: Path, rows: int) -> list[dict]:
     from warp_ir.stats import iter_rows, split_files
+    from warp_ir.views import SOURCE_COLUMNS
 
     out = []
-    for row in iter_rows(split_files(data)["test"], ["id", "kernel_name", "python_source", "arguments",
-                                                    "helper_functions", "launch_dim", "warp_version", "cpp_forward",
-                                                    "cpp_backward", "cuda_forward", "cuda_backward"]):
+    for row in iter_rows(split_files(data)["test"], SOURCE_COLUMNS):
         out.append(row)
         if len(out) == rows:
             break
@@ -127,8 +126,7 @@ def corrupted(data: Path, rows: int, workdir: Path) -> None:
             other = picked[(i + 1) % len(picked)]
             variants = [("reference", m[2]["content"])]
             variants += [(kind, code) for kind in KINDS if (code := corrupt(kind, task, row, other)) is not None]
-            # one line per (row, task): every variant would be one sample of it; lines need distinct (id, task),
-            # so each variant goes in its own file-wide line through the sample index instead
+            # a file holds one line per (row, task): the variants are that line's answers, told apart by index
             lines.append({"id": row["id"], "task": name, "predictions": [code for _, code in variants]})
             kinds[(row["id"], name)] = [kind for kind, _ in variants]
     preds = workdir / "corrupted.jsonl"

@@ -77,7 +77,7 @@ class RunJob:
         program: The program whose kernel is launched (its module runs ``binary``).
         input_source: The row's Python source (inputs for geometry handles are chosen from it).
         launch_dim: Dimensionality of the launch.
-        block_dim: The block size the binary was generated for.
+        block_dim: The block size the program's launches resolve to (the binary is registered for it).
         binary: Path of the compiled object (CPU) or PTX (CUDA).
         meta: Path of its JSON metadata (shared-memory sizes).
         arch: The PTX architecture (CUDA), else ``None``.

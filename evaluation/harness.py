@@ -99,7 +99,7 @@ class Sample:
         return asdict(self)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # a unit is itself: membership tests compare identity, not source text
 class _Unit:
     """One module to compile: a row's reference or one distinct prediction of it."""
 
@@ -143,13 +143,17 @@ def _text_rungs(task: Task, code: str, reference: str) -> tuple[bool, bool]:
     return False, _same_python(code, reference) if task.decompile else same_normalized(code, reference)
 
 
+def _compile_isolated(sources: Sequence[str], target: str, path: str, pch_dir: str | None) -> str | None:
+    """:func:`extraction.native.compile_sources` in a child with a time and memory limit (a source may hang Clang)."""
+    result = run_isolated([None], lambda _: native.compile_sources(sources, target, path, pch_dir),
+                          timeout_s=COMPILE_TIMEOUT_S, memory_mb=2 * MEMORY_MB)[0]
+    return f"compiler {result.reason}" if isinstance(result, Crashed) else result
+
+
 def _compile(units: list[_Unit], target: str, path: str, pch_dir: str | None) -> dict[int, str]:
     """Compile ``units`` into one binary at ``path`` (+ extension); the broken ones, by index, with why."""
     def attempt(batch: Sequence[_Unit]) -> str | None:
-        result = run_isolated([None], lambda _: native.compile_sources([u.source for u in batch], target, path,
-                                                                       pch_dir),
-                              timeout_s=COMPILE_TIMEOUT_S, memory_mb=2 * MEMORY_MB)[0]
-        return f"compiler {result.reason}" if isinstance(result, Crashed) else result
+        return _compile_isolated([u.source for u in batch], target, path, pch_dir)
 
     error = attempt(units)
     if error is None:
@@ -327,9 +331,9 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
         [_job(u, problems[u.problem].row, task, seed) for u in ref_units if not u.error], run_shared,
         timeout_s=RUN_TIMEOUT_S, memory_mb=MEMORY_MB)))
     clock.lap("run references")
-    todo = [u for u in units if not u.error]
+    batches = _by_binary([u for u in units if not u.error])
     runs = []
-    for binary, members in _by_binary(todo).items():
+    for binary, members in batches.items():
         # link each batch once, here (no code of it runs); every prediction then runs in a child of its own
         wrapper = _WRAPPER.search(members[0].source)
         linked = target == "cpu" and wrapper is not None and preload(binary, wrapper[1])
@@ -338,8 +342,7 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
                              one_per_child=True)
         if linked:
             release(binary)
-    todo = [u for members in _by_binary(todo).values() for u in members]
-    for u, result in zip(todo, runs):
+    for u, result in zip((u for members in batches.values() for u in members), runs):
         if isinstance(result, RunOutput) and result.stage == "load" and u.batch_size > 1:
             # another prediction in its batch may have left a symbol unresolved: try it alone
             _compile_all([u], target, workdir, f"alone-{u.problem}-{u.slot}", pch_dir)
@@ -391,8 +394,6 @@ def warm_headers(pch_dir: str) -> None:
     _warp.init_quiet()
     with tempfile.TemporaryDirectory(prefix="warp-ir-pch-") as tmp, loaded_source(_WARM, "warp_ir_eval_warm") as mod:
         source = _warp.codegen_module(_warp.module_of(mod.warm), "cpu").source
-        result = run_isolated([None], lambda _: native.compile_sources([source], "cpu", os.path.join(tmp, "warm.cpp"),
-                                                                       pch_dir),
-                              timeout_s=COMPILE_TIMEOUT_S, memory_mb=2 * MEMORY_MB)[0]
+        result = _compile_isolated([source], "cpu", os.path.join(tmp, "warm.cpp"), pch_dir)
     if result is not None:
         logger.warning("precompiling Warp's headers failed (%s): compiles will be slower", result)

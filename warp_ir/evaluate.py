@@ -26,12 +26,11 @@ from evaluation.tasks import Task, messages
 from extraction import _warp, init_quiet, kernel_cache
 from warp_ir.outdir import read_build_info
 from warp_ir.stats import CONFIG_PREFIX, StatsError, iter_rows, split_files
+from warp_ir.views import SOURCE_COLUMNS
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_KS: tuple[int, ...] = (1, 5, 10)
-_COLUMNS = ["id", "family", "complexity", "kernel_name", "python_source", "arguments", "helper_functions",
-            "launch_dim", "warp_version", "cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward"]
 
 
 class EvalError(ValueError):
@@ -47,7 +46,7 @@ def _rows(data: Path, config: str, split: str) -> dict[str, dict[str, Any]]:
     if split not in files:
         raise EvalError(f"{data} has no {split!r} split in its {config} configuration (it has: {', '.join(files)})")
     try:
-        return {row["id"]: row for row in iter_rows(files[split], _COLUMNS)}
+        return {row["id"]: row for row in iter_rows(files[split], SOURCE_COLUMNS)}
     except StatsError as exc:
         raise EvalError(str(exc)) from None
 

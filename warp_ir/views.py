@@ -36,6 +36,9 @@ CONFIG_PREFIX_CHAT = "chat-"
 WRITE_BATCH = 512  # source rows turned into chats at once (their five chats hold every code column twice)
 # what a chat row carries besides its messages: what `warp-ir eval` needs to score a prediction for it
 EVAL_COLUMNS = ("python_source", "kernel_name", "arguments", "launch_dim", "family", "complexity", "warp_version")
+# the source-row columns the chats of every task (and their scoring, warp_ir.evaluate) read
+SOURCE_COLUMNS = sorted({"id", "helper_functions", *EVAL_COLUMNS, *(t.given for t in TASKS.values()),
+                         *(t.target for t in TASKS.values())})
 SCHEMA = pa.schema([
     ("id", pa.string()), ("task", pa.string()), ("prompt_version", pa.string()),
     ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
@@ -110,8 +113,6 @@ def write_chat_views(folder: Path, dest: Path, options: ViewOptions, tokenizer: 
         "max_tokens": options.max_tokens, "tokenizer": tokenizer_name(options.tokenizer) if options.tokenizer else None,
         "tasks": {task.name: {"config": config_name(task), "rows": {}, "dropped": {}} for task in TASKS.values()},
     }
-    columns = sorted({"id", "helper_functions", *EVAL_COLUMNS, *(t.given for t in TASKS.values()),
-                      *(t.target for t in TASKS.values())})
     for split, paths in files.items():
         parts: dict[Task, list[Path]] = {task: [] for task in TASKS.values()}  # non-empty files, in order
         for k, path in enumerate(paths):
@@ -119,7 +120,7 @@ def write_chat_views(folder: Path, dest: Path, options: ViewOptions, tokenizer: 
                        for task in TASKS.values()}
             try:
                 batch: list[dict[str, Any]] = []
-                for row in iter_rows([path], columns):
+                for row in iter_rows([path], SOURCE_COLUMNS):
                     batch.append(row)
                     if len(batch) >= WRITE_BATCH:
                         _write_batch(batch, writers, options, tokenizer, report, split)

@@ -98,14 +98,14 @@ def test_references_score_every_rung_on_every_task_of_a_200_row_build(tmp_path):
     from warp_ir.build import build
     from warp_ir.evaluate import evaluate
     from warp_ir.stats import iter_rows, split_files
+    from warp_ir.views import SOURCE_COLUMNS
 
     data = build(tmp_path / "data", num_samples=200, seed=0, num_proc=2,
                  command="warp-ir build --num-samples 200").out_dir
     total = 0
     for split, paths in split_files(data).items():
         lines = [{"id": row["id"], "task": task.name, "predictions": [m[2]["content"]]}
-                 for row in iter_rows(paths, ["id", "kernel_name", "python_source", "arguments", "helper_functions",
-                                              "launch_dim", "warp_version", *{t.target for t in TASKS.values()}])
+                 for row in iter_rows(paths, SOURCE_COLUMNS)
                  for task in TASKS.values() if (m := messages(task, row)) is not None]
         preds = tmp_path / f"{split}.jsonl"
         preds.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
