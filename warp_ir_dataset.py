@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,12 +23,12 @@ import datasets
 from datasets.builder import Key
 from datasets.utils.logging import get_logger
 
-from extraction import FEATURES, TARGETS, VALIDATION_LEVELS, rows_table
+from extraction import FEATURES, TARGETS, VALIDATION_LEVELS
 from generator.plan import (
     BUILDER_VERSION, DEFAULT_SPLITS, DEFAULT_TWIN_THRESHOLD, PLAN_SIGNATURES, make_plan, write_signatures,
 )
-from generator.real_config import real_records
-from generator.real_sources import PACKAGES
+from generator.real.child import DEFAULT_TIMEOUT_S
+from generator.real.config import check_real_settings, mine_and_plan, real_jobs, real_table, row_batches
 from generator.atomic import write_json_atomic
 from generator.shard import fingerprint, run_shard
 from generator.templates import default_families
@@ -57,11 +58,17 @@ class WarpIRConfig(datasets.BuilderConfig):
         shard_size: Programs per shard (the unit of parallelism and of resumption).
         stats_dir: Where per-shard counts and row statistics are written (``warp-ir build`` sets it).
         resume_dir: Where finished shards are kept, so a killed build resumes (``warp-ir build`` sets it).
-        plan_workers: Processes that plan (render and hash programs); every split gets at least this many shards.
+        plan_workers: Processes that plan (render and hash programs; every split gets at least this many
+            shards), or, for ``real``, packages mined at once (each in a child process of its own).
         fuzzy_dedup: Drop a program whose near-twin (see ``twin_threshold``) is already kept.
         twin_threshold: Estimated Jaccard of normalised 5-token shingles at or above which two programs are
             near-twins: kept in one split (and, with ``fuzzy_dedup``, never both kept).
-        packages: ``real`` configuration: distributions whose own Warp code is mined.
+        packages: ``real`` configuration: installed distributions whose own Warp code is mined (default
+            ``None``: warp-lang and every installed distribution that depends on it).
+        test_packages: ``real`` configuration: packages whose rows form the test split (default ``None``:
+            :data:`generator.real.config.DEFAULT_TEST_PACKAGES`); the others are train.
+        allow_licenses: ``real`` configuration: SPDX ids mined besides the permissive ones.
+        package_timeout: ``real`` configuration: seconds one package's child process may mine.
         include_fem: ``real`` configuration: add the kernels warp.fem generates for the Poisson example.
     """
 
@@ -78,7 +85,10 @@ class WarpIRConfig(datasets.BuilderConfig):
     plan_workers: int = 1
     fuzzy_dedup: bool = True
     twin_threshold: float = DEFAULT_TWIN_THRESHOLD
-    packages: tuple[str, ...] = ("warp-lang", "mujoco-warp")
+    packages: tuple[str, ...] | None = None
+    test_packages: tuple[str, ...] | None = None
+    allow_licenses: tuple[str, ...] = ()
+    package_timeout: float = DEFAULT_TIMEOUT_S
     include_fem: bool = True
 
     def __post_init__(self) -> None:
@@ -100,9 +110,8 @@ class WarpIRConfig(datasets.BuilderConfig):
             raise ValueError(f"targets must be a non-empty subset of {', '.join(TARGETS)}")
         if self.validate not in VALIDATION_LEVELS:
             raise ValueError(f"validate must be one of {', '.join(VALIDATION_LEVELS)}, got {self.validate!r}")
-        unknown_packages = [p for p in self.packages if p not in PACKAGES]
-        if unknown_packages:
-            raise ValueError(f"unknown packages: {', '.join(unknown_packages)} (known: {', '.join(PACKAGES)})")
+        self.packages, self.test_packages = check_real_settings(self.packages, self.test_packages,
+                                                                self.allow_licenses, self.package_timeout)
         if not (isinstance(self.twin_threshold, (int, float)) and 0.5 <= self.twin_threshold <= 1.0):
             raise ValueError(f"twin_threshold must be a number in [0.5, 1], got {self.twin_threshold!r}")
         values = list(self.split_ratios.values())
@@ -118,7 +127,7 @@ class WarpIR(datasets.ArrowBasedBuilder):
     BUILDER_CONFIG_CLASS = WarpIRConfig
     BUILDER_CONFIGS = [
         WarpIRConfig(name="synthetic", description="Programs rendered from warp-ir's templates."),
-        WarpIRConfig(name="real", description="Kernels of real Warp code (held-out evaluation set)."),
+        WarpIRConfig(name="real", description="Kernels of real Warp code, train and test held out by package."),
     ]
     DEFAULT_CONFIG_NAME = "synthetic"
     # Rows are ~30 KB of code: Parquet row groups of 100 rows (~3 MB); a shard is one table of at most
@@ -138,8 +147,17 @@ class WarpIR(datasets.ArrowBasedBuilder):
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
         cfg = self.config
-        if cfg.name == "real":
-            return [datasets.SplitGenerator(name="test", gen_kwargs={"shards": [tuple(cfg.packages)]})]
+        if cfg.name == "real":  # each package mined in a child process of its own; finished ones are kept
+            if cfg.resume_dir:
+                folder = Path(cfg.resume_dir) / "real"
+            else:
+                self._scratch = tempfile.TemporaryDirectory(prefix="warp-ir-real-")  # removed with the builder
+                folder = Path(self._scratch.name)
+            jobs = real_jobs(cfg.packages, cfg.targets, cfg.allow_licenses, cfg.include_fem)
+            shards, report = mine_and_plan(jobs, folder, cfg.test_packages, cfg.plan_workers, cfg.package_timeout)
+            if cfg.stats_dir:
+                write_json_atomic(Path(cfg.stats_dir) / "real_report.json", report)
+            return [datasets.SplitGenerator(name=split, gen_kwargs={"shards": s}) for split, s in shards.items()]
         plan = make_plan(cfg.seed, cfg.num_samples, load_templates(), cfg.families, cfg.split_ratios, cfg.shard_size,
                          workers=cfg.plan_workers, twin_threshold=cfg.twin_threshold, fuzzy_dedup=cfg.fuzzy_dedup)
         logger.info("plan: %s", json.dumps(plan.to_json()))
@@ -155,10 +173,9 @@ class WarpIR(datasets.ArrowBasedBuilder):
     def _generate_tables(self, shards: list):
         cfg = self.config
         if cfg.name == "real":
-            rows = [r.to_row() for r in real_records(shards[0], cfg.targets, cfg.include_fem, cfg.stats_dir)]
-            size = self.DEFAULT_WRITER_BATCH_SIZE
-            for i in range(0, len(rows), size):
-                yield Key(0, i // size), rows_table(rows[i : i + size])
+            for i, shard in enumerate(shards):
+                for j, batch in enumerate(row_batches(real_table(shard), self.DEFAULT_WRITER_BATCH_SIZE)):
+                    yield Key(i, j), batch
             return
         resume = None
         if cfg.resume_dir:

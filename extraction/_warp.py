@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -134,12 +134,14 @@ def module_of(kernel: Any) -> Any:
     return kernel.module
 
 
-def codegen_module(module: Any, target: str) -> ModuleCode:
+def codegen_module(module: Any, target: str, kernels: Sequence[Any] | None = None) -> ModuleCode:
     """Generate the C++ (``cpu``) or CUDA (``cuda``) source of a Warp module, without compiling.
 
     Args:
         module: A Warp module.
         target: ``"cpu"`` or ``"cuda"``.
+        kernels: Build only these kernels of the module (generic ones: their overloads), with what
+            they use; default every live kernel, as Warp builds it.
 
     Returns:
         The generated source and the symbol tables needed to cut it per kernel.
@@ -153,7 +155,8 @@ def codegen_module(module: Any, target: str) -> ModuleCode:
     their portable implementation instead of MathDx link-time code. Nothing else reads it.
     """
     options = module.resolve_options(wp.config) | {"output_arch": None}
-    builder = _context.ModuleBuilder(module, options, target=target)
+    hasher = _context.ModuleHasher(list(kernels), options) if kernels is not None else None
+    builder = _context.ModuleBuilder(module, options, hasher, target=target)
     source = builder.codegen(target)
     kernels = [(k, k.get_mangled_name()) for k in builder.kernels]
     functions = {f.native_func: f for f in builder.functions if f.native_snippet is None}
@@ -607,7 +610,7 @@ def compile_cuda(cu_path: str, ptx_path: str, arch: int = 75, optimization_level
     return None
 
 
-# --- real-code mining (generator/real.py) -------------------------------------------------------
+# --- real-code mining (generator/real/mine.py) -------------------------------------------------------
 
 def warp_modules() -> list[tuple[str, Any]]:
     """Every Warp module the process has created, as ``(name, module)`` sorted by name."""

@@ -43,7 +43,7 @@ def _one_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     """The parent's environment with the project root first on ``PYTHONPATH``."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH")) if p)
@@ -58,7 +58,7 @@ def _stderr_fd() -> int:
         return 2
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def kill_group(proc: subprocess.Popen) -> None:
     """Kill the child and everything it started (its own session), then reap it."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -90,16 +90,16 @@ def extract_in_child(target: str, targets: Sequence[str] = TARGETS, timeout_s: f
         cmd = [sys.executable, "-P", "-m", "extraction.child", "--result", str(result),
                "--targets", ",".join(targets), "--", target]
         logger.info("extracting %s in a child process (limit %g s)", target, timeout_s)
-        proc = subprocess.Popen(cmd, cwd=os.getcwd(), env=_child_env(), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(cmd, cwd=os.getcwd(), env=child_env(), stdin=subprocess.DEVNULL,
                                 stdout=_stderr_fd(), stderr=_stderr_fd(), start_new_session=True)
         try:
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            kill_group(proc)
             raise ChildError(f"{target} did not finish importing within {timeout_s:g} s (its top-level code "
                              "still running?): raise --timeout or guard it with if __name__ == '__main__'") from None
         except BaseException:  # e.g. KeyboardInterrupt: never leave the child running
-            _kill_group(proc)
+            kill_group(proc)
             raise
         try:
             payload = json.loads(result.read_text(encoding="utf-8"))

@@ -134,6 +134,7 @@ def extract_kernels(
     targets: Sequence[str] = TARGETS,
     program_source: str | None = None,
     module_name: str = "",
+    only_these: bool = False,
 ) -> list[KernelRecord]:
     """Cut one record per kernel out of the code Warp generates for the modules they live in.
 
@@ -145,10 +146,13 @@ def extract_kernels(
         targets: Any of ``"cpu"`` and ``"cuda"``.
         program_source: Every record's ``python_source`` when given (see :func:`extract_module`).
         module_name: Recorded as ``module_name``; stripped from struct type names.
+        only_these: Generate code for ``kernels`` alone, not for every kernel of their modules (a kernel
+            of the module that Warp rejects then costs nothing to the others).
 
     Raises:
         ExtractionError: Warp rejected a module, or a kernel is missing from its generated code.
     """
+    requested = list(kernels)
     kernels = [k for k in kernels if not _warp.is_generic_kernel(k)] + [
         o for k in kernels if _warp.is_generic_kernel(k) for o in _warp.kernel_overloads(k)
     ]
@@ -162,7 +166,8 @@ def extract_kernels(
     for module in by_module.values():
         for target in targets:
             try:
-                code = _warp.codegen_module(module, target)
+                subset = [k for k in requested if _warp.module_of(k) is module] if only_these else None
+                code = _warp.codegen_module(module, target, subset)
             except Exception as exc:
                 raise ExtractionError(warp_error_message(exc)) from exc
             for kernel, prefix in code.kernels:

@@ -41,7 +41,7 @@ def _send(fd: int, obj: Any) -> None:
         view = view[os.write(fd, view):]
 
 
-def _rss(pid: int) -> int:
+def resident_bytes(pid: int) -> int:
     """Resident memory of process ``pid`` in bytes (0 once it is gone)."""
     try:
         with open(f"/proc/{pid}/statm", encoding="ascii") as f:
@@ -61,7 +61,7 @@ class _Watch:
 
     def __init__(self, pid: int, memory_mb: int | None) -> None:
         self.pid = pid
-        self.limit = None if memory_mb is None else _rss(os.getpid()) + memory_mb * 2**20
+        self.limit = None if memory_mb is None else resident_bytes(os.getpid()) + memory_mb * 2**20
         self.over = False
 
     def read_exact(self, fd: int, n: int, timeout_s: float) -> bytes | None:
@@ -73,7 +73,7 @@ class _Watch:
                 return None
             ready, _, _ = select.select([fd], [], [], left if self.limit is None else min(left, self.TICK_S))
             if not ready:
-                if self.limit is not None and _rss(self.pid) > self.limit:
+                if self.limit is not None and resident_bytes(self.pid) > self.limit:
                     self.over = True
                     return None
                 continue

@@ -51,7 +51,9 @@ class Source:
         path: File inside the package (the template for generated programs).
         first_line: First line of the definition in ``path`` (0 when not applicable).
         last_line: Last line of the definition (0 when not applicable).
-        license: SPDX license of the code.
+        license: SPDX license expression of the code.
+        license_file: The license file the distribution ships (``LICENSE``), ``""`` if none.
+        repository: Source repository URL of the distribution, ``""`` if its metadata names none.
     """
 
     kind: str = "generated"
@@ -62,6 +64,8 @@ class Source:
     first_line: int = 0
     last_line: int = 0
     license: str = "Apache-2.0"
+    license_file: str = ""
+    repository: str = ""
 
 
 @dataclass(slots=True)
@@ -149,6 +153,8 @@ FEATURES = datasets.Features(
             "first_line": datasets.Value("int32"),
             "last_line": datasets.Value("int32"),
             "license": datasets.Value("string"),
+            "license_file": datasets.Value("string"),
+            "repository": datasets.Value("string"),
         },
         "validation": {
             "level": datasets.Value("string"),

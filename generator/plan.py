@@ -33,7 +33,7 @@ from generator.twins import TwinIndex
 logger = logging.getLogger(__name__)
 
 MAX_DRAWS_PER_SAMPLE = 20
-BUILDER_VERSION = "0.3.2"  # version of the dataset the builder produces (rows change => bump)
+BUILDER_VERSION = "0.4.0"  # version of the dataset the builder produces (rows change => bump)
 DEFAULT_SPLITS: dict[str, float] = {"train": 0.9, "validation": 0.05, "test": 0.05}
 DEFAULT_TWIN_THRESHOLD = 0.85  # estimated Jaccard of normalised 5-token shingles: near-twins from here on
 

@@ -1,4 +1,4 @@
-"""Finished shards kept on disk so a killed build resumes: Arrow IPC data, verified before it is trusted.
+"""Finished shards (and mined packages) kept on disk so a killed build resumes: Arrow IPC data, verified before it is trusted.
 
 A shard is saved as two files in its build's resume folder:
 
@@ -57,22 +57,35 @@ def _paths(folder: Path, shard: ShardSpec) -> tuple[Path, Path]:
     return folder / f"{shard.name}.arrow", folder / f"{shard.name}.json"
 
 
-def save_shard(folder: Path, shard: ShardSpec, identity: dict[str, Any], table: pa.Table,
-               counts: dict[str, Any]) -> None:
-    """Save a finished shard's rows and manifest (data first, each through a rename)."""
-    data_path, manifest_path = _paths(folder, shard)
+def save_table(data_path: Path, manifest_path: Path, identity: dict[str, Any], table: pa.Table,
+               extra: dict[str, Any]) -> None:
+    """Save finished rows and their manifest (data first, each through a rename).
+
+    Args:
+        data_path: The rows' Arrow IPC file.
+        manifest_path: The manifest: ``identity``, row count, the data file's size and SHA-256, and ``extra``.
+        identity: What made these rows (a later load must present the same).
+        table: The rows, in the dataset's schema.
+        extra: More JSON kept in the manifest (counts, a report).
+    """
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     data = memoryview(sink.getvalue())  # no copy: hashed and written from Arrow's own buffer
     write_atomic(data_path, data)
     manifest = {"version": MANIFEST_VERSION, "shard": identity, "rows": table.num_rows, "bytes": len(data),
-                "sha256": digest(data), "counts": counts}
+                "sha256": digest(data), **extra}
     write_atomic(manifest_path, json.dumps(manifest, sort_keys=True).encode())
 
 
+def save_shard(folder: Path, shard: ShardSpec, identity: dict[str, Any], table: pa.Table,
+               counts: dict[str, Any]) -> None:
+    """Save a finished shard's rows and manifest (data first, each through a rename)."""
+    save_table(*_paths(folder, shard), identity, table, {"counts": counts})
+
+
 def _verify(data_path: Path, manifest_path: Path, identity: dict[str, Any]) -> tuple[pa.Table, dict]:
-    """The rows and counts of a saved shard, once every check has passed.
+    """The rows and manifest of saved rows, once every check has passed.
 
     Raises:
         ShardRejected: A check failed.
@@ -85,11 +98,6 @@ def _verify(data_path: Path, manifest_path: Path, identity: dict[str, Any]) -> t
         raise ShardRejected("not a warp-ir shard manifest")
     if manifest.get("shard") != identity:
         raise ShardRejected("the manifest describes another shard")
-    counts = manifest.get("counts")
-    if not isinstance(counts, dict) or not isinstance(counts.get("rejected"), dict) or \
-            counts.get("rows") != manifest.get("rows") or \
-            counts["rows"] + sum(counts["rejected"].values()) != identity["count"]:
-        raise ShardRejected("its counts do not add up to the shard's programs")
     try:
         data = data_path.read_bytes()
     except OSError as exc:
@@ -102,7 +110,40 @@ def _verify(data_path: Path, manifest_path: Path, identity: dict[str, Any]) -> t
         raise ShardRejected(f"not an Arrow file ({exc})") from exc
     if table.schema != FEATURES.arrow_schema or table.num_rows != manifest["rows"]:
         raise ShardRejected("its rows do not have the dataset's schema or count")
-    return table, counts
+    return table, manifest
+
+
+def _check_counts(manifest: dict[str, Any], identity: dict[str, Any]) -> dict[str, Any]:
+    counts = manifest.get("counts")
+    if not isinstance(counts, dict) or not isinstance(counts.get("rejected"), dict) or \
+            counts.get("rows") != manifest.get("rows") or \
+            counts["rows"] + sum(counts["rejected"].values()) != identity["count"]:
+        raise ShardRejected("its counts do not add up to the shard's programs")
+    return counts
+
+
+def load_table(data_path: Path, manifest_path: Path, identity: dict[str, Any], check=None,
+               kind: str = "rows", again: str = "making them again") -> tuple[pa.Table, dict] | None:
+    """Saved rows and their manifest, or ``None`` when there are none or they failed a check.
+
+    Saved rows that fail a check (``check(manifest)`` may add one by raising
+    :class:`ShardRejected`) are logged (``discarding saved <kind> <path>: <reason>; <again>``)
+    and deleted, so they are made again.
+    """
+    if not data_path.exists() and not manifest_path.exists():
+        return None
+    try:
+        if not data_path.exists() or not manifest_path.exists():
+            raise ShardRejected("half of it is missing")
+        table, manifest = _verify(data_path, manifest_path, identity)
+        if check is not None:
+            check(manifest)
+        return table, manifest
+    except ShardRejected as exc:
+        logger.warning("discarding saved %s %s: %s; %s", kind, data_path, exc, again)
+        data_path.unlink(missing_ok=True)
+        manifest_path.unlink(missing_ok=True)
+        return None
 
 
 def load_shard(folder: Path, shard: ShardSpec, identity: dict[str, Any]) -> tuple[pa.Table, dict] | None:
@@ -111,15 +152,6 @@ def load_shard(folder: Path, shard: ShardSpec, identity: dict[str, Any]) -> tupl
     A shard that fails a check is logged (with its path and the reason) and deleted, so it is
     compiled again.
     """
-    data_path, manifest_path = _paths(folder, shard)
-    if not data_path.exists() and not manifest_path.exists():
-        return None
-    try:
-        if not data_path.exists() or not manifest_path.exists():
-            raise ShardRejected("half of it is missing")
-        return _verify(data_path, manifest_path, identity)
-    except ShardRejected as exc:
-        logger.warning("discarding saved shard %s: %s; compiling it again", data_path, exc)
-        data_path.unlink(missing_ok=True)
-        manifest_path.unlink(missing_ok=True)
-        return None
+    loaded = load_table(*_paths(folder, shard), identity, lambda m: _check_counts(m, identity), kind="shard",
+                        again="compiling it again")
+    return None if loaded is None else (loaded[0], loaded[1]["counts"])

@@ -56,3 +56,33 @@ def test_tokenizer(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tokenizer") / "tokenizer.json"
     tok.save(str(path))
     return path
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A site folder of small installed distributions (tests/fixtures/real_packages.py), on ``sys.path`` and on
+    the children's ``PYTHONPATH``: mined as real packages are. Module-scoped: gone when the module's tests end."""
+    import importlib
+    import sys
+
+    from tests.fixtures.real_packages import KERNELS, OWN, RENAMED, make_distribution
+
+    site = tmp_path_factory.mktemp("site")
+    make_distribution(site, "wirt-alpha", {"kernels.py": KERNELS, "tests/__init__.py": "",
+                                           "tests/test_alpha.py": "raise RuntimeError('tests are not mined')"})
+    make_distribution(site, "wirt-beta", {"renamed.py": RENAMED, "own.py": OWN,
+                                          "needs_torch.py": "import torch_is_not_here\n"},
+                      license_expression=None, license_field="Apache Software License 2.0")
+    make_distribution(site, "wirt-gpl", {"kernels.py": OWN}, license_expression="GPL-3.0-only")
+    make_distribution(site, "wirt-nolicense", {"kernels.py": OWN}, license_expression=None)
+    make_distribution(site, "wirt-crash", {"kernels.py": "import os\nos.abort()\n"})
+    make_distribution(site, "wirt-hang", {"kernels.py": "import time\nwhile True:\n    time.sleep(0.01)\n"})
+    make_distribution(site, "wirt-hog", {"kernels.py": "BIG = bytearray(2 * 1024**3)\nimport time\ntime.sleep(60)\n"})
+    make_distribution(site, "wirt-unrelated", {"kernels.py": OWN}, requires=("numpy",))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(site))
+        mp.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p))
+        importlib.invalidate_caches()
+        yield site
+    for name in [m for m in sys.modules if m.startswith("wirt_")]:
+        del sys.modules[name]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from extraction import warp_version
+from extraction import TARGETS, warp_version
 from generator.pipeline import Counts
 from generator.plan import (
     BUILDER_VERSION, DEFAULT_SPLITS, DEFAULT_TWIN_THRESHOLD, PLAN_SIGNATURES, read_signatures,
@@ -300,7 +300,9 @@ def build_record(produced: Produced, command: str) -> dict[str, Any]:
 def config_summary(cfg: Any) -> dict[str, Any]:
     """The settings of a configuration that decide its rows (what ``build_info.json`` records)."""
     if cfg.name == "real":
-        return {"name": cfg.name, "packages": list(cfg.packages), "targets": list(cfg.targets),
+        return {"name": cfg.name, "packages": list(cfg.packages) if cfg.packages is not None else None,
+                "test_packages": list(cfg.test_packages) if cfg.test_packages is not None else None,
+                "allow_licenses": list(cfg.allow_licenses), "targets": list(cfg.targets),
                 "include_fem": cfg.include_fem}
     return {"name": cfg.name, "num_samples": cfg.num_samples, "seed": cfg.seed, "families": list(cfg.families),
             "targets": list(cfg.targets), "validate": cfg.validate, "split_ratios": cfg.split_ratios,
@@ -321,7 +323,14 @@ def view_options(views: ViewOptions | None, tokenizer: str | None) -> str:
 def rebuild_command(cfg: Any) -> str:
     """The ``warp-ir build`` command that rebuilds ``cfg`` (what the card prints; no paths, no timings)."""
     if cfg.name == "real":
-        return f"warp-ir build --config real --out warp-ir-data --packages {','.join(cfg.packages)}"
+        parts = ["warp-ir", "build", "--config", "real", "--out", "warp-ir-data"]
+        for option, values in (("--packages", cfg.packages), ("--test-packages", cfg.test_packages),
+                               ("--allow-license", cfg.allow_licenses or None)):
+            if values is not None:
+                parts += [option, ",".join(values)]
+        if tuple(cfg.targets) != TARGETS:
+            parts += ["--targets", ",".join(cfg.targets)]
+        return shlex.join(parts)
     parts = ["warp-ir", "build", "--out", "warp-ir-data", "--num-samples", str(cfg.num_samples), "--seed",
              str(cfg.seed), "--targets", ",".join(cfg.targets), "--validate", cfg.validate]
     if set(cfg.families) != set(default_families()):

@@ -109,7 +109,14 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--config", choices=("synthetic", "real"), default="synthetic",
                    help="synthetic: programs from the templates (data/); real: kernels mined from real Warp code (real/)")
     b.add_argument("--packages", type=_names, default=None,
-                   help="real config: distributions to mine (default warp-lang,mujoco-warp)")
+                   help="real config: installed distributions to mine (default: warp-lang and every installed "
+                   "distribution that depends on it)")
+    b.add_argument("--test-packages", type=_names, default=None,
+                   help="real config: packages whose rows form the test split, the rest is train (default mujoco-warp)")
+    b.add_argument("--allow-license", type=_names, action="extend", default=None, metavar="SPDX",
+                   help="real config: also mine code under these SPDX licenses (default: permissive ones only)")
+    b.add_argument("--package-timeout", type=_seconds, default=None,
+                   help="real config: seconds one package may take to mine (default 1800)")
     b.add_argument("--num-samples", type=_positive, default=1000, help="distinct programs to draw (default 1000)")
     b.add_argument("--seed", type=_integer, default=0)
     b.add_argument("--families", type=_names, default=None,
@@ -242,8 +249,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         config["twin_threshold"] = args.twin_threshold
     if args.split_ratios:
         config["split_ratios"] = args.split_ratios
-    if args.packages:
-        config["packages"] = tuple(args.packages)
+    for option, key in (("packages", "packages"), ("test_packages", "test_packages"),
+                        ("allow_license", "allow_licenses")):
+        if getattr(args, option):
+            config[key] = tuple(getattr(args, option))
+    if args.package_timeout:
+        config["package_timeout"] = args.package_timeout
     views = _view_options(args, bool(args.views))
     try:
         result = build(args.out, config_name=args.config, num_proc=args.num_proc, keep_cache=args.keep_cache,
@@ -261,8 +272,10 @@ def cmd_build(args: argparse.Namespace) -> int:
               f"({(t['extracted_fraction'] or 0):.1%}), {t['failed_count']} failed, {t['generic_no_overload']} "
               f"generic without overload, {t['duplicates']} duplicates")
         for name, rep in report["packages"].items():
-            print(f"    {name} {rep['version'] or ''} [{rep['status']}]: found {rep['kernels_found']}, "
-                  f"extracted {rep['extracted']}, failed {rep['failed_count']}")
+            print(f"    {name} {rep.get('version') or ''} ({rep.get('license') or 'no license'}) [{rep['status']}] "
+                  f"-> {rep['split']}: found {rep.get('kernels_found', 0)}, extracted {rep.get('extracted', 0)} of "
+                  f"{rep.get('to_extract', 0)}, failed {rep.get('failed_count', 0)}, duplicates {rep['duplicates']}, "
+                  f"rows {rep['records']}")
     for reason, n in sorted(result.rejected.items(), key=lambda kv: -kv[1]):
         print(f"  {n:>5}  {reason}")
     for name, entry in result.stats["build"].get("views", {}).get("tasks", {}).items():

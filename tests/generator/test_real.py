@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from extraction._warp import INTERNAL_PACKAGE as SRC
-from generator.real import PACKAGES, enumerate_modules, launch_block_dims, mine_real, package_root, runs_at_import
+from generator.real.mine import launch_block_dims, mine_real
+from generator.real.sources import PACKAGES, enumerate_modules, package_root, runs_at_import
 
 SPH = "warp.examples.core.example_sph"
 SUBSET = [SPH, f"{SRC}.fem.geometry.hexmesh", f"{SRC}.sparse", "warp.examples.tile.example_tile_fft"]
@@ -13,7 +14,7 @@ SUBSET = [SPH, f"{SRC}.fem.geometry.hexmesh", f"{SRC}.sparse", "warp.examples.ti
 
 @pytest.fixture(scope="module")
 def mined():
-    return mine_real(packages=("warp-lang", "mujoco-warp"), modules=SUBSET)
+    return mine_real(packages=("warp-lang",), modules=SUBSET)
 
 
 def _check_counts(rep: dict) -> None:
@@ -21,9 +22,9 @@ def _check_counts(rep: dict) -> None:
     assert rep["modules_failed_count"] == len(rep["modules_failed"])
     assert rep["to_extract"] == rep["kernels_found"] - rep["generic"] + rep["overloads"]
     assert rep["generic_no_overload"] == len(rep["generic_no_overload_kernels"]) <= rep["generic"]
-    assert rep["extracted"] + rep["failed_count"] + rep["non_permissive"] == rep["to_extract"]
+    assert rep["extracted"] + rep["failed_count"] + rep["non_permissive"] + rep["same_source"] == rep["to_extract"]
     assert rep["failed_count"] == sum(rep["failed"].values())
-    assert rep["records"] + rep["duplicates"] == rep["extracted"]
+    assert rep["records"] + rep["duplicates"] + rep["too_large"] == rep["extracted"]
 
 
 def test_subset_has_real_generated_code(mined):
@@ -53,6 +54,7 @@ def test_provenance(mined):
     root = package_root(PACKAGES["warp-lang"])
     for rec, prov in pairs:
         assert prov.package == "warp-lang" and prov.package_version and prov.license == "Apache-2.0"
+        assert prov.repository == "https://github.com/NVIDIA/warp" and prov.license_file == "LICENSE.md"
         assert prov.first_line < prov.last_line
         path = root / prov.path
         assert path.is_file() and prov.path.startswith("warp/")
@@ -69,7 +71,6 @@ def test_report_counts_add_up(mined):
     _check_counts(rep)
     assert rep["modules_found"] == len(enumerate_modules(PACKAGES["warp-lang"], SUBSET))
     assert rep["failed_count"] == 0 and rep["extracted"] > 20
-    assert report["packages"]["mujoco-warp"]["status"] in ("not installed", "mined")
     assert report["totals"]["records"] == len(pairs)
     assert len({(r.id, p.module, p.qualname) for r, p in pairs}) == len(pairs)
 
@@ -112,3 +113,18 @@ def test_full_mining_extracts_nearly_everything():
     assert rep["modules_found"] > 150 and rep["kernels_found"] > 250
     assert rep["extracted"] >= 0.97 * (rep["to_extract"] - rep["non_permissive"])
     assert len(pairs) == report["totals"]["records"]
+
+
+def test_rows_with_too_much_code_are_dropped_and_named(monkeypatch):
+    import generator.real.mine as mine
+
+    full, _ = mine_real(packages=("warp-lang",), modules=[SPH], targets=("cpu",))
+    limit = sorted(len(r.cpp_backward) for r, _ in full)[len(full) // 2]
+    monkeypatch.setattr(mine, "MAX_CODE_CHARS", limit)
+    kept, report = mine_real(packages=("warp-lang",), modules=[SPH], targets=("cpu",))
+    rep = report["packages"]["warp-lang"]
+    _check_counts(rep)
+    assert rep["too_large"] == len(rep["too_large_kernels"]) > 0
+    assert all(max(len(r.cpp_forward), len(r.cpp_backward)) <= limit for r, _ in kept)
+    assert {r.kernel_name for r, _ in kept} < {r.kernel_name for r, _ in full}
+    assert all(k.startswith(f"{SPH}:") for k in rep["too_large_kernels"])

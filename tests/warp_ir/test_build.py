@@ -130,36 +130,34 @@ def test_no_near_duplicate_across_splits_in_written_parquet(small_build):
     assert len(where) == sum(small_build.rows.values())
 
 
-def test_real_config_beside_synthetic(small_build, monkeypatch, tmp_path):
-    """`--config real` writes real/*.parquet next to data/ and the card lists both configurations."""
-    from extraction import KernelRecord, Source
+def test_real_config_beside_synthetic(small_build, site, tmp_path):
+    """`--config real` mines installed packages into real/{train,test}-*.parquet next to data/, held out by package."""
     from warp_ir.build import build
 
     out = tmp_path / "both"
     shutil.copytree(small_build.out_dir, out)
-
-    def fake_real(packages, targets, include_fem, stats_dir):  # the full mining is covered by a slow test
-        from generator.atomic import write_json_atomic
-
-        report = {"packages": {"warp-lang": {"version": "1.19.0", "status": "mined", "modules_scanned": 1,
-                                             "modules_found": 1, "kernels_found": 1, "generic_no_overload": 0,
-                                             "extracted": 1, "to_extract": 1, "failed_count": 0, "failed": {},
-                                             "duplicates": 0, "records": 1, "import_failure_reasons": {}}},
-                  "totals": {"kernels_found": 1, "to_extract": 1, "extracted": 1, "extracted_fraction": 1.0,
-                             "failed_count": 0, "generic_no_overload": 0, "duplicates": 0, "records": 1}}
-        write_json_atomic(Path(stats_dir) / "real_report.json", report)
-        rec = KernelRecord(kernel_name="k", python_source="@wp.kernel\ndef k():\n    pass\n", cpp_forward="x",
-                           cuda_forward="y", family="real", source=Source(kind="real", package="warp-lang"))
-        yield rec
-
-    monkeypatch.setattr("warp_ir_dataset.real_records", fake_real)
-    build(out, config_name="real", command="warp-ir build --config real")
-    assert (out / "real" / "test-00000-of-00001.parquet").is_file() and any((out / "data").glob("*.parquet"))
+    result = build(out, config_name="real", packages=("wirt-alpha", "wirt-beta"), test_packages=("wirt-beta",),
+                   targets=("cpu",), include_fem=False)
+    assert result.rows == {"train": 2, "test": 1}
+    assert sorted(p.name for p in (out / "real").iterdir()) == ["test-00000-of-00001.parquet",
+                                                                 "train-00000-of-00001.parquet"]
+    assert any((out / "data").glob("*.parquet"))  # the synthetic build is kept
     header = yaml.safe_load((out / "README.md").read_text().split("---")[1])
     assert [c["config_name"] for c in header["configs"]] == ["synthetic", "real"]
-    real = datasets.load_dataset(str(out), "real", split="test")
-    assert real[0]["source"]["package"] == "warp-lang"
-    assert "## Real configuration" in (out / "README.md").read_text()
+    real = datasets.load_dataset(str(out), "real")
+    assert set(real) == {"train", "test"}
+    assert {r["package"] for r in real["train"]["source"]} == {"wirt-alpha"}
+    (test_row,) = real["test"]
+    assert test_row["kernel_name"] == "square" and test_row["source"]["license"] == "Apache-2.0"
+    assert test_row["source"]["repository"] == "https://github.com/example/wirt-beta"
+    info = json.loads((out / "build_info.json").read_text())["real"]
+    assert info["command"] == ("warp-ir build --config real --out warp-ir-data --packages wirt-alpha,wirt-beta "
+                               "--test-packages wirt-beta --targets cpu")
+    rep = info["real_report"]
+    assert rep["splits"] == {"train": ["wirt-alpha"], "test": ["wirt-beta"]}
+    assert rep["packages"]["wirt-beta"]["duplicate_of"] == {"wirt-alpha": 1}
+    card = (out / "README.md").read_text()
+    assert "## Real configuration" in card and "| wirt-beta | 1.0 | Apache-2.0 | test |" in card
 
 
 def test_synthesized_family_builds_end_to_end(tmp_path):

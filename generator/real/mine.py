@@ -2,8 +2,9 @@
 
 Sources are the installed ``warp-lang`` package (its examples and its library code:
 ``warp.fem``, ``warp.sparse``, ``warp.optim``, ``warp.render``, ``warp.utils``,
-``warp.geometry``, ...; never ``warp.tests``) and, when importable, ``mujoco_warp``.
-Every module is imported (examples without a ``__main__`` guard are executed
+``warp.geometry``, ...; never ``warp.tests``) and any other installed distribution
+(:mod:`generator.real.packages`; the build mines each in a child process of its own,
+:mod:`generator.real.child`). Every module is imported (examples without a ``__main__`` guard are executed
 definitions-only, so that nothing runs), then every kernel that a mined module
 defined -- at module level, in a class body or through an import-time factory --
 is taken from the Warp modules the imports created, its code is generated for each
@@ -23,136 +24,54 @@ import hashlib
 import inspect
 import json
 import logging
+import signal
 import sys
+import threading
 import time
-import types
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import warp as wp
 
 from extraction import _warp
-from extraction.extract import extract_module
+from extraction.extract import extract_kernels
 from extraction.record import TARGETS, KernelRecord
 from generator.normalize import normalized_hash
 from generator.pipeline import reason_of
-from generator.real_sources import (  # noqa: F401 - re-exported for users of generator.real
-    PACKAGES,
-    PackageSpec,
-    dist_license,
-    dist_version,
-    enumerate_modules,
-    file_license,
-    import_module,
-    is_permissive,
-    package_root,
-    runs_at_import,
-    short_reason,
-)
+from generator.real.licenses import is_allowed
+from generator.real.packages import PackageInfo, package_info
+from generator.real.report import PackageReport, Provenance, totals
+from generator.real.sources import PackageSpec, enumerate_modules, file_license, import_module, package_root, \
+    package_spec
 
 logger = logging.getLogger(__name__)
 
 FAMILY = "real"
+# A row whose generated code is longer than this (in any code column) is dropped and counted: a few
+# factory-made kernels unroll into megabytes of C++ (nvalchemi-toolkit-ops' octupole PME kernels), far
+# beyond any model's context and heavy enough to break the Hub's viewer.
+MAX_CODE_CHARS = 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class Provenance:
-    """Where one mined kernel comes from.
-
-    Attributes:
-        package: Distribution name, e.g. ``"warp-lang"``.
-        package_version: Its installed version.
-        module: Python module that defines the kernel, e.g. ``"warp.examples.core.example_sph"``
-            (Warp's library kernels are defined in its internal package, :data:`extraction._warp.INTERNAL_PACKAGE`).
-        warp_module: Warp module the kernel is built in (its public name, e.g. ``"warp.sparse"``).
-        path: Source file relative to the package root (the directory holding the import package),
-            e.g. ``"warp/examples/core/example_sph.py"``.
-        first_line: First line of the kernel's definition (its first decorator), 1-based.
-        last_line: Last line of the kernel's body, 1-based, inclusive.
-        qualname: The kernel function's ``__qualname__`` (``Class.kernel`` for class-body kernels).
-        license: SPDX license id of the file (its ``SPDX-License-Identifier`` line, else the package's).
-    """
-
-    package: str
-    package_version: str
-    module: str
-    warp_module: str
-    path: str
-    first_line: int
-    last_line: int
-    qualname: str
-    license: str
-
-
-@dataclass(slots=True)
-class PackageReport:
-    """Counts for one package; ``to_json`` gives the plain form returned by :func:`mine_real`."""
-
-    package: str
-    version: str | None = None
-    status: str = "mined"  # or "not installed"
-    modules_found: int = 0
-    modules_scanned: int = 0  # imported (fully or definitions-only)
-    modules_definitions_only: list[str] = field(default_factory=list)
-    modules_failed: dict[str, str] = field(default_factory=dict)  # module -> reason
-    modules_with_kernels: int = 0
-    kernels_found: int = 0  # kernel objects (a generic kernel counts once)
-    generic: int = 0
-    generic_no_overload: int = 0
-    generic_no_overload_kernels: list[str] = field(default_factory=list)
-    overloads: int = 0
-    to_extract: int = 0  # non-generic kernels + overloads of generic kernels
-    non_permissive: int = 0
-    extracted: int = 0
-    launch_block_dim: int = 0  # extracted only with the block_dim their module launches them with
-    failed: Counter = field(default_factory=Counter)  # reason -> count
-    failed_kernels: dict[str, str] = field(default_factory=dict)  # module:qualname[args] -> reason
-    duplicates: int = 0
-    records: int = 0
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON-serialisable form."""
-        n_failed = sum(self.failed.values())
-        return {
-            "package": self.package, "version": self.version, "status": self.status,
-            "modules_found": self.modules_found, "modules_scanned": self.modules_scanned,
-            "modules_definitions_only": list(self.modules_definitions_only),
-            "modules_failed_count": len(self.modules_failed),
-            "modules_failed": dict(sorted(self.modules_failed.items())),
-            "import_failure_reasons": dict(Counter(short_reason(r) for r in self.modules_failed.values())),
-            "modules_with_kernels": self.modules_with_kernels,
-            "kernels_found": self.kernels_found, "generic": self.generic,
-            "generic_no_overload": self.generic_no_overload,
-            "generic_no_overload_kernels": list(self.generic_no_overload_kernels), "overloads": self.overloads,
-            "to_extract": self.to_extract, "non_permissive": self.non_permissive,
-            "extracted": self.extracted, "extracted_with_launch_block_dim": self.launch_block_dim,
-            "failed_count": n_failed, "failed": dict(self.failed),
-            "failed_kernels": dict(sorted(self.failed_kernels.items())),
-            "extracted_fraction": (self.extracted / (self.to_extract - self.non_permissive))
-            if self.to_extract - self.non_permissive else None,
-            "duplicates": self.duplicates, "records": self.records, "seconds": round(self.seconds, 2),
-        }
-
-
-def kernel_provenance(kernel: Any, spec: PackageSpec, version: str, root: Path, default_license: str) -> Provenance:
-    """Provenance of one kernel (its defining function's file and line span)."""
+def kernel_provenance(kernel: Any, info: PackageInfo, root: Path) -> Provenance:
+    """Provenance of one kernel (its defining function's file and line span, its package's metadata)."""
     func = _warp.kernel_python_function(kernel)
     lines, start = inspect.getsourcelines(func)
     file = Path(inspect.getsourcefile(func) or "").resolve()
     return Provenance(
-        package=spec.dist,
-        package_version=version,
+        package=info.name,
+        package_version=info.version,
         module=func.__module__,
         warp_module=_warp.warp_module_name(kernel),
         path=file.relative_to(root).as_posix(),
         first_line=start,
         last_line=start + len(lines) - 1,
         qualname=func.__qualname__,
-        license=file_license(file) or default_license,
+        license=file_license(file) or info.license or "",
+        license_file=info.license_file,
+        repository=info.repository,
     )
 
 
@@ -168,11 +87,8 @@ def _kernel_label(kernel: Any) -> str:
 
 
 def _extract_group(kernels: list[Any], module_name: str, targets: Sequence[str]) -> list[KernelRecord]:
-    """Extract a group of kernels of one Python module built in one Warp module."""
-    shim = types.ModuleType(module_name)
-    for i, k in enumerate(kernels):
-        setattr(shim, f"_kernel_{i}", k)
-    return extract_module(shim, targets)
+    """Extract a group of kernels of one Python module built in one Warp module (code generated for them alone)."""
+    return extract_kernels(kernels, targets, module_name=module_name, only_these=True)
 
 
 def _collect_kernels(spec: PackageSpec, mined_modules: set[str]) -> list[Any]:
@@ -200,29 +116,70 @@ def _collect_kernels(spec: PackageSpec, mined_modules: set[str]) -> list[Any]:
     return sorted(found, key=order)
 
 
+class ModuleTimeout(Exception):
+    """Importing one module took longer than its time limit."""
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`ModuleTimeout` in this thread after ``seconds`` (main thread only; elsewhere no limit).
+
+    A Python-level loop is interrupted; a hang inside C code is left to the package's own
+    time limit (the child process is killed).
+    """
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _expired(signum: int, frame: Any) -> None:
+        raise ModuleTimeout(f"importing took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def mine_package(
-    spec: PackageSpec,
+    info: PackageInfo,
     targets: Sequence[str] = TARGETS,
     modules: Sequence[str] | None = None,
+    allow_licenses: Sequence[str] = (),
+    module_timeout_s: float | None = None,
 ) -> tuple[list[tuple[KernelRecord, Provenance]], PackageReport]:
-    """Mine one package: import its modules, extract every kernel, attach provenance.
+    """Mine one package in this process: import its modules, extract every kernel, attach provenance.
+
+    Importing a module runs its code: the build calls this in a child process of its own
+    (:mod:`generator.real.child`).
 
     Args:
-        spec: The package and which of its modules to mine.
+        info: The installed distribution (:func:`generator.real.packages.package_info`).
         targets: Code generation targets.
         modules: Only mine modules whose name is one of these or starts with one plus ``"."``.
+        allow_licenses: SPDX ids mined besides the permissive ones.
+        module_timeout_s: Time limit for importing each module (``None``: none).
 
     Returns:
         ``(record, provenance)`` pairs (duplicates not yet removed) and the package's counts.
+        A package whose license is unknown or not allowed is not imported at all.
     """
     t0 = time.perf_counter()
-    report = PackageReport(package=spec.dist)
+    spec = package_spec(info)
+    report = PackageReport(package=info.name, version=info.version, license=info.license,
+                           license_source=info.license_source, repository=info.repository)
+    if info.license is None:
+        report.status = "skipped: no license information"
+        return [], report
+    if not is_allowed(info.license, allow_licenses):
+        report.status = f"skipped: license {info.license} not allowed (--allow-license)"
+        return [], report
     root = package_root(spec)
     if root is None:
-        report.status = "not installed"
+        report.status = "skipped: no importable package"
         return [], report
-    report.version = version = dist_version(spec) or "unknown"
-    default_license = dist_license(spec)
     _warp.init_quiet()
 
     found = enumerate_modules(spec, modules)
@@ -230,7 +187,8 @@ def mine_package(
     mined: set[str] = set()
     for name, path in found:
         try:
-            _, defs_only = import_module(name, path, spec)
+            with _time_limit(module_timeout_s):
+                _, defs_only = import_module(name, path, spec)
         except BaseException as exc:  # noqa: BLE001 - an example needing a missing package is counted, not fatal
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -248,9 +206,10 @@ def mine_package(
     # Expand generic kernels into their overloads; group by (Python module, Warp module) for codegen.
     groups: dict[tuple[str, str], list[Any]] = {}
     provenance: dict[int, Provenance] = {}
+    variants: set[str] = set()
     for k in kernels:
         try:
-            prov = kernel_provenance(k, spec, version, root, default_license)
+            prov = kernel_provenance(k, info, root)
         except Exception as exc:  # noqa: BLE001 - no source: cannot be a record
             report.failed[f"no source: {reason_of(exc)}"] += 1
             report.failed_kernels[_kernel_label(k)] = reason_of(exc)
@@ -267,9 +226,15 @@ def mine_package(
         else:
             members = [k]
         report.to_extract += len(members)
-        if not is_permissive(prov.license):
+        if not prov.license or not is_allowed(prov.license, allow_licenses):
             report.non_permissive += len(members)
             continue
+        if not _warp.is_generic_kernel(k):
+            key = _variant_key(k)
+            if key in variants:  # another instance of a factory's kernel: the same Python code again
+                report.same_source += 1
+                continue
+            variants.add(key)
         provenance[id(k)] = prov
         groups.setdefault((prov.module, prov.warp_module), []).append(k)
 
@@ -278,11 +243,39 @@ def mine_package(
         for kernel, recs in _extract_isolated(group, module_name, targets, report, root):
             prov = provenance[id(kernel)]
             for rec in recs:
-                _finish_record(rec, spec, root)
-                out.append((rec, prov))
                 report.extracted += 1
+                if max(len(getattr(rec, c) or "") for c in _CODE_FIELDS) > MAX_CODE_CHARS:
+                    report.too_large += 1
+                    report.too_large_kernels.append(f"{_kernel_label(kernel)}[{_arg_signature(rec)}]")
+                    continue
+                _finish_record(rec, info.name, root)
+                out.append((rec, prov))
     report.seconds = time.perf_counter() - t0
     return out, report
+
+
+def _variant_key(kernel: Any) -> str:
+    """What instances of one factory's kernel share: the kernel's exact Python source, the sources of the Warp
+    functions its closure captured, and its argument types (they differ only in captured values).
+
+    Exact text, not the normalised one: two kernels that differ only in which global helper they call
+    normalise alike but generate different rows (the duplicate filter after extraction compares those).
+    """
+    func = _warp.kernel_python_function(kernel)
+    parts = [inspect.getsource(func)]
+    for cell in func.__closure__ or ():
+        try:
+            captured = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        inner = getattr(captured, "func", None)
+        if callable(inner) and hasattr(inner, "__code__"):
+            try:
+                parts.append(inspect.getsource(inner))
+            except (OSError, TypeError):
+                parts.append(repr(captured))
+    parts.append(",".join(t for _, t in _warp.kernel_args(kernel)))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def _extract_isolated(group: list[Any], module_name: str, targets: Sequence[str],
@@ -388,20 +381,27 @@ def _relative_paths(text: str, root: Path) -> str:
     return text.replace(f"{root.as_posix()}/", "")
 
 
-def _finish_record(rec: KernelRecord, spec: PackageSpec, root: Path) -> None:
+def _finish_record(rec: KernelRecord, package: str, root: Path) -> None:
     for name in _CODE_FIELDS:
         value = getattr(rec, name)
         if value:
             setattr(rec, name, _relative_paths(value, root))
-    rec.generated = {t: _relative_paths(src, root) for t, src in rec.generated.items()}
+    rec.generated = {}  # the whole module's code, per record: only native validation reads it (not run on real code)
     rec.family = FAMILY
-    rec.template = spec.dist
+    rec.template = package
     rec.id = hashlib.sha256(f"{rec.python_source}\0{_arg_signature(rec)}".encode()).hexdigest()[:16]
+
+
+def dedupe_key(python_source: str, arguments: Sequence[dict[str, str]] | None = None) -> str:
+    """What two rows share when one repeats the other: the :func:`normalized_hash` of the Python source
+    (renaming-level near-duplicates share it), and with ``arguments`` the argument types too."""
+    key = normalized_hash(python_source)
+    return key if arguments is None else key + "|" + ",".join(a["type"] for a in arguments)
 
 
 def dedupe(pairs: list[tuple[KernelRecord, Provenance]], keep_overloads: bool = True,
            seen: set[str] | None = None) -> tuple[list[tuple[KernelRecord, Provenance]], int]:
-    """Drop exact and near duplicates (same :func:`normalized_hash` of the Python source), keeping the first.
+    """Drop exact and near duplicates (same :func:`dedupe_key`), keeping the first.
 
     With ``keep_overloads`` the argument types are part of the key, so the overloads of one
     generic kernel (same source, different concrete types and generated code) all stay.
@@ -410,9 +410,7 @@ def dedupe(pairs: list[tuple[KernelRecord, Provenance]], keep_overloads: bool = 
     seen = set() if seen is None else seen
     kept = []
     for rec, prov in pairs:
-        key = normalized_hash(rec.python_source)
-        if keep_overloads:
-            key += "|" + ",".join(a["type"] for a in rec.arguments)
+        key = dedupe_key(rec.python_source, rec.arguments if keep_overloads else None)
         if key in seen:
             continue
         seen.add(key)
@@ -421,43 +419,43 @@ def dedupe(pairs: list[tuple[KernelRecord, Provenance]], keep_overloads: bool = 
 
 
 def mine_real(
-    packages: Sequence[str] = ("warp-lang", "mujoco-warp"),
+    packages: Sequence[str] = ("warp-lang",),
     targets: Sequence[str] = TARGETS,
     modules: Sequence[str] | None = None,
     keep_overloads: bool = True,
+    allow_licenses: Sequence[str] = (),
 ) -> tuple[list[tuple[KernelRecord, Provenance]], dict[str, Any]]:
-    """Mine every kernel of the real Warp code in ``packages``.
+    """Mine every kernel of the real Warp code in ``packages``, in this process, one after the other.
+
+    For tests and interactive use; the build mines each package in a child process
+    (:func:`generator.real.child.mine_isolated`).
 
     Args:
-        packages: Distribution names (keys of :data:`PACKAGES`); one that is not installed is
-            reported as such and skipped.
+        packages: Installed distribution names.
         targets: Code generation targets (``"cpu"``, ``"cuda"``).
         modules: Only mine modules named by (or under) these prefixes, e.g.
             ``["warp.examples.core.example_sph"]`` (for fast tests).
         keep_overloads: Keep every overload of a generic kernel (see :func:`dedupe`).
+        allow_licenses: SPDX ids mined besides the permissive ones.
 
     Returns:
         ``(record, provenance)`` pairs in a stable order (package, module, line, overload), after
         duplicate removal, and a report: one entry per package under ``"packages"`` plus ``"totals"``.
+
+    Raises:
+        generator.real.packages.PackageError: A package is not installed.
     """
     out: list[tuple[KernelRecord, Provenance]] = []
     reports: dict[str, Any] = {}
     seen: set[str] = set()
     for dist in packages:
-        pairs, rep = mine_package(PACKAGES[dist], targets, modules)
+        pairs, rep = mine_package(package_info(dist), targets, modules, allow_licenses)
         kept, rep.duplicates = dedupe(pairs, keep_overloads, seen)  # duplicates across packages count too
         rep.records = len(kept)
         out += kept
-        reports[dist] = rep.to_json()
-    totals = {key: sum(r[key] for r in reports.values()) for key in (
-        "modules_found", "modules_scanned", "modules_failed_count", "kernels_found", "generic",
-        "generic_no_overload", "overloads", "to_extract", "non_permissive", "extracted", "failed_count",
-        "duplicates", "records")}
-    attempted = totals["to_extract"] - totals["non_permissive"]
-    totals["extracted_fraction"] = totals["extracted"] / attempted if attempted else None
-    return out, {"packages": reports, "totals": totals, "targets": list(targets),
+        reports[rep.package] = rep.to_json()
+    return out, {"packages": reports, "totals": totals(reports), "targets": list(targets),
                  "warp_version": _warp.warp_version()}
 
 
-__all__ = ["PACKAGES", "PackageReport", "PackageSpec", "Provenance", "dedupe", "enumerate_modules", "mine_package",
-           "mine_real"]
+__all__ = ["dedupe", "dedupe_key", "mine_package", "mine_real"]

@@ -1,15 +1,14 @@
-"""Where real Warp code comes from: which installed packages and modules, how to import them safely.
+"""Which modules of an installed package are mined, and how they are imported safely.
 
 A mined module is imported normally, except example scripts that run code at import time
 (no ``if __name__ == "__main__"`` guard): of those only the definitions are executed.
-Licenses are read per file (``SPDX-License-Identifier``), else from the distribution.
+A file's own ``SPDX-License-Identifier`` line overrides its distribution's license.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
-import importlib.metadata
 import importlib.util
 import re
 import sys
@@ -19,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extraction import _warp
+from generator.real.licenses import normalize_expression
+from generator.real.packages import WARP, PackageInfo
 
-PERMISSIVE_LICENSES: frozenset[str] = frozenset(
-    {"Apache-2.0", "MIT", "BSD-2-Clause", "BSD-3-Clause", "ISC", "Zlib", "BSL-1.0", "Unlicense", "CC0-1.0"}
-)
 _SPDX_RE = re.compile(r"SPDX-License-Identifier:\s*([\w.+-]+(?:\s+(?:OR|AND|WITH)\s+[\w.+-]+)*)")
 
 
@@ -36,28 +34,30 @@ class PackageSpec:
         include: Module-name prefixes worth mining (a prefix matches the name itself or ``prefix.*``).
         exclude: Module-name prefixes never mined (tests, vendored third-party code).
         exclude_suffixes: Last name components never mined (``*_test`` files).
+        exclude_prefixes: Last name components never mined (``test_*`` files).
         exclude_parts: Name components (packages or modules) never mined, wherever they appear.
         scripts: Prefixes of modules that are scripts (examples): when such a file has no
             ``if __name__ == "__main__"`` guard and runs code at top level, only its
             definitions are executed.
-        default_license: SPDX id used when a file carries no ``SPDX-License-Identifier``
-            line and the distribution metadata names none.
+        script_parts: Name components that make a module a script too (``examples``, ...).
     """
 
     dist: str
     import_name: str
     include: tuple[str, ...]
     exclude: tuple[str, ...] = ()
-    exclude_suffixes: tuple[str, ...] = ()
-    exclude_parts: tuple[str, ...] = ()
+    exclude_suffixes: tuple[str, ...] = ("_test", "conftest")
+    exclude_prefixes: tuple[str, ...] = ("test_",)
+    exclude_parts: tuple[str, ...] = ("tests", "test", "testing", "testdata", "test_data")
     scripts: tuple[str, ...] = ()
-    default_license: str = "Apache-2.0"
+    script_parts: tuple[str, ...] = ("examples", "example", "scripts", "benchmarks", "benchmark")
 
 
 _INTERNAL = _warp.INTERNAL_PACKAGE  # where Warp's library code (and so its library kernels) is defined
 
+# Packages whose layout needs more than the default rules (:func:`package_spec` covers the others).
 PACKAGES: dict[str, PackageSpec] = {
-    "warp-lang": PackageSpec(
+    WARP: PackageSpec(
         dist="warp-lang",
         import_name="warp",
         include=(
@@ -73,10 +73,18 @@ PACKAGES: dict[str, PackageSpec] = {
         dist="mujoco-warp",
         import_name="mujoco_warp",
         include=("mujoco_warp",),
-        exclude_parts=("testdata", "test_data", "tests"),
         exclude_suffixes=("_test", "conftest", "test_util"),
     ),
 }
+
+
+def package_spec(info: PackageInfo) -> PackageSpec:
+    """How to mine an installed package: its entry in :data:`PACKAGES`, else every module of its import packages."""
+    if info.name in PACKAGES:
+        return PACKAGES[info.name]
+    if not info.import_names:
+        return PackageSpec(dist=info.name, import_name="", include=())
+    return PackageSpec(dist=info.name, import_name=info.import_names[0], include=info.import_names)
 
 
 def short_reason(reason: str) -> str:
@@ -93,7 +101,8 @@ def _matches(name: str, prefixes: Iterable[str]) -> bool:
 def _wanted(name: str, spec: PackageSpec, only: Sequence[str] | None) -> bool:
     if not _matches(name, spec.include) or _matches(name, spec.exclude):
         return False
-    if any(name.rsplit(".", 1)[-1].endswith(s) for s in spec.exclude_suffixes):
+    last = name.rsplit(".", 1)[-1]
+    if any(last.endswith(s) for s in spec.exclude_suffixes) or any(last.startswith(p) for p in spec.exclude_prefixes):
         return False
     if any(part in spec.exclude_parts for part in name.split(".")):
         return False
@@ -101,11 +110,18 @@ def _wanted(name: str, spec: PackageSpec, only: Sequence[str] | None) -> bool:
 
 
 def package_root(spec: PackageSpec) -> Path | None:
-    """The directory holding the import package (``site-packages``), or ``None`` when not installed."""
-    found = importlib.util.find_spec(spec.import_name)
-    if found is None or not found.submodule_search_locations:
+    """The directory holding the import package (``site-packages``), or ``None`` when not installed.
+
+    Finding a top-level package does not import it.
+    """
+    if not spec.import_name:
         return None
-    return Path(next(iter(found.submodule_search_locations))).resolve().parent
+    found = importlib.util.find_spec(spec.import_name)
+    if found is None:
+        return None
+    if found.submodule_search_locations:
+        return Path(next(iter(found.submodule_search_locations))).resolve().parent
+    return Path(found.origin).resolve().parent if found.origin else None
 
 
 def enumerate_modules(spec: PackageSpec, only: Sequence[str] | None = None) -> list[tuple[str, Path]]:
@@ -118,8 +134,14 @@ def enumerate_modules(spec: PackageSpec, only: Sequence[str] | None = None) -> l
     root = package_root(spec)
     if root is None:
         return []
+    tops = {p.split(".")[0] for p in spec.include} or {spec.import_name}
+    files = []
+    for top in sorted(tops):
+        files += sorted((root / top).rglob("*.py")) if (root / top).is_dir() else [root / f"{top}.py"]
     out: list[tuple[str, Path]] = []
-    for path in sorted((root / spec.import_name).rglob("*.py")):
+    for path in files:
+        if not path.is_file():
+            continue
         rel = path.relative_to(root).with_suffix("")
         parts = list(rel.parts)
         if parts[-1] == "__init__":
@@ -193,48 +215,25 @@ def import_module(name: str, path: Path, spec: PackageSpec) -> tuple[types.Modul
     """
     if name in sys.modules:
         return sys.modules[name], False
-    if _matches(name, spec.scripts):
+    if _matches(name, spec.scripts) or any(part in spec.script_parts for part in name.split(".")[1:]):
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         if runs_at_import(tree):
             return _import_definitions_only(name, path, tree), True
     return importlib.import_module(name), False
 
 
-# --- provenance --------------------------------------------------------------------------------------
-
-def dist_version(spec: PackageSpec) -> str | None:
-    try:
-        return importlib.metadata.version(spec.dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def dist_license(spec: PackageSpec) -> str:
-    try:
-        meta = importlib.metadata.metadata(spec.dist)
-    except importlib.metadata.PackageNotFoundError:
-        return spec.default_license
-    value = meta.get("License-Expression") or meta.get("License") or ""
-    value = value.strip()
-    return value if value and "\n" not in value and len(value) < 64 else spec.default_license
-
+# --- licenses ----------------------------------------------------------------------------------------
 
 _license_cache: dict[Path, str | None] = {}
 
 
 def file_license(path: Path) -> str | None:
-    """SPDX id from a file's ``SPDX-License-Identifier`` line (first 40 lines), or ``None``."""
+    """The SPDX expression of a file's ``SPDX-License-Identifier`` line (first 40 lines), normalised, or ``None``."""
     if path not in _license_cache:
         try:
             head = "".join(path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)[:40])
         except OSError:
             head = ""
         m = _SPDX_RE.search(head)
-        _license_cache[path] = m.group(1).strip() if m else None
+        _license_cache[path] = normalize_expression(m.group(1)) if m else None
     return _license_cache[path]
-
-
-def is_permissive(license_expr: str) -> bool:
-    """Whether an SPDX expression allows redistribution as a permissive license (every ``AND`` part, any ``OR`` part)."""
-    return any(all(p.strip() in PERMISSIVE_LICENSES for p in alt.split(" AND "))
-               for alt in license_expr.split(" OR "))
