@@ -249,6 +249,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         config["twin_threshold"] = args.twin_threshold
     if args.split_ratios:
         config["split_ratios"] = args.split_ratios
+    real_only = [f"--{o.replace('_', '-')}" for o in ("packages", "test_packages", "allow_license", "package_timeout")
+                 if getattr(args, o)]
+    if real_only and args.config != "real":
+        raise UsageError(f"{', '.join(real_only)}: only for --config real")
     for option, key in (("packages", "packages"), ("test_packages", "test_packages"),
                         ("allow_license", "allow_licenses")):
         if getattr(args, option):

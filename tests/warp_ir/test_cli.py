@@ -49,6 +49,8 @@ def test_extract_module_name_to_stdout(capsys):
      "package 'no-such-warp-pkg' is not installed"),
     (["build", "--out", "{tmp}/o", "--config", "real", "--allow-license", "GPL 3"], "not an SPDX license identifier"),
     (["build", "--out", "{tmp}/o", "--config", "real", "--package-timeout", "0"], "must be a number of seconds"),
+    (["build", "--out", "{tmp}/o", "--packages", "warp-lang", "--allow-license", "MPL-2.0"],
+     "--packages, --allow-license: only for --config real"),
     (["stats", "{tmp}"], "no Parquet files"),
     (["publish", "{tmp}", "--repo", "org/x"], "not a warp-ir build"),
     (["check-templates", "--families", "bogus"], "unknown families: bogus"),
