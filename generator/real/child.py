@@ -94,10 +94,12 @@ def _paths(folder: Path, package: str) -> tuple[Path, Path, Path]:
 
 
 def _last_line(log: Path) -> str:
+    """The child's last line of output that is not Warp's own start-up chatter (``Warp CUDA warning: ...``)."""
     try:
-        lines = [ln.strip() for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+        text = log.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("Warp ")]
     return lines[-1][:200] if lines else ""
 
 

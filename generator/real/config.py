@@ -103,7 +103,8 @@ def plan_real(mined: Sequence[Mined], folder: Path, test_packages: Sequence[str]
 
     Returns:
         ``(split -> shards, report)``; the report has one entry per package (its mining counts,
-        ``split``, ``duplicates``, ``duplicate_of`` and ``records``), ``totals``, ``splits`` and ``licenses``.
+        ``split``, ``duplicates``, ``duplicate_of`` and ``records``), ``totals``, ``splits``, ``rows``,
+        ``licenses`` (rows per license) and ``not_mined`` (package -> why: license, crash, time limit, ...).
     """
     names = [m.package for m in mined if m.package != FEM]
     test = set(held_out_packages(names, test_packages))
@@ -130,16 +131,18 @@ def plan_real(mined: Sequence[Mined], folder: Path, test_packages: Sequence[str]
                     seen[key] = m.package
                     kept.append(i)
                 licenses[row["source"]["license"]] += 1
-            shards[split].append(RealShard(m.package, str(folder), identities[m.package], tuple(kept)))
+            if kept:
+                shards[split].append(RealShard(m.package, str(folder), identities[m.package], tuple(kept)))
         rep.update(duplicates=sum(dup_of.values()), duplicate_of=dict(sorted(dup_of.items())), records=len(kept))
         reports[m.package] = rep
     packages = {name: reports[name] for name in sorted(reports) if name != FEM}
     fem = reports.get(FEM)
     report = {
         "packages": packages, "totals": totals(packages),
-        "splits": {split: [s.package for s in shards[split]] for split in shards},
+        "splits": {split: [s.package for s in shards[split]] for split in shards},  # packages with rows
         "rows": {split: sum(len(s.rows) for s in shards[split]) for split in shards},
         "test_packages": sorted(test), "licenses": dict(sorted(licenses.items())),
+        "not_mined": {name: p["status"] for name, p in packages.items() if p["status"] != "mined"},
         "warp_version": warp_version(),
     }
     if fem is not None:
@@ -188,7 +191,7 @@ def real_table(shard: RealShard) -> pa.Table:
     loaded = load_table(folder / f"{shard.package}.arrow", folder / f"{shard.package}.json", shard.identity)
     if loaded is None:
         raise RuntimeError(f"the mined rows of {shard.package} in {folder} changed during the build")
-    return loaded[0].take(list(shard.rows))
+    return loaded[0].take(pa.array(shard.rows, type=pa.int64()))
 
 
 __all__ = ["DEFAULT_TEST_PACKAGES", "RealShard", "check_real_settings", "held_out_packages", "mine_and_plan",

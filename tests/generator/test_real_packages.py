@@ -77,6 +77,9 @@ def test_licenses_decide_what_is_mined(site, tmp_path):
     assert allowed.table.num_rows == 1 and allowed.table.to_pylist()[0]["source"]["license"] == "GPL-3.0-only"
     none = mine_isolated(MineJob("wirt-nolicense", TARGETS), tmp_path)
     assert none.table.num_rows == 0 and none.report["status"] == "skipped: no license information"
+    _, report = plan_real([gpl, none], tmp_path, None, {"wirt-gpl": {}, "wirt-nolicense": {}})
+    assert report["not_mined"] == {"wirt-gpl": gpl.report["status"], "wirt-nolicense": none.report["status"]}
+    assert report["rows"] == {"train": 0, "test": 0}
 
 
 @pytest.mark.parametrize("package, timeout_s, memory_mb, status", [
@@ -106,7 +109,7 @@ def test_splits_by_package_and_duplicates_across_packages(site, tmp_path):
     assert report["rows"] == {"train": 2, "test": 1} and report["licenses"] == {"Apache-2.0": 1, "MIT": 2}
     test_rows = real_table(shards["test"][0]).to_pylist()
     assert [r["kernel_name"] for r in test_rows] == ["square"]
-    assert report["totals"]["records"] == 3
+    assert report["totals"]["records"] == 3 and report["not_mined"] == {}
     assert held_out_packages(["warp-lang", "mujoco-warp"], None) == ["mujoco-warp"]
 
 

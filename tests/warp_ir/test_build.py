@@ -136,8 +136,8 @@ def test_real_config_beside_synthetic(small_build, site, tmp_path):
 
     out = tmp_path / "both"
     shutil.copytree(small_build.out_dir, out)
-    result = build(out, config_name="real", packages=("wirt-alpha", "wirt-beta"), test_packages=("wirt-beta",),
-                   targets=("cpu",), include_fem=False)
+    result = build(out, config_name="real", packages=("wirt-alpha", "wirt-beta", "wirt-crash", "wirt-gpl"),
+                   test_packages=("wirt-beta",), targets=("cpu",), include_fem=False)
     assert result.rows == {"train": 2, "test": 1}
     assert sorted(p.name for p in (out / "real").iterdir()) == ["test-00000-of-00001.parquet",
                                                                  "train-00000-of-00001.parquet"]
@@ -151,13 +151,17 @@ def test_real_config_beside_synthetic(small_build, site, tmp_path):
     assert test_row["kernel_name"] == "square" and test_row["source"]["license"] == "Apache-2.0"
     assert test_row["source"]["repository"] == "https://github.com/example/wirt-beta"
     info = json.loads((out / "build_info.json").read_text())["real"]
-    assert info["command"] == ("warp-ir build --config real --out warp-ir-data --packages wirt-alpha,wirt-beta "
-                               "--test-packages wirt-beta --targets cpu")
+    assert info["command"] == ("warp-ir build --config real --out warp-ir-data --packages "
+                               "wirt-alpha,wirt-beta,wirt-crash,wirt-gpl --test-packages wirt-beta --targets cpu")
     rep = info["real_report"]
     assert rep["splits"] == {"train": ["wirt-alpha"], "test": ["wirt-beta"]}
     assert rep["packages"]["wirt-beta"]["duplicate_of"] == {"wirt-alpha": 1}
+    # a package that crashes the interpreter, and one whose license is not allowed: the build goes on
+    assert rep["not_mined"]["wirt-gpl"] == "skipped: license GPL-3.0-only not allowed (--allow-license)"
+    assert rep["not_mined"]["wirt-crash"] == "failed: the child was killed by signal 6"
     card = (out / "README.md").read_text()
     assert "## Real configuration" in card and "| wirt-beta | 1.0 | Apache-2.0 | test |" in card
+    assert "Not mined: wirt-crash (failed: the child was killed by signal 6)" in card
 
 
 def test_synthesized_family_builds_end_to_end(tmp_path):
