@@ -26,6 +26,7 @@ def _installed(name: str) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # about 15 minutes on 2 cores (the suite's limit is 900 s a test)
 @pytest.mark.skipif(not all(map(_installed, REAL_EXTRA)), reason='needs pip install -e ".[real]"')
 def test_real_build_of_the_installed_ecosystem(tmp_path):
     out = tmp_path / "real"
