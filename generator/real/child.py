@@ -86,10 +86,12 @@ class Mined:
     package: str
     table: pa.Table | None
     report: dict[str, Any]
+    identity: dict[str, Any]  # what its saved rows were checked against (MineJob.identity)
     reused: bool = False  # a finished result of an earlier build was verified and reused
 
 
-def _paths(folder: Path, package: str) -> tuple[Path, Path, Path]:
+def result_paths(folder: Path, package: str) -> tuple[Path, Path, Path]:
+    """Where a package's mined rows, their manifest and its child's output are kept in ``folder``."""
     return folder / f"{package}.arrow", folder / f"{package}.json", folder / f"{package}.log"
 
 
@@ -103,13 +105,13 @@ def _last_line(log: Path) -> str:
     return lines[-1][:200] if lines else ""
 
 
-def _failed(job: MineJob, status: str, seconds: float) -> Mined:
+def _failed(job: MineJob, identity: dict[str, Any], status: str, seconds: float) -> Mined:
     logger.warning("mining %s: %s", job.package, status)
     report: dict[str, Any] = {"package": job.package, "status": status, "seconds": round(seconds, 2)}
     if job.package != FEM:
         info = package_info(job.package)
         report.update(version=info.version, license=info.license, repository=info.repository)
-    return Mined(job.package, None, report)
+    return Mined(job.package, None, report, identity)
 
 
 def mine_isolated(job: MineJob, folder: Path, timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -130,12 +132,12 @@ def mine_isolated(job: MineJob, folder: Path, timeout_s: float = DEFAULT_TIMEOUT
     if stop is not None and stop.is_set():
         raise KeyboardInterrupt
     folder.mkdir(parents=True, exist_ok=True)
-    data, manifest, log = _paths(folder, job.package)
+    data, manifest, log = result_paths(folder, job.package)
     identity = job.identity()
     saved = load_table(data, manifest, identity, kind="package result", again="mining it again")
     if saved is not None:
         logger.info("mining %s: reusing its verified result", job.package)
-        return Mined(job.package, saved[0], saved[1]["report"], reused=True)
+        return Mined(job.package, saved[0], saved[1]["report"], identity, reused=True)
     cmd = [sys.executable, "-P", "-m", "generator.real.child", "--job", json.dumps(asdict(job)),
            "--identity", json.dumps(identity), "--data", str(data), "--manifest", str(manifest)]
     start = time.monotonic()
@@ -163,15 +165,15 @@ def mine_isolated(job: MineJob, folder: Path, timeout_s: float = DEFAULT_TIMEOUT
             raise
     seconds = time.monotonic() - start
     if status:
-        return _failed(job, status, seconds)
+        return _failed(job, identity, status, seconds)
     if proc.returncode != 0:
         how = f"was killed by signal {-proc.returncode}" if proc.returncode < 0 else \
             f"exited with status {proc.returncode}"
-        return _failed(job, f"failed: the child {how}: {_last_line(log)}".rstrip(": "), seconds)
+        return _failed(job, identity, f"failed: the child {how}: {_last_line(log)}".rstrip(": "), seconds)
     saved = load_table(data, manifest, identity)
     if saved is None:
-        return _failed(job, f"failed: the child left no result: {_last_line(log)}".rstrip(": "), seconds)
-    return Mined(job.package, saved[0], saved[1]["report"])
+        return _failed(job, identity, f"failed: the child left no result: {_last_line(log)}".rstrip(": "), seconds)
+    return Mined(job.package, saved[0], saved[1]["report"], identity)
 
 
 def mine_all(jobs: Sequence[MineJob], folder: Path, workers: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,

@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from extraction import warp_version
-from generator.real.child import FEM, MineJob, Mined, mine_all
+from generator.real.child import FEM, MineJob, Mined, mine_all, result_paths
 from generator.real.mine import dedupe_key, totals
 from generator.real.licenses import normalize_expression
 from generator.real.packages import WARP, canonical, resolve_packages
@@ -97,8 +97,8 @@ def held_out_packages(mined: Sequence[str], test_packages: Sequence[str] | None)
     return [p for p in mined if p in wanted]
 
 
-def plan_real(mined: Sequence[Mined], folder: Path, test_packages: Sequence[str] | None,
-              identities: dict[str, dict[str, Any]]) -> tuple[dict[str, list[RealShard]], dict[str, Any]]:
+def plan_real(mined: Sequence[Mined], folder: Path,
+              test_packages: Sequence[str] | None) -> tuple[dict[str, list[RealShard]], dict[str, Any]]:
     """Assign mined packages to splits and drop duplicate rows.
 
     Returns:
@@ -132,7 +132,7 @@ def plan_real(mined: Sequence[Mined], folder: Path, test_packages: Sequence[str]
                     kept.append(i)
                 licenses[row["source"]["license"]] += 1
             if kept:
-                shards[split].append(RealShard(m.package, str(folder), identities[m.package], tuple(kept)))
+                shards[split].append(RealShard(m.package, str(folder), m.identity, tuple(kept)))
         rep.update(duplicates=sum(dup_of.values()), duplicate_of=dict(sorted(dup_of.items())), records=len(kept))
         reports[m.package] = rep
     packages = {name: reports[name] for name in sorted(reports) if name != FEM}
@@ -153,10 +153,9 @@ def plan_real(mined: Sequence[Mined], folder: Path, test_packages: Sequence[str]
 def mine_and_plan(jobs: Sequence[MineJob], folder: Path, test_packages: Sequence[str] | None, workers: int = 1,
                   timeout_s: float | None = None) -> tuple[dict[str, list[RealShard]], dict[str, Any]]:
     """Mine every job (each in its own child process; finished ones reused) and plan the splits."""
-    identities = {job.package: job.identity() for job in jobs}
     kwargs = {"timeout_s": timeout_s} if timeout_s else {}
     mined = mine_all(jobs, folder, workers, **kwargs)
-    shards, report = plan_real(mined, folder, test_packages, identities)
+    shards, report = plan_real(mined, folder, test_packages)
     for m in mined:
         logger.info("real: %s [%s] %s rows", m.package, m.report.get("status"), report["packages"].get(
             m.package, report.get("fem", {})).get("records"))
@@ -187,10 +186,10 @@ def real_table(shard: RealShard) -> pa.Table:
     Raises:
         RuntimeError: The file changed since it was mined (it is checked again before it is read).
     """
-    folder = Path(shard.folder)
-    loaded = load_table(folder / f"{shard.package}.arrow", folder / f"{shard.package}.json", shard.identity)
+    data, manifest, _ = result_paths(Path(shard.folder), shard.package)
+    loaded = load_table(data, manifest, shard.identity)
     if loaded is None:
-        raise RuntimeError(f"the mined rows of {shard.package} in {folder} changed during the build")
+        raise RuntimeError(f"the mined rows of {shard.package} in {shard.folder} changed during the build")
     return loaded[0].take(pa.array(shard.rows, type=pa.int64()))
 
 

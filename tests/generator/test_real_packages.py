@@ -77,7 +77,7 @@ def test_licenses_decide_what_is_mined(site, tmp_path):
     assert allowed.table.num_rows == 1 and allowed.table.to_pylist()[0]["source"]["license"] == "GPL-3.0-only"
     none = mine_isolated(MineJob("wirt-nolicense", TARGETS), tmp_path)
     assert none.table.num_rows == 0 and none.report["status"] == "skipped: no license information"
-    _, report = plan_real([gpl, none], tmp_path, None, {"wirt-gpl": {}, "wirt-nolicense": {}})
+    _, report = plan_real([gpl, none], tmp_path, None)
     assert report["not_mined"] == {"wirt-gpl": gpl.report["status"], "wirt-nolicense": none.report["status"]}
     assert report["rows"] == {"train": 0, "test": 0}
 
@@ -98,10 +98,9 @@ def test_a_bad_package_costs_only_itself(site, tmp_path, package, timeout_s, mem
 
 def test_splits_by_package_and_duplicates_across_packages(site, tmp_path):
     jobs = real_jobs(["wirt-beta", "wirt-alpha"], TARGETS, include_fem=False)
-    identities = {j.package: j.identity() for j in jobs}
     mined = [mine_isolated(j, tmp_path) for j in jobs]
     assert mined[0].report["import_failure_reasons"] == {"ModuleNotFoundError: No module named 'torch_is_not_here'": 1}
-    shards, report = plan_real(mined, tmp_path, ["wirt-beta"], identities)
+    shards, report = plan_real(mined, tmp_path, ["wirt-beta"])
     assert report["splits"] == {"train": ["wirt-alpha"], "test": ["wirt-beta"]}
     beta = report["packages"]["wirt-beta"]
     # `stretch` is `scale` renamed: it is kept in train (alpha) and dropped from test, counted
