@@ -53,6 +53,7 @@ FAMILY = "real"
 # factory-made kernels unroll into megabytes of C++ (nvalchemi-toolkit-ops' octupole PME kernels), far
 # beyond any model's context and heavy enough to break the Hub's viewer.
 MAX_CODE_CHARS = 1_000_000
+GENERATED_COLUMNS = ("cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward")  # the code Warp generated
 
 
 def kernel_provenance(kernel: Any, info: PackageInfo, root: Path) -> Provenance:
@@ -244,7 +245,7 @@ def mine_package(
             prov = provenance[id(kernel)]
             for rec in recs:
                 report.extracted += 1
-                if max(len(getattr(rec, c) or "") for c in _CODE_FIELDS) > MAX_CODE_CHARS:
+                if max(len(getattr(rec, c) or "") for c in GENERATED_COLUMNS) > MAX_CODE_CHARS:
                     report.too_large += 1
                     report.too_large_kernels.append(f"{_kernel_label(kernel)}[{_arg_signature(rec)}]")
                     continue
@@ -372,9 +373,6 @@ def _split_by_kernel(group: list[Any], expected: list[int], recs: list[KernelRec
     return [(k, by_kernel[id(k)]) for k in group]
 
 
-_CODE_FIELDS = ("cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward")
-
-
 def _relative_paths(text: str, root: Path) -> str:
     """Warp writes each definition's absolute source path into the generated code (``// /.../file.py:12``)
     and into its error messages; make them relative to the package root, so output is the same on every machine."""
@@ -382,7 +380,7 @@ def _relative_paths(text: str, root: Path) -> str:
 
 
 def _finish_record(rec: KernelRecord, package: str, root: Path) -> None:
-    for name in _CODE_FIELDS:
+    for name in GENERATED_COLUMNS:
         value = getattr(rec, name)
         if value:
             setattr(rec, name, _relative_paths(value, root))
