@@ -238,6 +238,11 @@ def cmd_views(args: argparse.Namespace) -> int:
     return 0
 
 
+# options of the real configuration -> WarpIRConfig fields
+_REAL_OPTIONS = {"packages": "packages", "test_packages": "test_packages", "allow_license": "allow_licenses",
+                 "package_timeout": "package_timeout"}
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from warp_ir.build import build  # noqa: PLC0415
     from warp_ir.lock import FolderLocked  # noqa: PLC0415
@@ -249,16 +254,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         config["twin_threshold"] = args.twin_threshold
     if args.split_ratios:
         config["split_ratios"] = args.split_ratios
-    real_only = [f"--{o.replace('_', '-')}" for o in ("packages", "test_packages", "allow_license", "package_timeout")
-                 if getattr(args, o)]
+    real_only = {option: key for option, key in _REAL_OPTIONS.items() if getattr(args, option)}
     if real_only and args.config != "real":
-        raise UsageError(f"{', '.join(real_only)}: only for --config real")
-    for option, key in (("packages", "packages"), ("test_packages", "test_packages"),
-                        ("allow_license", "allow_licenses")):
-        if getattr(args, option):
-            config[key] = tuple(getattr(args, option))
-    if args.package_timeout:
-        config["package_timeout"] = args.package_timeout
+        raise UsageError(f"{', '.join('--' + o.replace('_', '-') for o in real_only)}: only for --config real")
+    for option, key in real_only.items():
+        value = getattr(args, option)
+        config[key] = tuple(value) if isinstance(value, list) else value
     views = _view_options(args, bool(args.views))
     try:
         result = build(args.out, config_name=args.config, num_proc=args.num_proc, keep_cache=args.keep_cache,
