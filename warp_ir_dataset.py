@@ -24,17 +24,21 @@ from datasets.builder import Key
 from datasets.utils.logging import get_logger
 
 from extraction import FEATURES, TARGETS, VALIDATION_LEVELS
+from generator.atomic import write_json_atomic
 from generator.plan import (
-    BUILDER_VERSION, DEFAULT_SPLITS, DEFAULT_TWIN_THRESHOLD, PLAN_SIGNATURES, make_plan, write_signatures,
+    BUILDER_VERSION,
+    DEFAULT_SPLITS,
+    DEFAULT_TWIN_THRESHOLD,
+    PLAN_SIGNATURES,
+    make_plan,
+    write_signatures,
 )
 from generator.real.child import DEFAULT_TIMEOUT_S
 from generator.real.config import check_real_settings, mine_and_plan, real_jobs, real_table, row_batches
-from generator.atomic import write_json_atomic
+from generator.rowstats import ROW_STATS, RowStats, builtin_name_set
 from generator.shard import fingerprint, run_shard
-from generator.templates import default_families
+from generator.templates import default_families, load_templates
 from generator.templates import families as template_families
-from generator.templates import load_templates
-from warp_ir.stats import ROW_STATS, STATS_COLUMNS, RowStats, builtin_name_set
 
 logger = get_logger(__name__)
 
@@ -120,6 +124,14 @@ class WarpIRConfig(datasets.BuilderConfig):
             raise ValueError(f"split ratios must be non-negative and sum to 1, got {self.split_ratios}")
 
 
+    def fingerprint(self) -> str:
+        """A key for what decides the synthetic rows and their shards (templates, versions): names resume folders."""
+        return fingerprint({
+            "seed": self.seed, "num_samples": self.num_samples, "families": self.families, "targets": self.targets,
+            "validate": self.validate, "split_ratios": self.split_ratios, "shard_size": self.shard_size,
+            "plan_workers": self.plan_workers, "fuzzy_dedup": self.fuzzy_dedup, "twin_threshold": self.twin_threshold})
+
+
 class WarpIR(datasets.ArrowBasedBuilder):
     """Renders Jinja kernel templates, compiles each with Warp, and yields one Arrow table per shard."""
 
@@ -177,21 +189,13 @@ class WarpIR(datasets.ArrowBasedBuilder):
                 for j, batch in enumerate(row_batches(real_table(shard), self.DEFAULT_WRITER_BATCH_SIZE)):
                     yield Key(i, j), batch
             return
-        resume = None
-        if cfg.resume_dir:
-            resume = str(Path(cfg.resume_dir) / fingerprint({
-                "seed": cfg.seed, "num_samples": cfg.num_samples, "families": cfg.families, "targets": cfg.targets,
-                "validate": cfg.validate, "split_ratios": cfg.split_ratios, "shard_size": cfg.shard_size,
-                "plan_workers": cfg.plan_workers, "fuzzy_dedup": cfg.fuzzy_dedup,
-                "twin_threshold": cfg.twin_threshold}))
+        resume = str(Path(cfg.resume_dir) / cfg.fingerprint()) if cfg.resume_dir else None
         names = builtin_name_set() if cfg.stats_dir else set()
         for shard in shards:
             table = run_shard(shard, cfg.targets, cfg.validate, cfg.stats_dir, resume)
             if cfg.stats_dir:  # the card's statistics, gathered here while the rows stream past
                 stats = RowStats()
-                for row in table.select(STATS_COLUMNS).to_pylist():
-                    stats.add(shard.split, row, names)
-                write_json_atomic(Path(cfg.stats_dir) / ROW_STATS / f"{shard.name}.json",
-                                  stats.to_json())
+                stats.add_table(shard.split, table, names)
+                write_json_atomic(Path(cfg.stats_dir) / ROW_STATS / f"{shard.name}.json", stats.to_json())
             if table.num_rows:
                 yield Key(shard.shard_id, 0), table

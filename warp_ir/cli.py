@@ -93,6 +93,11 @@ def _folder(value: str) -> Path:
     return Path(value)
 
 
+def _output(value: str) -> Path | str:
+    """A folder, or an fsspec URL (``s3://...``) kept as it is."""
+    return value if "://" in value else _folder(value)
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser of ``warp-ir``."""
     p = _Parser(prog="warp-ir", description="Build the warp-ir dataset: Warp kernels paired "
@@ -101,8 +106,9 @@ def make_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="build the dataset into a Hub-ready folder")
-    b.add_argument("--out", required=True, type=_folder,
-                   help="output folder: new, empty, or made by an earlier warp-ir build (see --overwrite)")
+    b.add_argument("--out", required=True, type=_output,
+                   help="output folder: new, empty, or made by an earlier warp-ir build (see --overwrite); with "
+                   "--engine ray also an fsspec URL every node can write to (s3://bucket/warp-ir, file:///shared/x)")
     b.add_argument("--overwrite", action="store_true",
                    help="build into a folder that holds other files too: README.md, build_info.json and "
                    "same-named data files are replaced, nothing else is touched")
@@ -134,9 +140,14 @@ def make_parser() -> argparse.ArgumentParser:
                    "(kept in one split; default 0.85)")
     b.add_argument("--keep-cache", action="store_true", help="keep the cache and finished shards in OUT/.warp-ir-cache")
     b.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: datasets' builder with --num-proc processes; ray: the same shards as Ray tasks")
+                   help="local: datasets' builder with --num-proc processes; ray: Ray tasks, each writing one Parquet "
+                   "file of the same rows (see --rows-per-file)")
     b.add_argument("--address", default=None, help="ray engine: address of a running Ray cluster "
                    "(default: start a local Ray instance)")
+    b.add_argument("--rows-per-file", type=_positive, default=None,
+                   help="ray engine: programs per Parquet file, each written by one task (default 2000)")
+    b.add_argument("--max-in-flight", type=_positive, default=None,
+                   help="ray engine: file tasks submitted at once (default: two per CPU of the cluster)")
     b.add_argument("--views", type=_views, default=None,
                    help="also write chat views, one configuration per evaluation task (chat/; synthetic config)")
     _add_length_options(b)
@@ -246,6 +257,7 @@ _REAL_OPTIONS = {"packages": "packages", "test_packages": "test_packages", "allo
 def cmd_build(args: argparse.Namespace) -> int:
     from warp_ir.build import build  # noqa: PLC0415
     from warp_ir.lock import FolderLocked  # noqa: PLC0415
+    from warp_ir.ray_engine.driver import RayTaskFailed  # noqa: PLC0415 - Ray itself is imported when it runs
 
     config = {"num_samples": args.num_samples, "seed": args.seed, "families": args.families,
               "targets": tuple(args.targets), "validate": args.validate, "shard_size": args.shard_size,
@@ -264,12 +276,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     try:
         result = build(args.out, config_name=args.config, num_proc=args.num_proc, keep_cache=args.keep_cache,
                        engine=args.engine, address=args.address, overwrite=args.overwrite, views=views,
-                       tokenizer=args.tokenizer, **config)
+                       tokenizer=args.tokenizer, rows_per_file=args.rows_per_file,
+                       max_in_flight=args.max_in_flight, **config)
     except (ValueError, FolderLocked) as exc:
         raise UsageError(str(exc)) from exc
+    except RayTaskFailed as exc:  # not the user's mistake, but one line is all there is to say
+        print(f"warp-ir: error: {exc}", file=sys.stderr)
+        return 1
     rejected = sum(result.rejected.values())
     print(f"wrote {args.out} ({args.config}): " + ", ".join(f"{k} {v}" for k, v in result.rows.items())
-          + f" rows in {result.seconds:.1f} s; {rejected} rejected")
+          + f" rows in {result.seconds:.1f} s; {rejected} rejected"
+          + (f"; {result.reused} finished file(s) of an interrupted run kept" if result.reused else ""))
     report = result.stats["build"].get("real_report")
     if report:
         t = report["totals"]

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from warp_ir.stats import CODE_COLUMNS
+from generator.rowstats import CODE_COLUMNS
 
 logger = logging.getLogger(__name__)
 

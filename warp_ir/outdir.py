@@ -62,6 +62,11 @@ def read_build_info(out: Path) -> dict[str, Any] | None:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
+    return checked_build_info(info)
+
+
+def checked_build_info(info: Any) -> dict[str, Any] | None:
+    """``info`` (``build_info.json``'s content) if it is one warp-ir wrote, else ``None``."""
     if not isinstance(info, dict) or not info:
         return None
     for name, entry in info.items():
@@ -81,7 +86,7 @@ def owned_files(out: Path, info: dict[str, Any] | None, config_name: str) -> lis
         return []
     prefix = CONFIG_PREFIX[config_name]
     if isinstance(entry.get("files"), list):
-        return [p for p in entry["files"] if isinstance(p, str) and _safe(p)
+        return [p for p in entry["files"] if isinstance(p, str) and safe_name(p)
                 and (p.startswith(prefix + "/") or p.startswith(f"{FIGURES_DIR}/{config_name}-")
                      or (config_name == "synthetic" and p.startswith(VIEWS_DIR + "/")))]
     folder = out / prefix
@@ -115,7 +120,8 @@ def check_output(out: Path, config_name: str, overwrite: bool) -> None:
     patterns = [f"{CONFIG_PREFIX[config_name]}/*.parquet"] + ([f"{VIEWS_DIR}/*/*.parquet"]
                                                              if config_name == "synthetic" else [])
     foreign = sorted(rel for pattern in patterns for p in out.glob(pattern)
-                     if HUB_FILE_RE.match(p.name) and _safe(rel := p.relative_to(out).as_posix()) and rel not in owned)
+                     if HUB_FILE_RE.match(p.name) and safe_name(rel := p.relative_to(out).as_posix())
+                     and rel not in owned)
     if foreign:
         raise OutputError(f"{out / foreign[0]} was not written by the warp-ir build recorded in {out / BUILD_INFO}:"
                           " move it away, or pass --overwrite to replace it")
@@ -135,7 +141,7 @@ def make_output(out: Path) -> None:
         raise OutputError(f"cannot write to {out}: permission denied")
 
 
-def _safe(rel: str) -> bool:
+def safe_name(rel: str) -> bool:
     """Whether ``rel`` names a file a build may write.
 
     ``README.md``, ``build_info.json``, ``<prefix>/<file>.parquet``, ``figures/<config>-<name>.png`` or
@@ -169,7 +175,7 @@ def commit(out: Path, config_name: str, overwrite: bool, only: str | None = None
     """
     staged = staging_dir(out)
     new = _staged_files(staged)
-    bad = [p for p in new if not _safe(p)]
+    bad = [p for p in new if not safe_name(p)]
     if bad:
         raise RuntimeError(f"staged files outside the build layout: {bad}")
     info = read_build_info(out)
@@ -224,7 +230,7 @@ def recover(out: Path) -> bool:
     try:
         journal = json.loads(path.read_text(encoding="utf-8"))
         ok = isinstance(journal, dict) and journal.get("version") == 1 and all(
-            isinstance(journal.get(k), list) and all(isinstance(p, str) and _safe(p) for p in journal[k])
+            isinstance(journal.get(k), list) and all(isinstance(p, str) and safe_name(p) for p in journal[k])
             for k in ("new", "old"))
     except (OSError, UnicodeDecodeError, ValueError):
         ok = False

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from warp_ir.stats import CODE_COLUMNS, CONFIG_PREFIX, iter_rows, split_files
+from generator.rowstats import CODE_COLUMNS
+from warp_ir.stats import CONFIG_PREFIX, iter_rows, split_files
 
 logger = logging.getLogger(__name__)
 

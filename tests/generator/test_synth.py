@@ -115,7 +115,7 @@ def test_generated_code_holds_what_the_program_calls(compiled):
 
 def test_builtin_coverage_beats_a_template(compiled):
     from extraction import user_builtin_names
-    from warp_ir.stats import builtins_used
+    from generator.rowstats import builtins_used
 
     names = set(user_builtin_names())
     used: set[str] = set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from warp_ir.figures import figure_names, write_figures
-from warp_ir.outdir import _safe
+from warp_ir.outdir import safe_name as _safe
 
 STATS = {
     "config": "synthetic",

@@ -1,0 +1,116 @@
+"""Build the synthetic configuration with Ray straight into an fsspec URL (``s3://``, ``gs://``, ``file://``).
+
+The Ray tasks write their files under ``URL/.warp-ir-cache/ray/<build>/`` (each whole or not at all,
+see :mod:`warp_ir.ray_engine.store`); once every file is there the driver moves them to their Hub
+names, writes the figures, ``README.md`` and, last, ``build_info.json``, then removes the files of the
+previous build that this one did not replace. The same rules as for a folder hold: the URL must be
+empty or hold a warp-ir build, and a file warp-ir did not write is never replaced (without
+``overwrite``) nor removed. Object stores have no lock and no multi-file rename: one build at a time
+per URL, and a reader may see the new files before the new ``build_info.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from generator.rowstats import CONFIG_PREFIX
+from warp_ir.card import render_card
+from warp_ir.figures import FIGURES_DIR
+from warp_ir.outdir import CACHE_DIRNAME, CARD, OutputError, checked_build_info, safe_name
+from warp_ir.ray_engine.store import join, open_store, read_json, write_whole
+from warp_ir.record import BuildResult, build_record, finish_record, rebuild_command
+from warp_ir.stats import BUILD_INFO, HUB_FILE_RE
+
+logger = logging.getLogger(__name__)
+
+
+def is_url(out: Any) -> bool:
+    """Whether ``out`` names an fsspec URL (``proto://...``) rather than a local folder."""
+    return isinstance(out, str) and "://" in out
+
+
+def build_to_url(url: str, command: str | None = None, overwrite: bool = False, keep_cache: bool = False,
+                 **options: Any) -> BuildResult:
+    """Build the synthetic configuration with the Ray engine into ``url`` in the Hub layout.
+
+    Args:
+        url: Where the dataset goes; every Ray node must be able to write there.
+        command: The command line the card prints (default: the canonical rebuild command).
+        overwrite: Replace same-named files warp-ir did not write (nothing else is touched).
+        keep_cache: Keep ``URL/.warp-ir-cache`` (the finished files' markers).
+        **options: :func:`warp_ir.ray_engine.run_ray` arguments (``address``, ``rows_per_file``, ...) and
+            :class:`warp_ir_dataset.WarpIRConfig` fields.
+
+    Raises:
+        OutputError: ``url`` holds files warp-ir did not write, or another configuration's build.
+    """
+    from warp_ir.ray_engine import run_ray  # noqa: PLC0415 - ray is an optional extra
+
+    start = time.perf_counter()
+    prefix = CONFIG_PREFIX["synthetic"]
+    fs, root = open_store(url)
+    old = _check(fs, root, url, prefix, overwrite)
+    produced = run_ray(join(url.rstrip("/"), CACHE_DIRNAME, "ray"), prefix, **options)
+    new = {split: [f"{prefix}/{posixpath.basename(p)}" for p in paths] for split, paths in produced.files.items()}
+    with tempfile.TemporaryDirectory(prefix="warp-ir-card-") as tmp:
+        staged = Path(tmp)
+        info = build_record(produced, command or rebuild_command(produced.config))
+        info["files"] = sorted(rel for rels in new.values() for rel in rels)
+        if produced.diversity is not None:
+            info["diversity"] = produced.diversity
+        stats = finish_record(staged, "synthetic", info, {}, produced, list(new))
+        (staged / CARD).write_text(render_card({"synthetic": stats}, []), encoding="utf-8")
+        fs.makedirs(join(root, prefix), exist_ok=True)
+        for split, paths in produced.files.items():
+            for src, rel in zip(paths, new[split]):
+                fs.mv(src, join(root, rel))
+        fs.makedirs(join(root, FIGURES_DIR), exist_ok=True)
+        for rel in [*info["figures"].values(), CARD, BUILD_INFO]:  # build_info.json last: it names the files
+            with write_whole(fs, join(root, rel)) as f:
+                f.write((staged / rel).read_bytes())
+    stale = sorted(old - set(info["files"]) - {CARD, BUILD_INFO})
+    for rel in stale:
+        if fs.exists(join(root, rel)):
+            fs.rm(join(root, rel))
+    if not keep_cache and fs.exists(join(root, CACHE_DIRNAME)):
+        fs.rm(join(root, CACHE_DIRNAME), recursive=True)
+    logger.info("wrote %d file(s) to %s, removed %d of the previous build", len(info["files"]), url, len(stale))
+    return BuildResult(out_dir=url, rows=stats["rows"], rejected=info["rejected"],
+                       seconds=time.perf_counter() - start, stats=stats, reused=produced.reused)
+
+
+def _check(fs: Any, root: str, url: str, prefix: str, overwrite: bool) -> set[str]:
+    """Check that a synthetic build may write into ``root``; the files the previous one wrote there.
+
+    Raises:
+        OutputError: See :func:`build_to_url`.
+    """
+    if fs.isfile(root):
+        raise OutputError(f"--out {url} is a file, not a folder")
+    entries = [posixpath.basename(p.rstrip("/")) for p in fs.ls(root, detail=False)] if fs.isdir(root) else []
+    if not set(entries) - {CACHE_DIRNAME}:
+        return set()
+    info = checked_build_info(read_json(fs, join(root, BUILD_INFO)))
+    if info is None:
+        if overwrite:
+            return set()
+        raise OutputError(f"{url} is not empty and not a warp-ir build (it holds {', '.join(sorted(entries)[:3])}"
+                          f"{', ...' if len(entries) > 3 else ''}): choose a new or empty location, or pass "
+                          f"--overwrite to replace README.md, {BUILD_INFO} and {prefix}/ files there")
+    others = sorted(set(info) - {"synthetic"})
+    if others:
+        raise OutputError(f"{url} holds the {others[0]} configuration: a URL output holds the synthetic one only "
+                          "(build both into a folder, then upload it)")
+    files = info.get("synthetic", {}).get("files")
+    owned = {p for p in files if isinstance(p, str) and safe_name(p)} if isinstance(files, list) else set()
+    present = sorted(f"{prefix}/{posixpath.basename(p)}" for p in fs.glob(join(root, prefix, "*.parquet")))
+    foreign = [rel for rel in present if HUB_FILE_RE.match(posixpath.basename(rel)) and rel not in owned]
+    if foreign and not overwrite:
+        raise OutputError(f"{url.rstrip('/')}/{foreign[0]} was not written by the warp-ir build recorded in "
+                          f"{BUILD_INFO}: move it away, or pass --overwrite to replace it")
+    return owned
