@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from extraction._warp import init_quiet, kernel_cache, user_builtin_groups, user_builtin_names, warp_version
+from extraction._warp import (
+    init_quiet, kernel_cache, user_builtin_groups, user_builtin_names, warp_defaults, warp_version,
+)
 from extraction.extract import ExtractionError, cut_kernel, extract_kernels, extract_module
 from extraction.loader import LoadError, load_source, load_target, loaded_source, unload
 from extraction.record import FEATURES, TARGETS, VALIDATION_LEVELS, KernelRecord, Source, Validation, rows_table
@@ -59,6 +61,7 @@ __all__ = [
     "extract_module",
     "extract_target",
     "kernel_cache",
+    "warp_defaults",
     "init_quiet",
     "load_source",
     "load_target",

@@ -106,6 +106,23 @@ def kernel_cache(kernel_cache_dir: str | None) -> Iterator[None]:
         _build.init_kernel_cache(os.path.dirname(previous.rstrip(os.sep)) if versioned else previous)
 
 
+@contextmanager
+def warp_defaults() -> Iterator[None]:
+    """Warp's default global code generation settings while the block runs, then back as they were.
+
+    A module takes ``enable_backward`` from ``wp.config`` when it is created, and an imported package
+    may change that for the whole process (warp-simdata sets ``wp.config.enable_backward = False`` at
+    import): synthetic rows must not depend on what the process imported before. A program that wants
+    no backward pass says so in its own source (``@wp.kernel(enable_backward=False)``).
+    """
+    previous = wp.config.enable_backward
+    wp.config.enable_backward = True
+    try:
+        yield
+    finally:
+        wp.config.enable_backward = previous
+
+
 def cuda_available() -> bool:
     """Whether this process can launch CUDA kernels (a GPU and its driver are present)."""
     init_quiet()
@@ -353,6 +370,7 @@ __all__ = [
     "is_kernel",
     "kernel_args",
     "kernel_enable_backward",
+    "warp_defaults",
     "kernel_overloads",
     "kernel_python_function",
     "launch_block_dim",

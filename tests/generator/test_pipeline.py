@@ -82,3 +82,23 @@ def test_plan_does_not_depend_on_workers():
     assert one.kept == 300 and one.draws == (one.kept + one.near_duplicates + one.exact_duplicates
                                              + one.fuzzy_duplicates + one.bridges_splits
                                              + sum(one.render_failures.values()))
+
+
+def test_shard_rows_do_not_depend_on_a_packages_global_warp_config():
+    """warp-simdata sets wp.config.enable_backward = False when imported: the synthetic rows must not follow it."""
+    import warp as wp
+
+    from generator.plan import ShardSpec
+    from generator.shard import compile_shard
+    from generator.templates import default_families
+
+    shard = ShardSpec("train", 0, 4, (0, 1, 2, 3), tuple(sorted(default_families())))
+    before, _ = compile_shard(shard, ("cpu",))
+    wp.config.enable_backward = False
+    try:
+        after, _ = compile_shard(shard, ("cpu",))
+        assert wp.config.enable_backward is False  # put back as it was
+    finally:
+        wp.config.enable_backward = True
+    assert after == before
+    assert any("_cpu_kernel_backward" in row["cpp_backward"] for row in after)
