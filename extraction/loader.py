@@ -53,7 +53,10 @@ def load_source(source: str, module_name: str) -> types.ModuleType:
     module.__file__ = filename
     sys.modules[module_name] = module
     try:
-        exec(compile(source, filename, "exec"), module.__dict__)
+        # Warp's own defaults, not a setting an imported package changed for the whole process: the module
+        # Warp creates here takes them (the same program always gets the same code, adjoints included)
+        with _warp.warp_defaults():
+            exec(compile(source, filename, "exec"), module.__dict__)
     except BaseException:
         unload(module_name)
         raise

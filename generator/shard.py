@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from extraction import kernel_cache, rows_table, warp_defaults, warp_version
+from extraction import kernel_cache, rows_table, warp_version
 from generator.atomic import write_json_atomic
 from generator.pipeline import Counts, package_version, records_for
 from generator.plan import ShardSpec
@@ -60,7 +60,7 @@ def compile_shard(shard: ShardSpec, targets: Sequence[str], validate: str = "cod
     """
     counts = Counts()
     rows = []
-    with kernel_cache(kernel_cache_dir), warp_defaults():  # rows independent of what the process imported before
+    with kernel_cache(kernel_cache_dir):
         programs = shard_programs(shard, load_templates(), counts)
         records = records_for(programs, targets, counts)
         if validate != "codegen":
