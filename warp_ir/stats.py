@@ -28,7 +28,7 @@ class StatsError(ValueError):
     """A file of a built folder cannot be read; the message is one line naming the file."""
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """The first non-empty line of ``exc``'s message (its type name when it has none)."""
     return next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
 
@@ -62,9 +62,9 @@ def build_info(folder: Path) -> dict[str, Any]:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StatsError(f"{path} is not valid JSON: {_first_line(exc)}") from None
+        raise StatsError(f"{path} is not valid JSON: {first_line(exc)}") from None
     except OSError as exc:  # a folder by that name, no permission, ...
-        raise StatsError(f"cannot read {path}: {_first_line(exc)}") from None
+        raise StatsError(f"cannot read {path}: {first_line(exc)}") from None
     if not isinstance(info, dict):
         raise StatsError(f"{path} is not valid JSON: expected an object, got {type(info).__name__}")
     return info
@@ -76,7 +76,7 @@ def _reading(path: Path) -> Iterator[None]:
     try:
         yield
     except (pa.ArrowException, OSError) as exc:  # ArrowInvalid: not Parquet / truncated; OSError: I/O, permissions
-        raise StatsError(f"cannot read {path}: {_first_line(exc)}") from None
+        raise StatsError(f"cannot read {path}: {first_line(exc)}") from None
 
 
 def iter_rows(paths: list[Path], columns: list[str], batch_size: int = 512) -> Iterator[dict[str, Any]]:

@@ -21,6 +21,7 @@ from generator.rowstats import RowStats, split_rank
 from warp_ir.produced import Produced
 from warp_ir.ray_engine.store import join, open_store, url_of
 from warp_ir.ray_engine.tasks import ROWS_PER_FILE, FileSpec, near_twins_of_files, plan_files, write_file
+from warp_ir.stats import first_line
 
 logger = logging.getLogger(__name__)
 
@@ -141,5 +142,4 @@ def _get(ray: Any, ref: Any, what: str) -> Any:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as exc:
         cause = exc.cause if isinstance(exc.cause, BaseException) else exc
-        first = next((ln for ln in str(cause).splitlines() if ln.strip()), type(cause).__name__)
-        raise RayTaskFailed(f"ray: {what} failed: {type(cause).__name__}: {first}") from None
+        raise RayTaskFailed(f"ray: {what} failed: {type(cause).__name__}: {first_line(cause)}") from None
