@@ -29,6 +29,7 @@ from generator.plan import (
     BUILDER_VERSION,
     DEFAULT_SPLITS,
     DEFAULT_TWIN_THRESHOLD,
+    MAX_NUM_SAMPLES,
     PLAN_SIGNATURES,
     make_plan,
     write_signatures,
@@ -100,6 +101,10 @@ class WarpIRConfig(datasets.BuilderConfig):
         known = template_families()
         if self.num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {self.num_samples}")
+        if self.num_samples > MAX_NUM_SAMPLES:  # see generator.plan.MAX_NUM_SAMPLES for why
+            shown = f"{self.num_samples:,}" if not isinstance(self.num_samples, int) or self.num_samples < 10**20 else \
+                f"a number of about {int(self.num_samples.bit_length() * math.log10(2)) + 1:,} digits"
+            raise ValueError(f"num_samples must be at most {MAX_NUM_SAMPLES:,}, got {shown}")
         if self.shard_size < 1:
             raise ValueError(f"shard_size must be at least 1, got {self.shard_size}")
         if self.families is not None and not self.families:

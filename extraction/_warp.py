@@ -12,6 +12,7 @@ import builtins
 import itertools
 import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -174,12 +175,52 @@ def codegen_module(module: Any, target: str, kernels: Sequence[Any] | None = Non
     options = module.resolve_options(wp.config) | {"output_arch": None}
     hasher = _context.ModuleHasher(list(kernels), options) if kernels is not None else None
     builder = _context.ModuleBuilder(module, options, hasher, target=target)
-    source = builder.codegen(target)
+    source = stable_paths(builder.codegen(target))
     kernels = [(k, k.get_mangled_name()) for k in builder.kernels]
     functions = {f.native_func: f for f in builder.functions if f.native_snippet is None}
     structs = {s.native_name: s for s in builder.structs}
     return ModuleCode(target=target, source=source, kernels=kernels, functions=functions, structs=structs,
                       meta=builder.build_meta())
+
+
+# Warp writes the file of every function above its code (``// /abs/path/file.py:123``) and, with line
+# information on, ``#line 123 "/abs/path/file.py"`` directives
+_PATH_COMMENT_RE = re.compile(r'^(// )(.+?)(:\d+)$|^(#line \d+ ")(.+?)(")$', re.MULTILINE)
+
+
+def stable_path(path: str) -> str:
+    """``path`` written relative to a root that is the same on every machine.
+
+    A file under an entry of ``sys.path`` (site-packages, the project, a user's folder) is written
+    relative to the deepest such entry (``warp/_src/math.py``); any other absolute path by its file
+    name. Pseudo names (``<warp-ir:...>``, ``<string>``) and relative paths are kept.
+
+    Args:
+        path: A source file's path as Warp recorded it.
+    """
+    if path.startswith("<") or not (os.path.isabs(path) or (len(path) > 2 and path[1] == ":")):
+        return path
+    norm = path.replace("\\", "/")
+    roots = sorted({os.path.abspath(entry or os.curdir).replace("\\", "/").rstrip("/") + "/" for entry in sys.path},
+                   key=len, reverse=True)
+    for root in roots:
+        if norm.startswith(root) and len(norm) > len(root):
+            return norm[len(root):]
+    return norm.rsplit("/", 1)[-1]
+
+
+def stable_paths(source: str) -> str:
+    """Generated code with the source-file paths in Warp's comments and ``#line`` directives made stable.
+
+    Rows must not depend on where Warp or a package is installed (two machines, one seed, the same
+    rows) nor show the builder's folders: see :func:`stable_path`.
+    """
+    def repl(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            return m.group(1) + stable_path(m.group(2)) + m.group(3)
+        return m.group(4) + stable_path(m.group(5)) + m.group(6)
+
+    return _PATH_COMMENT_RE.sub(repl, source)
 
 
 def launch_block_dim(kernel: Any, device: str, tiled: bool) -> int:

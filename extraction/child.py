@@ -6,7 +6,10 @@ Python process (``python -m extraction.child``) so that a target which loops for
 :class:`ChildError` with a one-line message.
 
 The child writes its result as one JSON file into a temporary folder the parent owns; its
-standard output (the target's own prints included) goes to the parent's standard error.
+standard output (the target's own prints included) goes to the parent's standard error. The
+child's environment has no secrets (:func:`extraction.environ.scrubbed_env`), and the child runs
+in a session of its own: whatever the target started there (a forked copy of itself, a server)
+is killed with it when :func:`extract_in_child` returns, whether the extraction worked or not.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from extraction.environ import scrubbed_env
 from extraction.record import TARGETS
 
 logger = logging.getLogger(__name__)
@@ -44,8 +49,12 @@ def _one_line(text: str) -> str:
 
 
 def child_env() -> dict[str, str]:
-    """The parent's environment with the project root first on ``PYTHONPATH``."""
-    env = dict(os.environ)
+    """The parent's environment without its secrets, with the project root first on ``PYTHONPATH``.
+
+    Secrets (``HF_TOKEN``, ``*_KEY``, cloud credentials: see :func:`extraction.environ.is_secret`) are
+    left out: the child runs code warp-ir did not write.
+    """
+    env = scrubbed_env()
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH")) if p)
     return env
 
@@ -58,8 +67,45 @@ def _stderr_fd() -> int:
         return 2
 
 
+def has_exited(proc: subprocess.Popen) -> bool:
+    """Whether the child has ended, without reaping it.
+
+    An ended child that is not reaped keeps its process id, and so the id of its process group: a
+    later :func:`kill_group` can then only reach what the child left running in its group, never an
+    unrelated process that was given the same id.
+    """
+    if proc.returncode is not None:
+        return True
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # reaped elsewhere
+        return True
+
+
+def wait_unreaped(proc: subprocess.Popen, timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for the child to end, leaving it unreaped (see :func:`has_exited`).
+
+    Returns:
+        Whether it ended in time.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.0005
+    while not has_exited(proc):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, 0.05)
+    return True
+
+
 def kill_group(proc: subprocess.Popen) -> None:
-    """Kill the child and everything it started (its own session), then reap it."""
+    """Kill the child and everything it started (its own session), then reap it.
+
+    Called whenever a child's work is over, not only on a timeout: a process the child forked or
+    started (and left running) lives in the child's process group, and goes with it. A process
+    that left the group (``setsid``) is out of reach.
+    """
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -93,14 +139,12 @@ def extract_in_child(target: str, targets: Sequence[str] = TARGETS, timeout_s: f
         proc = subprocess.Popen(cmd, cwd=os.getcwd(), env=child_env(), stdin=subprocess.DEVNULL,
                                 stdout=_stderr_fd(), stderr=_stderr_fd(), start_new_session=True)
         try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
+            finished = wait_unreaped(proc, timeout_s)
+        finally:  # finished, timed out or interrupted: nothing the target started outlives this call
             kill_group(proc)
+        if not finished:
             raise ChildError(f"{target} did not finish importing within {timeout_s:g} s (its top-level code "
-                             "still running?): raise --timeout or guard it with if __name__ == '__main__'") from None
-        except BaseException:  # e.g. KeyboardInterrupt: never leave the child running
-            kill_group(proc)
-            raise
+                             "still running?): raise --timeout or guard it with if __name__ == '__main__'")
         try:
             payload = json.loads(result.read_text(encoding="utf-8"))
         except (OSError, ValueError):

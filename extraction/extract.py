@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
+import os
 import re
 import textwrap
 import types
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from extraction import _warp, cut
-from extraction.record import TARGETS, KernelRecord, Validation
+from extraction.record import TARGETS, KernelRecord, Source, Validation
 
 logger = logging.getLogger(__name__)
 
 _TID_RE = re.compile(r"builtin_tid(\d)d\(")
 _FLOATY_RE = re.compile(r"float|vec|mat|quat|transform|spatial", re.IGNORECASE)
+_SPDX_RE = re.compile(r"SPDX-License-Identifier:\s*(.*?)(?:\s|\*/|[\"',])*$")  # without closing quotes or */
+SPDX_HEADER_LINES = 30  # an SPDX header counts only in a file's first lines, as the REUSE tools read it
 
 
 class ExtractionError(Exception):
@@ -204,3 +209,98 @@ def extract_kernels(
         missing = [k.key for k in kernels if id(k) not in records]
         raise ExtractionError(f"kernels missing from generated code: {', '.join(missing)}")
     return ordered
+
+
+def spdx_license(text: str) -> str:
+    """The license an ``SPDX-License-Identifier: EXPR`` line in the first :data:`SPDX_HEADER_LINES` lines names.
+
+    The line is usually a comment (``# SPDX-License-Identifier: MIT``); one in a module docstring counts too.
+
+    Returns:
+        ``EXPR`` (``MIT``, ``Apache-2.0 OR MIT``), or ``""`` when no such comment is there.
+    """
+    for line in text.splitlines()[:SPDX_HEADER_LINES]:
+        match = _SPDX_RE.search(line)
+        if match and match[1]:
+            return match[1]
+    return ""
+
+
+def user_path(target_file: str | os.PathLike[str], module_name: str = "") -> str:
+    """How a user's file is named in its records: never an absolute path.
+
+    Args:
+        target_file: The file.
+        module_name: The dotted name it was imported under, when it was imported as a module.
+
+    Returns:
+        A module's file relative to the folder its top-level package is in
+        (``mypkg/kernels.py``); any other file relative to the current folder when it is inside
+        it (``src/kernels.py``), else its file name alone (``kernels.py``).
+    """
+    path = Path(os.path.abspath(target_file))
+    if module_name:
+        depth = len(module_name.split("."))  # mypkg.kernels -> mypkg/kernels.py, mypkg -> mypkg/__init__.py
+        try:
+            return path.relative_to(path.parents[depth - 1 if path.name != "__init__.py" else depth]).as_posix()
+        except IndexError:  # a module whose file is not where its name says (a loader of its own)
+            return path.name
+    try:
+        return path.relative_to(os.path.abspath(os.getcwd())).as_posix()
+    except ValueError:
+        return path.name
+
+
+def user_record_id(kind: str, path: str, rec: KernelRecord) -> str:
+    """Stable row id of a kernel extracted from a user's code: 16 hex digits of a SHA-256.
+
+    Over the source kind, the file's recorded path, the kernel's name, its Python source and its
+    argument types (the overloads of a generic kernel differ only there): the same file gives the
+    same ids in every run, on every machine.
+    """
+    args = ",".join(f"{a['name']}:{a['type']}" for a in rec.arguments)
+    text = "\0".join((kind, path, rec.kernel_name, rec.python_source, args))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def mark_user_records(records: Sequence[KernelRecord], py_module: types.ModuleType,
+                      target: str) -> list[KernelRecord]:
+    """Give the records of a user's file or module the provenance that is known about them.
+
+    ``source.kind`` is ``user``; ``source.path`` the file as :func:`user_path` names it;
+    ``source.module`` the module name (a file's stem for a ``.py`` target); ``source.first_line`` /
+    ``last_line`` the kernel's definition (decorators included); ``source.license`` only what an
+    SPDX header of the file says (else ``""``); package, version and repository are left empty
+    (nothing here says which distribution, if any, the code belongs to). ``id`` is
+    :func:`user_record_id`.
+
+    Args:
+        records: Records of :func:`extract_module` on ``py_module``.
+        py_module: The loaded target.
+        target: What the user named: a ``.py`` path or a module name.
+
+    Returns:
+        ``records``, changed in place.
+    """
+    is_file = target.endswith(".py") or "/" in target or os.path.exists(target)
+    file = target if is_file else (getattr(py_module, "__file__", None) or "")
+    module = Path(target).stem if is_file else py_module.__name__
+    path = user_path(file, "" if is_file else module) if file else ""
+    try:
+        text = Path(file).read_text(encoding="utf-8", errors="replace") if file else ""
+    except OSError:
+        text = ""
+    license_expr = spdx_license(text)
+    lines: dict[str, tuple[int, int]] = {}
+    for kernel in _warp.kernels_in(py_module):
+        try:
+            body, start = inspect.getsourcelines(_warp.kernel_python_function(kernel))
+        except (OSError, TypeError):
+            continue
+        lines[kernel.key] = (start, start + len(body) - 1)
+    for rec in records:
+        first, last = lines.get(rec.kernel_name, (0, 0))
+        rec.source = Source(kind="user", package="", package_version="", module=module, path=path, first_line=first,
+                            last_line=last, license=license_expr, license_file="", repository="")
+        rec.id = user_record_id("user", path, rec)
+    return list(records)

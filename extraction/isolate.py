@@ -4,7 +4,9 @@ A generated kernel can crash the process (an out-of-bounds access) or never fini
 Items are processed in a child made with ``os.fork`` (usable inside ``datasets``'
 daemonic pool workers, where ``multiprocessing`` may not start children); the child
 streams one pickled result per item, so when it dies or stalls the culprit is the
-first item without a result: that item is marked, and the rest go to a new child.
+first item without a result: that item is marked, and the rest go to a new child. A child
+removes the secrets from its environment before it runs anything
+(:func:`extraction.environ.drop_secrets_from_process`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import struct
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from extraction.environ import drop_secrets_from_process
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +114,7 @@ def run_isolated(items: Sequence[Any], fn: Callable[[Any], Any], timeout_s: floa
             os.dup2(devnull, 1)  # compiler warnings of launched kernels would flood the build's output
             os.dup2(devnull, 2)
             try:
+                drop_secrets_from_process()  # what runs here (a model's answer, a row's program) never sees them
                 for item in todo:
                     try:
                         out = fn(item)

@@ -44,14 +44,20 @@ class Source:
 
     Attributes:
         kind: ``generated`` (rendered from a warp-ir template), ``real`` (mined from a
-            package's own code) or ``fem`` (a kernel warp.fem generated for an integrand).
-        package: Distribution the code comes from (``warp-ir`` for generated programs).
+            package's own code), ``fem`` (a kernel warp.fem generated for an integrand) or
+            ``user`` (a file or module ``warp-ir extract`` was given).
+        package: Distribution the code comes from (``warp-ir`` for generated programs, ``""``
+            for user code).
         package_version: Its version.
-        module: Python module that defines the kernel (empty for generated programs).
-        path: File inside the package (the template for generated programs).
+        module: Python module that defines the kernel (empty for generated programs; a file's
+            stem for a user's ``.py`` file).
+        path: File inside the package (the template for generated programs); for user code the
+            file relative to the current folder (its name alone when outside it), or a module's
+            file relative to its top-level package's folder: never an absolute path.
         first_line: First line of the definition in ``path`` (0 when not applicable).
         last_line: Last line of the definition (0 when not applicable).
-        license: SPDX license expression of the code.
+        license: SPDX license expression of the code (for user code: only what an
+            ``SPDX-License-Identifier`` header of the file says, else ``""``).
         license_file: The license file the distribution ships (``LICENSE``), ``""`` if none.
         repository: Source repository URL of the distribution, ``""`` if its metadata names none.
     """

@@ -31,8 +31,26 @@ from generator.templates import Template, load_templates, templates_digest
 from generator.twins import TwinIndex
 
 logger = logging.getLogger(__name__)
+# What a person waiting for a build wants to see: the CLI shows this logger's INFO lines on standard error
+# even when the rest of the logging is at WARNING (see warp_ir.cli).
+progress = logging.getLogger("warp_ir.progress")
 
 MAX_DRAWS_PER_SAMPLE = 20
+# With no program kept after this many draws, nothing the templates render can be planned: stop there (a plan that
+# keeps one in its first draws is not affected, so a plan of N programs is still a prefix of a plan of 2N).
+MAX_DRAWS_WITHOUT_A_PROGRAM = 20_000
+PROGRESS_EVERY_S = 5.0  # seconds between planning progress lines (a batch of draws lasts about this long at most)
+# Programs the plan keeps per second, conservatively, in one process: measured at 458/s on 2,000 programs here
+# (2 cores, Python 3.11; 432/s with the Jinja sandbox), and the README's 56,336 programs in 245 s (230/s, where the
+# synthesizer's share has grown). Used to warn before a build that would plan for more than a day.
+PLAN_RATE = 200
+# Memory the plan holds per kept program: its MinHash signature (128 x 4 bytes) in the near-twin index with its band
+# keys (21 x 12 bytes), row id, hashes and split (about 770 bytes of arrays measured on 2,000 programs, plus Python
+# objects): about 1 KB.
+PLAN_BYTES_PER_PROGRAM = 1_000
+# The most programs a build may ask for: 10**9 would hold about 1 TB in the plan and plan for months at PLAN_RATE,
+# beyond any one machine; more is refused rather than left to fail hours (or days) later.
+MAX_NUM_SAMPLES = 10**9
 BUILDER_VERSION = "0.4.0"  # version of the dataset the builder produces (rows change => bump)
 DEFAULT_SPLITS: dict[str, float] = {"train": 0.9, "validation": 0.05, "test": 0.05}
 DEFAULT_TWIN_THRESHOLD = 0.85  # estimated Jaccard of normalised 5-token shingles: near-twins from here on
@@ -62,6 +80,10 @@ class ShardSpec:
     def name(self) -> str:
         """``<split>-<shard_id>``: the stem of every file kept for this shard (counts, statistics, resume)."""
         return f"{self.split}-{self.shard_id:05d}"
+
+
+class NothingToPlan(ValueError):
+    """No drawn program could be rendered: every template of the selected families fails (the reasons are named)."""
 
 
 @dataclass(slots=True)
@@ -194,7 +216,12 @@ def make_plan(
     Drawing stops early, with ``exhausted`` set, after ``MAX_DRAWS_PER_SAMPLE * num_samples``
     draws. ``workers`` processes render, hash and sign the draws; they are consumed in index
     order, so which programs land in which split does not depend on it (only how each split is
-    cut into shards: a multiple of ``workers``).
+    cut into shards: a multiple of ``workers``). Progress goes to the ``warp_ir.progress`` logger
+    (INFO): a line when planning starts, one about every :data:`PROGRESS_EVERY_S` seconds, one at the end.
+
+    Raises:
+        NothingToPlan: No draw rendered a valid program (within ``MAX_DRAWS_PER_SAMPLE * num_samples`` or
+            :data:`MAX_DRAWS_WITHOUT_A_PROGRAM` draws): the message names the commonest reasons and templates.
     """
     families = tuple(sorted(families))
     seen_exact: set[bytes] = set()
@@ -208,16 +235,27 @@ def make_plan(
     index = 0
     drawer = _Drawer(seed, families, templates, workers)
     started = time.perf_counter()
+    reported = started
+    progress.info("planning: drawing %s programs from %d %s", f"{num_samples:,}", len(families),
+                  "family" if len(families) == 1 else "families")
     try:
         while plan.kept < num_samples and index < limit:
-            # draw about as many as the remaining programs need at the rate seen so far (+5%)
-            # (the first batch is small: it only estimates that rate)
+            if not plan.kept and index >= MAX_DRAWS_WITHOUT_A_PROGRAM:
+                break
+            # draw about as many as the remaining programs need at the rate seen so far (+5%), and no more than
+            # about PROGRESS_EVERY_S seconds' worth (the first batch is small: it only estimates both rates)
             rate = index / plan.kept if plan.kept else 1.0
             count = max(64, math.ceil((num_samples - plan.kept) * rate * 1.05))
+            elapsed = time.perf_counter() - started
+            if index and elapsed > 0:
+                count = min(count, max(256, math.ceil(index / elapsed * PROGRESS_EVERY_S)))
             count = min(limit - index, MAX_BATCH, count if index else min(count, 256))
+            if not plan.kept:
+                count = min(count, MAX_DRAWS_WITHOUT_A_PROGRAM - index)
             batch = drawer.draws(index, count)
             signed = [d for d in batch if not d.error]
-            twins.begin(np.stack([d.signature for d in signed]) if signed else np.zeros((0, NUM_PERM), np.uint32))
+            if signed:  # a batch where every draw failed to render has nothing to look up
+                twins.begin(np.stack([d.signature for d in signed]))
             position = 0
             for d in batch:
                 if plan.kept >= num_samples:
@@ -250,11 +288,21 @@ def make_plan(
                 by_split[split_names[split]].append(d.index)
                 kept_ids.append(int.from_bytes(d.exact[:8], "big"))
                 plan.kept += 1
-            twins.end()
+            if signed:
+                twins.end()
+            now = time.perf_counter()
             logger.info("plan: %d of %d programs kept after %d draws (%.0f s, near-twin index %.0f MiB)",
-                        plan.kept, num_samples, index, time.perf_counter() - started, twins.nbytes / 2**20)
+                        plan.kept, num_samples, index, now - started, twins.nbytes / 2**20)
+            if now - reported >= PROGRESS_EVERY_S and plan.kept < num_samples:
+                reported = now
+                progress.info("planning: %s of %s programs kept, %s drawn (%.1f s)", f"{plan.kept:,}",
+                              f"{num_samples:,}", f"{index:,}", now - started)
     finally:
         drawer.close()
+    if not plan.kept:
+        raise NothingToPlan(_nothing_rendered(plan.render_failures, index))
+    progress.info("planning: %s programs kept of %s drawn (%.1f s)", f"{plan.kept:,}", f"{index:,}",
+                  time.perf_counter() - started)
     if plan.kept < num_samples:
         plan.exhausted = True
         logger.warning("stopped after %d draws: only %d distinct programs", index, plan.kept)
@@ -271,6 +319,15 @@ def make_plan(
             for k, i in enumerate(range(0, len(indices), size))
         ]
     return plan
+
+
+def _nothing_rendered(failures: Counter, draws: int) -> str:
+    """One line saying that none of ``draws`` rendered, and why (the commonest reasons, template named)."""
+    reasons = [f"{' '.join(reason.split())} ({n:,} draws)" for reason, n in failures.most_common(3)]
+    more = len(failures) - len(reasons)
+    return (f"no program could be rendered: all {draws:,} draws failed: " + "; ".join(reasons)
+            + (f"; and {more} other reason(s)" if more > 0 else "")
+            + " (warp-ir check-templates shows each template's errors)")
 
 
 def write_signatures(plan: Plan, path: Path) -> None:

@@ -8,11 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 
 from generator import vocab
 from generator.templates import Template
 
-_ENV = jinja2.Environment(
+# Templates are code from a folder a user may point at (WARP_IR_TEMPLATES): they are rendered in Jinja's
+# sandbox, so an unsafe access (``lipsum.__globals__``, ``rng._rng``, ``().__class__``) raises
+# jinja2.exceptions.SecurityError, counted as a render failure like any other. Not the immutable sandbox:
+# templates build lists with ``list.append``.
+_ENV = jinja2.sandbox.SandboxedEnvironment(
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
     trim_blocks=True,
@@ -164,7 +169,7 @@ def render(template: Template, rng: random.Random) -> Rendered:
         raise RenderError(template, compiled)
     try:
         source = compiled.render(context)
-    except Exception as exc:  # a Jinja error or a bug in a template's expressions: counted, not fatal
+    except Exception as exc:  # a Jinja error, an unsafe access, a bug in an expression: counted, not fatal
         raise RenderError(template, f"{type(exc).__name__}: {exc}") from exc
     return Rendered(source=_tidy(source), params=params, complexity=complexity)
 

@@ -32,6 +32,16 @@ ROW_STATS = "rows"  # subfolder of a build's stats folder holding one RowStats f
 # preceded by an identifier character (``xwp.x(``) is dropped afterwards.
 _PY_BUILTIN_RE = re.compile(r"wp\.((?:types\.)?\w+)\s*\(")
 _CPP_BUILTIN_RE = re.compile(r"wp::(?:adj_)?(\w+)\s*(?:<[^<>();]*>)?\s*\(")  # also templated: wp::f<4>(
+# An absolute path to a source or library file (POSIX, at least two folders deep, or a drive letter): a row
+# holding one shows the folders of the machine that built it (see extraction._warp.stable_paths)
+_ABSOLUTE_PATH_RE = re.compile(r"(?<![\w.:/\\])(?:/(?:[\w.+@~-]+/){2,}|[A-Za-z]:[\\/](?:[\w.+@~ -]+[\\/])+)"
+                               r"[\w.+@~-]+\.(?:py|pyi|pyx|c|cc|h|hpp|cpp|cu|cuh|so|dll|dylib)\b")
+
+
+def absolute_path(text: str) -> str | None:
+    """The first absolute path to a source or library file in ``text`` (a row's code), or ``None``."""
+    m = _ABSOLUTE_PATH_RE.search(text) if "/" in text or "\\" in text else None
+    return m.group(0) if m else None
 
 
 def split_rank(split: str) -> tuple[int, str]:
@@ -108,6 +118,7 @@ class RowStats:
     levels: Counter = field(default_factory=Counter)
     flags: Counter = field(default_factory=Counter)
     grad_failures: list[dict[str, Any]] = field(default_factory=list)
+    absolute_paths: Counter = field(default_factory=Counter)  # code column -> rows holding an absolute path
 
     def add(self, split: str, row: dict[str, Any], names: set[str]) -> None:
         """Count one row of ``split`` (``names``: Warp's user-facing builtins)."""
@@ -120,6 +131,8 @@ class RowStats:
             if text:
                 self.lines[c].append(text.count("\n") + 1)
                 self.chars[c].append(len(text))
+                if absolute_path(text):
+                    self.absolute_paths[c] += 1
         self.used.update(builtins_used(row["python_source"], row.get("cpp_forward"), names))
         v = row.get("validation") or {}
         self.levels[v.get("level", "codegen")] += 1
@@ -143,7 +156,7 @@ class RowStats:
 
     def merge(self, other: RowStats) -> None:
         """Add ``other`` (the rows that come after this one's) into this."""
-        for name in ("rows", "family", "complexity", "family_complexity", "used", "levels", "flags"):
+        for name in ("rows", "family", "complexity", "family_complexity", "used", "levels", "flags", "absolute_paths"):
             getattr(self, name).update(getattr(other, name))
         for c in CODE_COLUMNS:
             self.lines[c] += other.lines[c]
@@ -166,6 +179,7 @@ class RowStats:
         out.lines = {c: array("i", v) for c, v in data["lines"].items()}
         out.chars = {c: array("i", v) for c, v in data["chars"].items()}
         out.grad_failures = data["grad_failures"]
+        out.absolute_paths = Counter(data.get("absolute_paths", {}))
         return out
 
     def summary(self, config: str, names: set[str], info: dict[str, Any], splits: list[str] | None = None,
@@ -204,6 +218,7 @@ class RowStats:
             },
             "validation": {"levels": dict(self.levels), **dict(self.flags)},
             "grad_failures": self.grad_failures,
+            "absolute_paths": dict(sorted(self.absolute_paths.items())),
             "build": info,
         }
 

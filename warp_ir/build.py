@@ -18,6 +18,7 @@ from warp_ir.outdir import (
     cache_dir,
     check_output,
     commit,
+    make_cache,
     make_output,
     read_build_info,
     recover,
@@ -107,6 +108,7 @@ def build(out_dir: Path | str, config_name: str = "synthetic", num_proc: int = 1
     check_output(out_dir, config_name, overwrite)
     make_output(out_dir)
     with FolderLock(out_dir):
+        make_cache(out_dir)
         recover(out_dir)
         check_output(out_dir, config_name, overwrite)  # again, now that nobody else can change it
         staged = staging_dir(out_dir)
@@ -132,11 +134,11 @@ def build(out_dir: Path | str, config_name: str = "synthetic", num_proc: int = 1
         stats = finish_record(staged, config_name, info, all_info, produced, list(placed))
         write_card(staged, {name: staged if name == config_name else out_dir for name in CONFIG_PREFIX},
                    {config_name: stats})
-        commit(out_dir, config_name, overwrite)
+        backup = commit(out_dir, config_name, overwrite)
         if not keep_cache:
             remove_tree(cache_dir(out_dir))
     return BuildResult(out_dir=out_dir, rows=stats["rows"], rejected=info["rejected"],
-                       seconds=time.perf_counter() - start, stats=stats, reused=produced.reused)
+                       seconds=time.perf_counter() - start, stats=stats, reused=produced.reused, backup=backup)
 
 
 def add_views(folder: Path, views: ViewOptions) -> dict[str, Any]:
@@ -158,6 +160,7 @@ def add_views(folder: Path, views: ViewOptions) -> dict[str, Any]:
     if not folder.is_dir():
         raise OutputError(f"{folder} is not a folder")
     with FolderLock(folder, "writing chat views"):
+        make_cache(folder)
         recover(folder)
         info = read_build_info(folder)
         if not info or "synthetic" not in info or not split_files(folder, CONFIG_PREFIX["synthetic"]):
@@ -195,4 +198,7 @@ def write_card(dest: Path, folders: dict[str, Path], known: dict[str, dict[str, 
     stats = {name: known.get(name) or compute_stats(folders[name], name)
              for name in CONFIG_PREFIX if split_files(folders[name], CONFIG_PREFIX[name])}
     overlap = real_in_synthetic(folders["synthetic"], folders["real"])
-    (dest / CARD).write_text(render_card(stats, overlap), encoding="utf-8")
+    # the card reads split sizes and an example row: each configuration's files from dest (what this
+    # build staged) if it holds them, else from its folder
+    searched = list(dict.fromkeys([dest, folders["synthetic"], folders["real"]]))
+    (dest / CARD).write_text(render_card(stats, overlap, folders=searched), encoding="utf-8")

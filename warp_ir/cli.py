@@ -6,6 +6,8 @@ import argparse
 import json
 import logging
 import math
+import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +27,12 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with its errors in one line (``warp-ir build: error: ...``) and exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        """Print one line naming the command and the mistake, then exit with status 2."""
+        """Print one line naming the command and the mistake, then exit with status 2.
+
+        A word of the message longer than 100 characters (a value argparse quotes whole, such as an
+        invalid choice) is shown short, as the option types show theirs.
+        """
+        message = re.sub(r"\S{101,}", lambda m: _shown(m.group(0).strip("'\"")), message)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -36,7 +43,7 @@ def _csv(value: str) -> list[str]:
 def _names(value: str) -> list[str]:
     names = _csv(value)
     if not names:
-        raise argparse.ArgumentTypeError(f"needs at least one name, got {value!r}")
+        raise argparse.ArgumentTypeError(f"needs at least one name, got {_shown(value)}")
     return names
 
 
@@ -44,36 +51,72 @@ def _targets(value: str) -> list[str]:
     targets = _csv(value)
     bad = [t for t in targets if t not in TARGETS]
     if bad or not targets:
-        raise argparse.ArgumentTypeError(f"targets must be among {','.join(TARGETS)}, got {value!r}")
+        raise argparse.ArgumentTypeError(f"targets must be among {','.join(TARGETS)}, got {_shown(value)}")
     return targets
 
 
-def _positive(value: str) -> int:
+MAX_SHOWN = 40  # characters of a value an error message shows; a longer one is described ("a 5,001-digit number")
+MAX_DIGITS = 20  # digits of a whole-number option (seeds included: 20 digits hold any 64-bit seed)
+
+
+def _shown(value: str) -> str:
+    """``value`` as an error message shows it: quoted when short, described when long (never echoed whole)."""
+    if len(value) <= MAX_SHOWN:
+        return repr(value)
+    digits = value.strip().lstrip("+-").replace("_", "")
+    if digits.isdigit():
+        return f"a {len(digits):,}-digit number"
+    return f"{value[:MAX_SHOWN - 10]!r}... ({len(value):,} characters)"
+
+
+def _whole(value: str, least: int | None = None, most: int | None = None, why: str = "") -> int:
+    """``value`` as a whole number from ``least`` to ``most``; the error says which bound, and shows ``value`` short.
+
+    Numbers of more than :data:`MAX_DIGITS` digits are refused before ``int`` sees them (Python refuses
+    more than 4,300 digits, with a message that would not help).
+    """
+    digits = value.strip().lstrip("+-").replace("_", "")
+    negative = value.strip().startswith("-")
+    if digits.isdigit() and len(digits) > MAX_DIGITS:
+        if most is not None and not negative:
+            raise argparse.ArgumentTypeError(f"must be at most {most:,}{why}, got {_shown(value)}")
+        raise argparse.ArgumentTypeError(f"must be a whole number of at most {MAX_DIGITS} digits, got {_shown(value)}")
     try:
         n = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {_shown(value)}") from None
+    if least is not None and n < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least:,}, got {_shown(value)}")
+    if most is not None and n > most:
+        raise argparse.ArgumentTypeError(f"must be at most {most:,}{why}, got {_shown(value)}")
     return n
 
 
+def _positive(value: str) -> int:
+    return _whole(value, least=1)
+
+
 def _integer(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
+    return _whole(value)
+
+
+def _num_samples(value: str) -> int:
+    from generator.plan import MAX_NUM_SAMPLES, PLAN_BYTES_PER_PROGRAM  # noqa: PLC0415 - keeps --help fast
+
+    memory = MAX_NUM_SAMPLES * PLAN_BYTES_PER_PROGRAM / 1e12
+    return _whole(value, least=1, most=MAX_NUM_SAMPLES,
+                  why=f" (a plan of more would hold over {memory:,.0f} TB in memory)")
 
 
 def _ratios(value: str) -> dict[str, float]:
     try:
         parts = [float(x) for x in _csv(value)]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"takes three numbers train,validation,test, got {value!r}") from None
+        raise argparse.ArgumentTypeError(f"takes three numbers train,validation,test, got {_shown(value)}") from None
     if len(parts) != 3:
-        raise argparse.ArgumentTypeError(f"takes three numbers train,validation,test, got {value!r}")
+        raise argparse.ArgumentTypeError(f"takes three numbers train,validation,test, got {_shown(value)}")
     if not all(math.isfinite(x) and x >= 0 for x in parts) or abs(sum(parts) - 1.0) > 1e-6:
-        raise argparse.ArgumentTypeError(f"must be three non-negative numbers that sum to 1, got {value!r}")
+        raise argparse.ArgumentTypeError(f"must be three non-negative numbers that sum to 1, got {_shown(value)}")
     return dict(zip(("train", "validation", "test"), parts))
 
 
@@ -83,7 +126,7 @@ def _twin_threshold(value: str) -> float:
     except ValueError:
         number = math.nan
     if not 0.5 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a number from 0.5 to 1, got {value!r}")
+        raise argparse.ArgumentTypeError(f"must be a number from 0.5 to 1, got {_shown(value)}")
     return number
 
 
@@ -110,8 +153,9 @@ def make_parser() -> argparse.ArgumentParser:
                    help="output folder: new, empty, or made by an earlier warp-ir build (see --overwrite); with "
                    "--engine ray also an fsspec URL every node can write to (s3://bucket/warp-ir, file:///shared/x)")
     b.add_argument("--overwrite", action="store_true",
-                   help="build into a folder that holds other files too: README.md, build_info.json and "
-                   "same-named data files are replaced, nothing else is touched")
+                   help="build into a folder that holds other files too: README.md, build_info.json and same-named "
+                   "data files and figures are replaced (yours are moved to OUT/warp-ir-backup-<time>/), nothing else "
+                   "is touched; never a project checkout (.git, pyproject.toml)")
     b.add_argument("--config", choices=("synthetic", "real"), default="synthetic",
                    help="synthetic: programs from the templates (data/); real: kernels mined from real Warp code (real/)")
     b.add_argument("--packages", type=_names, default=None,
@@ -123,7 +167,8 @@ def make_parser() -> argparse.ArgumentParser:
                    help="real config: also mine code under these SPDX licenses (default: permissive ones only)")
     b.add_argument("--package-timeout", type=_seconds, default=None,
                    help="real config: seconds one package may take to mine (default 1800)")
-    b.add_argument("--num-samples", type=_positive, default=1000, help="distinct programs to draw (default 1000)")
+    b.add_argument("--num-samples", type=_num_samples, default=1000,
+                   help="distinct programs to draw (default 1000; at most 1,000,000,000)")
     b.add_argument("--seed", type=_integer, default=0)
     b.add_argument("--families", type=_names, default=None,
                    help="comma-separated families (default: every template family and 'synthesized', the "
@@ -186,10 +231,14 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    u = sub.add_parser("publish", help="upload a built folder to the Hugging Face Hub")
+    u = sub.add_parser("publish", help="upload a built folder's own files (those build_info.json lists) to the "
+                                       "Hugging Face Hub")
     u.add_argument("folder", type=Path)
     u.add_argument("--repo", required=True, help="ORG/NAME")
     u.add_argument("--private", action="store_true")
+    u.add_argument("--dry-run", action="store_true",
+                   help="check the folder and the name, list what would be uploaded and what is left behind; "
+                        "send nothing (no token needed)")
 
     c = sub.add_parser("check-templates", help="render and compile programs of each template")
     c.add_argument("--families", type=_names, default=None)
@@ -200,14 +249,14 @@ def make_parser() -> argparse.ArgumentParser:
 def _ks(value: str) -> list[int]:
     ks = [_positive(k) for k in _csv(value)]
     if not ks:
-        raise argparse.ArgumentTypeError(f"needs at least one k, got {value!r}")
+        raise argparse.ArgumentTypeError(f"needs at least one k, got {_shown(value)}")
     return sorted(set(ks))
 
 
 def _views(value: str) -> list[str]:
     kinds = _names(value)
     if any(k != "chat" for k in kinds):
-        raise argparse.ArgumentTypeError(f"the only view is chat, got {value!r}")
+        raise argparse.ArgumentTypeError(f"the only view is chat, got {_shown(value)}")
     return kinds
 
 
@@ -255,6 +304,9 @@ _REAL_OPTIONS = {"packages": "packages", "test_packages": "test_packages", "allo
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from datasets.exceptions import DatasetGenerationError  # noqa: PLC0415
+
+    from generator.shard import ChildFailed, TemplatesChanged  # noqa: PLC0415
     from warp_ir.build import build  # noqa: PLC0415
     from warp_ir.lock import FolderLocked  # noqa: PLC0415
     from warp_ir.ray_engine.driver import RayTaskFailed  # noqa: PLC0415 - Ray itself is imported when it runs
@@ -273,20 +325,29 @@ def cmd_build(args: argparse.Namespace) -> int:
         value = getattr(args, option)
         config[key] = tuple(value) if isinstance(value, list) else value
     views = _view_options(args, bool(args.views))
+    num_proc = _usable_num_proc(args.num_proc) if args.engine == "local" else args.num_proc
+    if args.config == "synthetic":
+        _warn_long_plan(args.num_samples)
     try:
-        result = build(args.out, config_name=args.config, num_proc=args.num_proc, keep_cache=args.keep_cache,
+        result = build(args.out, config_name=args.config, num_proc=num_proc, keep_cache=args.keep_cache,
                        engine=args.engine, address=args.address, overwrite=args.overwrite, views=views,
                        tokenizer=args.tokenizer, rows_per_file=args.rows_per_file,
                        max_in_flight=args.max_in_flight, **config)
     except (ValueError, FolderLocked) as exc:
         raise UsageError(str(exc)) from exc
-    except RayTaskFailed as exc:  # not the user's mistake, but one line is all there is to say
-        print(f"warp-ir: error: {exc}", file=sys.stderr)
+    except (RayTaskFailed, ChildFailed, TemplatesChanged, DatasetGenerationError) as exc:
+        # not the user's mistake: one line says it (datasets wraps what a shard raised: that is the line)
+        cause = exc.__cause__ if isinstance(exc, DatasetGenerationError) else exc
+        if not isinstance(cause, (RayTaskFailed, ChildFailed, TemplatesChanged)):
+            raise
+        print(f"warp-ir: error: {cause}", file=sys.stderr)
         return 1
     rejected = sum(result.rejected.values())
     print(f"wrote {args.out} ({args.config}): " + ", ".join(f"{k} {v}" for k, v in result.rows.items())
           + f" rows in {result.seconds:.1f} s; {rejected} rejected"
           + (f"; {result.reused} finished file(s) of an interrupted run kept" if result.reused else ""))
+    if result.backup is not None:
+        print(f"  files of yours that the build replaced were moved to {result.backup}")
     report = result.stats["build"].get("real_report")
     if report:
         t = report["totals"]
@@ -306,13 +367,35 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usable_num_proc(asked: int) -> int:
+    """``asked``, or the CPU cores this process may use when it asks for more (said on standard error)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if asked <= cores:
+        return asked
+    print(f"warp-ir: warning: --num-proc {asked:,} is more than the {cores} CPU core(s) this process may use: "
+          f"using {cores}", file=sys.stderr)
+    return cores
+
+
+def _warn_long_plan(num_samples: int) -> None:
+    """Say on standard error when planning ``num_samples`` programs would take more than a day (or much memory)."""
+    from generator.plan import PLAN_BYTES_PER_PROGRAM, PLAN_RATE  # noqa: PLC0415
+
+    seconds = num_samples / PLAN_RATE
+    if seconds <= 86_400:
+        return
+    print(f"warp-ir: warning: at about {PLAN_RATE} programs/s, planning {num_samples:,} programs alone would take "
+          f"about {seconds / 86_400:,.1f} days and hold about {num_samples * PLAN_BYTES_PER_PROGRAM / 1e9:,.0f} GB "
+          "in memory, before any is compiled (Ctrl-C stops it)", file=sys.stderr)
+
+
 def _seconds(value: str) -> float:
     try:
         seconds = float(value)
     except ValueError:
         seconds = float("nan")
     if not 0 < seconds < float("inf"):  # also rejects nan
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {value!r}")
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {_shown(value)}")
     return seconds
 
 
@@ -406,14 +489,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from warp_ir.lock import FolderLocked  # noqa: PLC0415
     from warp_ir.outdir import OutputError, opened  # noqa: PLC0415
-    from warp_ir.publish import PublishError, publish  # noqa: PLC0415
+    from warp_ir.publish import PublishError, plan_upload, publish  # noqa: PLC0415
 
     try:
         with opened(args.folder, "publish"):  # no build may start in the folder while it is uploaded
-            url = publish(args.folder, args.repo, private=args.private)
+            if args.dry_run:  # no token, no HfApi, nothing sent
+                plan = plan_upload(args.folder, args.repo)
+            else:
+                url = publish(args.folder, args.repo, private=args.private)
     except (PublishError, FolderLocked, OutputError) as exc:
         raise UsageError(str(exc)) from exc
-    print(f"published {args.folder} to {url}")
+    if not args.dry_run:
+        print(f"published {args.folder} to {url}")
+        return 0
+    print(f"would upload {len(plan.files)} files of {args.folder} to datasets/{args.repo}:")
+    for rel, size in plan.files:
+        print(f"{size:>15,}  {rel}")
+    print(f"{plan.size:>15,}  bytes in all ({plan.size / 1024**2:.1f} MiB)")
+    print(plan.left_behind_line() or "left behind (not part of the build): nothing")
+    print("dry run: nothing was sent")
     return 0
 
 
@@ -442,6 +536,66 @@ def cmd_check_templates(args: argparse.Namespace) -> int:
 
 COMMANDS = {"build": cmd_build, "extract": cmd_extract, "stats": cmd_stats, "publish": cmd_publish,
             "check-templates": cmd_check_templates, "views": cmd_views, "eval": cmd_eval}
+# Commands that never publish: the secrets of the environment (HF_TOKEN, *_KEY, cloud credentials) are
+# removed before they start, so no code they run (kernels, a user's file, mined packages, a model's answers) sees them.
+NO_SECRETS_COMMANDS = frozenset({"build", "extract", "eval", "views", "stats", "check-templates"})
+
+
+def drop_secrets(args: argparse.Namespace) -> list[str]:
+    """Remove the secrets from this process's environment before a command that needs none (not ``publish``).
+
+    Kept: every secret for a ``build`` into a URL other than ``file://`` (its storage needs its
+    credentials, which may be any; only warp-ir's own templates run there), and the Hugging Face
+    token variables when ``--tokenizer`` names a Hub repository (a gated one needs the token).
+
+    Returns:
+        The names removed (see :func:`extraction.environ.drop_secrets_from_process`).
+    """
+    from extraction.environ import HF_TOKEN_NAMES, drop_secrets_from_process  # noqa: PLC0415
+
+    if args.command not in NO_SECRETS_COMMANDS:
+        return []
+    if args.command == "build" and isinstance(args.out, str) and not args.out.startswith("file://"):
+        logging.getLogger(__name__).info("keeping the environment's credentials: --out %s is storage that needs them",
+                                         args.out)
+        return []
+    tokenizer = getattr(args, "tokenizer", None)
+    removed = drop_secrets_from_process(HF_TOKEN_NAMES if tokenizer and not Path(tokenizer).exists() else ())
+    if removed:
+        logging.getLogger(__name__).info("removed from the environment (the command needs none): %s",
+                                         ", ".join(removed))
+    return removed
+
+
+PROGRESS_LOGGER = "warp_ir.progress"  # what a person waits on (planning): shown without -v
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each line (a test may have replaced it)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+def _show_progress(verbose: bool) -> None:
+    """Show the ``warp_ir.progress`` logger's INFO lines on standard error, plain, when the rest logs at WARNING.
+
+    With ``-v`` everything at INFO is shown already: the lines go through the root's handler, like the others.
+    """
+    progress = logging.getLogger(PROGRESS_LOGGER)
+    for handler in [h for h in progress.handlers if isinstance(h, _StderrHandler)]:
+        progress.removeHandler(handler)  # main() called again in one process: one handler, not two
+    progress.setLevel(logging.NOTSET if verbose else logging.INFO)
+    progress.propagate = verbose  # not through the root's handler as well, whose lines are for warnings
+    if not verbose:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        progress.addHandler(handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -453,6 +607,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    _show_progress(args.verbose)
+    drop_secrets(args)
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:

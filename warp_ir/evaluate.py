@@ -24,6 +24,7 @@ from evaluation.predictions import PredictionsError, read_predictions
 from evaluation.report import Report
 from evaluation.tasks import Task, messages
 from extraction import _warp, init_quiet, kernel_cache
+from extraction.environ import drop_secrets_from_process
 from warp_ir.outdir import read_build_info
 from warp_ir.stats import CONFIG_PREFIX, StatsError, iter_rows, split_files
 from warp_ir.views import SOURCE_COLUMNS
@@ -97,7 +98,9 @@ def evaluate(predictions: Path, data: Path, config: str = "synthetic", split: st
         if len(parts) <= 1:
             samples = _score_part(problems, os.path.join(tmp, "work-0"), seed, pch, cache)
         else:
-            with ProcessPoolExecutor(len(parts), mp_context=get_context("fork")) as pool:
+            # the scorers' workers drop the secrets of the environment (their children, which run the answers, too)
+            with ProcessPoolExecutor(len(parts), mp_context=get_context("fork"),
+                                     initializer=drop_secrets_from_process) as pool:
                 futures = [pool.submit(_score_part, part, os.path.join(tmp, f"work-{i}"), seed, pch, cache)
                            for i, part in enumerate(parts)]
                 samples = [s for f in futures for s in f.result()]

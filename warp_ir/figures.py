@@ -39,28 +39,49 @@ def write_figures(stats: dict[str, Any], dest: Path, diversity: dict[str, Any] |
         Figure key -> path relative to ``dest``, for each figure written (``families``, ``lengths``,
         ``coverage``, ``similarity``).
     """
-    import matplotlib  # noqa: PLC0415 - about 0.3 s to import: only when a card is drawn
+    names = figure_names(stats["config"])
+    written: dict[str, str] = {}
+    (dest / FIGURES_DIR).mkdir(parents=True, exist_ok=True)
+    plt = _pyplot()
+    for key in names:
+        fig = draw_figure(key, stats, diversity)
+        if fig is None:
+            continue
+        fig.savefig(dest / names[key], dpi=_DPI, format="png", metadata={"Software": None})
+        plt.close(fig)
+        written[key] = names[key]
+    logger.info("figures: %s", ", ".join(written.values()))
+    return written
+
+
+def draw_figure(key: str, stats: dict[str, Any], diversity: dict[str, Any] | None = None) -> Any:
+    """One of the card's figures as a matplotlib ``Figure`` (not saved; the caller closes it), or ``None``.
+
+    Args:
+        key: ``families``, ``lengths``, ``coverage`` or ``similarity``.
+        stats: The configuration's statistics (:meth:`warp_ir.stats.RowStats.summary`).
+        diversity: :func:`warp_ir.stats.diversity` output (the similarity figure needs it).
+
+    Returns:
+        The figure, or ``None`` when the statistics it needs are missing.
+    """
+    import matplotlib  # noqa: PLC0415
+
+    plt = _pyplot()
+    drawers = {"families": _families, "lengths": _lengths, "coverage": _coverage,
+               "similarity": lambda plt_, _stats: _similarity(plt_, diversity) if diversity else None}
+    with matplotlib.rc_context({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False}):
+        return drawers[key](plt, stats)
+
+
+def _pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend (about 0.3 s to import: only when a card is drawn)."""
+    import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    names = figure_names(stats["config"])
-    drawers = {"families": _families, "lengths": _lengths, "coverage": _coverage}
-    if diversity:
-        drawers["similarity"] = lambda plt_, _stats: _similarity(plt_, diversity)
-    written: dict[str, str] = {}
-    (dest / FIGURES_DIR).mkdir(parents=True, exist_ok=True)
-    with matplotlib.rc_context({"font.size": 9, "axes.spines.top": False,
-                                "axes.spines.right": False}):
-        for key, draw in drawers.items():
-            fig = draw(plt, stats)
-            if fig is None:
-                continue
-            fig.savefig(dest / names[key], dpi=_DPI, format="png", metadata={"Software": None})
-            plt.close(fig)
-            written[key] = names[key]
-    logger.info("figures: %s", ", ".join(written.values()))
-    return written
+    return plt
 
 
 def _families(plt: Any, stats: dict[str, Any]) -> Any:
@@ -82,7 +103,9 @@ def _families(plt: Any, stats: dict[str, Any]) -> Any:
 
 
 def _lengths(plt: Any, stats: dict[str, Any]) -> Any:
-    """Line-count histograms of each code column (log-2 bins)."""
+    """Line-count histograms of each code column (log-2 bins, rows on a log scale: the long tail stays visible)."""
+    from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
+
     hist = stats.get("line_histograms") or {}
     columns = [c for c in CODE_COLUMNS if c in hist]
     if not columns:
@@ -94,7 +117,10 @@ def _lengths(plt: Any, stats: dict[str, Any]) -> Any:
     axes = list(axes) if len(columns) > 1 else [axes]
     for ax, column in zip(axes, columns, strict=True):
         ax.bar(range(len(labels)), hist[column], color=_TEMPLATE_COLOR)
-        ax.set_ylabel("rows")
+        ax.set_yscale("log")  # a bin of 1 row (the longest kernels) beside one of thousands
+        ax.set_ylim(bottom=0.5, top=max(2, max(hist[column], default=0)) * 1.6)  # a 1-row bar stays visible
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))  # 1, 10, 100 rather than 10^k
+        ax.set_ylabel("rows (log)")
         ax.set_title(column, loc="left", fontsize=9)
     axes[-1].set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     axes[-1].set_xlabel("lines")
@@ -123,22 +149,46 @@ def _coverage(plt: Any, stats: dict[str, Any]) -> Any:
 
 
 def _similarity(plt: Any, diversity: dict[str, Any]) -> Any:
-    """Histogram of each row's highest estimated Jaccard to any other row."""
+    """Histogram of each row's highest estimated Jaccard to any other row, with the near-twin threshold marked."""
+    from generator.similarity import BIN_LABELS  # noqa: PLC0415 - numpy and more: not for `import warp_ir.outdir`
+
     hist = diversity["max_similarity_histogram"]
-    labels, counts = list(hist), list(hist.values())
+    # in bin order (build_info.json sorts its keys), every bin shown so that the axis is the same in every build
+    labels = sorted(set(hist) | set(BIN_LABELS), key=_bounds)
+    counts = [hist.get(label, 0) for label in labels]
     fig, ax = plt.subplots(figsize=(7, 3))
     threshold = diversity["threshold"]
-    colors = [_SYNTH_COLOR if label not in ("<0.5",) and _low(label) >= threshold else _TEMPLATE_COLOR
-              for label in labels]
+    colors = [_SYNTH_COLOR if _bounds(label)[0] >= threshold else _TEMPLATE_COLOR for label in labels]
     ax.bar(range(len(labels)), counts, color=colors)
+    ax.axvline(threshold_position(labels, threshold), color="#C44E52", linestyle="--", linewidth=1.2,
+               label=f"near-twin threshold ({threshold:g})")
+    ax.legend(loc="upper right", frameon=False)
     ax.set_xticks(range(len(labels)), labels)
     ax.set_xlabel("highest estimated Jaccard to another row (normalised 5-token shingles)")
     ax.set_ylabel("rows")
-    ax.set_title(f"Near-twins: {diversity['rows_with_twin']} of {diversity['total_rows']} rows at >= {threshold}")
+    ax.set_title(f"Near-twins: {diversity['rows_with_twin']} of {diversity['total_rows']} rows at >= {threshold:g}")
     fig.tight_layout()
     return fig
 
 
-def _low(label: str) -> float:
-    """The lower end of a histogram bin label (``0.85–0.9`` -> 0.85, ``1.0`` -> 1.0)."""
-    return float(label.split("–")[0])
+def _bounds(label: str) -> tuple[float, float]:
+    """The range ``[low, high)`` of a histogram bin label (``<0.5`` -> (0, 0.5), ``0.85–0.9`` -> (0.85, 0.9),
+    ``1.0`` -> (1.0, 1.0): a bin of one value)."""
+    if label.startswith("<"):
+        return 0.0, float(label[1:])
+    low, _, high = label.partition("–")
+    return float(low), float(high or low)
+
+
+def threshold_position(labels: list[str], threshold: float) -> float:
+    """Where ``threshold`` falls on a bar chart of the bins ``labels`` (bar ``i`` spans ``i - 0.5`` to ``i + 0.5``).
+
+    A threshold at a bin's lower end is drawn at that bar's left edge; one inside a bin, in proportion.
+    """
+    for i, label in enumerate(labels):
+        low, high = _bounds(label)
+        if low <= threshold < high:
+            return i - 0.5 + (threshold - low) / (high - low)
+        if low == high == threshold:
+            return i - 0.5
+    return len(labels) - 0.5 if threshold > _bounds(labels[-1])[1] else -0.5

@@ -61,8 +61,10 @@ class FolderLock:
         Raises:
             FolderLocked: Another process holds it (the message names its PID and what it does).
         """
+        if self.path.is_symlink():  # a link would have the lock truncate and write the file it points at
+            raise FolderLocked(f"{self.path} is a symbolic link, not warp-ir's lock file: remove it")
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

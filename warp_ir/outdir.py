@@ -14,17 +14,21 @@ nobody using warp-ir ever sees a mix of two builds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import re
 import shutil
+import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from evaluation.tasks import BY_SLUG
+from generator.atomic import write_json_atomic
 from warp_ir.figures import FIGURES_DIR
 from warp_ir.lock import LOCK_NAME, FolderLock
 from warp_ir.stats import BUILD_INFO, CONFIG_PREFIX, HUB_FILE_RE
@@ -35,8 +39,18 @@ CACHE_DIRNAME = ".warp-ir-cache"
 VIEWS_DIR = "chat"  # the chat views of the synthetic configuration: chat/<task slug>/<split>-XXXXX-of-YYYYY.parquet
 CARD = "README.md"
 _JOURNAL = "swap.json"
+_JOURNAL_VERSION = 2  # version 2: files as {path: [size, sha256]}, and the backup of replaced user files
 _STAGING = "staging"
 _TRASH = "trash"
+# The build's working folder carries the cache directory tag (https://bford.info/cachedir/): a folder of that
+# name without it was not made by warp-ir, and warp-ir neither writes into it nor deletes from it
+CACHE_TAG = "CACHEDIR.TAG"
+_TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
+_TAG_TEXT = _TAG_SIGNATURE + "\n# warp-ir's working files for the build in the folder above (safe to delete).\n"
+BACKUP_PREFIX = "warp-ir-backup-"  # OUT/warp-ir-backup-<UTC time>/: files of the user's that --overwrite replaced
+_BACKUP_RE = re.compile(re.escape(BACKUP_PREFIX) + r"\d{8}-\d{6}(?:-\d+)?")
+# what marks a project checkout, which a build never writes into unless it already holds a warp-ir build
+_PROJECT_MARKERS = (".git", "pyproject.toml", "setup.py")
 
 
 class OutputError(ValueError):
@@ -46,6 +60,58 @@ class OutputError(ValueError):
 def cache_dir(out: Path) -> Path:
     """``OUT/.warp-ir-cache``: the build's own working files (builder cache, resume shards, staging)."""
     return out / CACHE_DIRNAME
+
+
+def check_cache(out: Path) -> None:
+    """Check that ``OUT/.warp-ir-cache``, if it exists, is a folder warp-ir made and holds no symbolic link.
+
+    Everything warp-ir writes, renames or deletes there must stay inside ``out``: a working folder that is a
+    link (or holds one) could aim a build's writes and clean-ups at another folder, so it is refused.
+
+    Raises:
+        OutputError: It is a symbolic link, not a folder, has no warp-ir tag, or holds a symbolic link.
+    """
+    path = cache_dir(out)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(mode):
+        raise OutputError(f"{path} is a symbolic link: warp-ir keeps its own working files there and follows no "
+                          "link out of the folder; remove the link")
+    if not stat.S_ISDIR(mode):
+        raise OutputError(f"{path} is not a folder: warp-ir keeps its own working files there; move it away")
+    tag = path / CACHE_TAG
+    try:
+        ours = not tag.is_symlink() and tag.is_file() and tag.read_text(encoding="utf-8").startswith(_TAG_SIGNATURE)
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    if not ours:
+        raise OutputError(f"{path} was not made by this warp-ir (no {CACHE_TAG} in it): move it away or remove it")
+    for root, dirs, names in os.walk(path):
+        for name in dirs + names:
+            if os.path.islink(os.path.join(root, name)):
+                raise OutputError(f"{os.path.join(root, name)} is a symbolic link inside warp-ir's working folder: "
+                                  f"remove {path}")
+
+
+def make_cache(out: Path) -> Path:
+    """``OUT/.warp-ir-cache``, created (with its tag) if missing, after :func:`check_cache`.
+
+    Raises:
+        OutputError: As :func:`check_cache`.
+    """
+    check_cache(out)
+    path = cache_dir(out)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return path
+    with open(path / CACHE_TAG, "x", encoding="utf-8") as f:
+        f.write(_TAG_TEXT)
+    return path
 
 
 def staging_dir(out: Path) -> Path:
@@ -104,18 +170,23 @@ def check_output(out: Path, config_name: str, overwrite: bool) -> None:
         raise OutputError(f"--out {out} is a file, not a folder")
     if not out.is_dir():
         return
+    check_cache(out)
     try:
         entries = sorted(os.listdir(out))
     except OSError as exc:
         raise OutputError(f"cannot read {out}: {exc.strerror}") from exc
+    info = read_build_info(out)
+    project = [m for m in _PROJECT_MARKERS if m in entries]
+    if info is None and project:
+        raise OutputError(f"{out} looks like a project checkout (it holds {', '.join(project)}) and not a warp-ir "
+                          "build: warp-ir does not build into it, even with --overwrite; choose a new or empty folder")
     if not set(entries) - {CACHE_DIRNAME, LOCK_NAME} or overwrite:
         return
-    info = read_build_info(out)
     if info is None:
         shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
         raise OutputError(f"{out} is not empty and not a warp-ir build (it holds {shown}): choose a new or empty "
                           f"folder, or pass --overwrite to replace README.md, {BUILD_INFO} and "
-                          f"{CONFIG_PREFIX[config_name]}/ files there")
+                          f"{CONFIG_PREFIX[config_name]}/ files there (what it replaces is moved to a backup folder)")
     owned = set(owned_files(out, info, config_name))
     patterns = [f"{CONFIG_PREFIX[config_name]}/*.parquet"] + ([f"{VIEWS_DIR}/*/*.parquet"]
                                                              if config_name == "synthetic" else [])
@@ -161,84 +232,170 @@ def safe_name(rel: str) -> bool:
 
 
 def _staged_files(staged: Path) -> list[str]:
-    return sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file())
+    return sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file() or p.is_symlink())
 
 
-def commit(out: Path, config_name: str, overwrite: bool, only: str | None = None) -> None:
+def _fingerprint(path: Path) -> list[Any]:
+    """``[size, sha256]`` of a file; ``["symlink", target]`` of a symbolic link (never followed)."""
+    if path.is_symlink():
+        return ["symlink", os.readlink(path)]
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return [size, digest.hexdigest()]
+
+
+def _matches(path: Path, expected: list[Any]) -> bool:
+    try:
+        return os.path.lexists(path) and _fingerprint(path) == expected
+    except OSError:
+        return False
+
+
+def _backup_name(out: Path) -> str:
+    """A new ``warp-ir-backup-<UTC time>`` folder name under ``out``."""
+    base = BACKUP_PREFIX + time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    name, n = base, 1
+    while os.path.lexists(out / name):
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def commit(out: Path, config_name: str, overwrite: bool, only: str | None = None) -> Path | None:
     """Swap the staged files of a build of ``config_name`` into ``out``, replacing only what warp-ir wrote.
 
     With ``only`` (a folder prefix such as ``chat/``), only the files of ``config_name`` under it are
-    replaced (with the card and ``build_info.json``): the rest of that build stays.
+    replaced (with the card and ``build_info.json``): the rest of that build stays. A file the previous
+    build did not write is replaced only with ``overwrite``, and then moved to a backup folder
+    (``out/warp-ir-backup-<time>/``), never deleted.
+
+    Returns:
+        The backup folder holding the user's files this swap replaced, or ``None`` when it replaced none.
 
     Raises:
-        OutputError: A staged file would replace a file warp-ir did not write (without ``overwrite``).
+        OutputError: A staged file would replace a file warp-ir did not write (without ``overwrite``), or the
+            build's working folder is not one warp-ir made (:func:`check_cache`).
     """
+    check_cache(out)
     staged = staging_dir(out)
     new = _staged_files(staged)
-    bad = [p for p in new if not safe_name(p)]
+    bad = [p for p in new if not safe_name(p) or (staged / p).is_symlink()]
     if bad:
         raise RuntimeError(f"staged files outside the build layout: {bad}")
     info = read_build_info(out)
     old = {p for p in owned_files(out, info, config_name) if only is None or p.startswith(only)}
     if info is not None:
         old |= {CARD, BUILD_INFO}
-    clashes = [p for p in new if p not in old and (out / p).exists()]
+    clashes = [p for p in new if p not in old and os.path.lexists(out / p)]
     if clashes and not overwrite:
-        raise OutputError(f"{out / clashes[0]} exists and was not written by warp-ir: pass --overwrite to replace it")
-    journal = {"version": 1, "new": new, "old": sorted(old | set(clashes))}
-    path = cache_dir(out) / _JOURNAL
-    tmp = path.with_name(f".{_JOURNAL}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(journal, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)  # the commit point
+        raise OutputError(f"{out / clashes[0]} exists and was not written by warp-ir: pass --overwrite to replace it "
+                          "(it is then moved to a backup folder)")
+    backup = _backup_name(out) if clashes else None
+    journal = {"version": _JOURNAL_VERSION,
+               "new": {p: _fingerprint(staged / p) for p in new},
+               "old": {p: _fingerprint(out / p) for p in sorted(old) if os.path.lexists(out / p)},
+               "backup": backup,
+               "backed_up": {p: _fingerprint(out / p) for p in clashes}}
+    write_json_atomic(cache_dir(out) / _JOURNAL, journal, durable=True)  # the commit point
     _apply(out, journal)
+    return out / backup if backup else None
+
+
+def _check_journal(out: Path, journal: dict[str, Any]) -> str | None:
+    """Why ``journal`` cannot be carried out in ``out`` as it stands (``None`` when it can).
+
+    Every file it names must be where the swap left it, with the size and SHA-256 it recorded: a
+    staged file still staged or already moved in, an old file still in place or already gone, a
+    replaced user file still in place or already in the backup folder.
+    """
+    staged = staging_dir(out)
+    for rel, expected in journal["new"].items():
+        if not (_matches(staged / rel, expected) or (not os.path.lexists(staged / rel)
+                                                     and _matches(out / rel, expected))):
+            return f"{rel} is not the file the build staged"
+    for rel, expected in journal["old"].items():
+        replaced = rel in journal["new"] and not os.path.lexists(staged / rel)
+        if not replaced and os.path.lexists(out / rel) and not _matches(out / rel, expected):
+            return f"{rel} changed since the build recorded it"
+    for rel, expected in journal["backed_up"].items():
+        kept = out / journal["backup"] / rel
+        if not (_matches(out / rel, expected) or _matches(kept, expected)):
+            return f"{rel} (a file the build replaces) changed since the build recorded it"
+    return None
 
 
 def _apply(out: Path, journal: dict[str, Any]) -> None:
     """Carry out a swap journal; safe to run again on a swap that was interrupted at any point."""
     staged, trash = staging_dir(out), cache_dir(out) / _TRASH
-    new = set(journal["new"])
+    new = journal["new"]
     for rel in journal["old"]:
         # an old file whose replacement has already been moved in is the new one: leave it
-        if (out / rel).exists() and (rel not in new or (staged / rel).exists()):
+        if os.path.lexists(out / rel) and (rel not in new or os.path.lexists(staged / rel)):
             (trash / rel).parent.mkdir(parents=True, exist_ok=True)
             os.replace(out / rel, trash / rel)
-    for rel in journal["new"]:
-        if (staged / rel).exists():
+    for rel in journal["backed_up"]:
+        if os.path.lexists(out / rel) and os.path.lexists(staged / rel):  # not replaced yet: keep the user's file
+            kept = out / journal["backup"] / rel
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(out / rel, kept)
+    for rel in new:
+        if os.path.lexists(staged / rel):
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged / rel, out / rel)
     (cache_dir(out) / _JOURNAL).unlink()
     for folder in (trash, staged):
         shutil.rmtree(folder, ignore_errors=True)
-    logger.info("swapped in %d file(s), removed %d", len(journal["new"]), len(journal["old"]))
+    if journal["backed_up"]:
+        logger.warning("moved %d file(s) the build replaced to %s", len(journal["backed_up"]),
+                       out / journal["backup"])
+    logger.info("swapped in %d file(s), removed %d", len(new), len(journal["old"]))
+
+
+def _read_journal(path: Path) -> dict[str, Any] | None:
+    """The swap journal at ``path`` if it is one this version of warp-ir writes, else ``None``."""
+    try:
+        journal = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(journal, dict) or journal.get("version") != _JOURNAL_VERSION:
+        return None
+    for key in ("new", "old", "backed_up"):
+        entries = journal.get(key)
+        if not isinstance(entries, dict) or not all(
+                safe_name(p) and isinstance(v, list) and len(v) == 2 for p, v in entries.items()):
+            return None
+    backup = journal.get("backup")
+    if journal["backed_up"] and not (isinstance(backup, str) and _BACKUP_RE.fullmatch(backup)):
+        return None
+    return journal
 
 
 def recover(out: Path) -> bool:
     """Finish a swap that a killed build left half done (call it holding the folder's lock).
 
-    A journal that is not one warp-ir wrote (unreadable, or naming paths outside the build
-    layout) is discarded, and the previous build stays as it is.
+    The journal is carried out only when every file it names is the one it recorded (size and
+    SHA-256): a journal warp-ir did not write, one left from another build or one planted in the
+    folder is refused, and nothing is moved or deleted.
 
     Returns:
         Whether a swap was finished.
+
+    Raises:
+        OutputError: The working folder or the journal is not one warp-ir made, or the files do not match it.
     """
+    check_cache(out)
     path = cache_dir(out) / _JOURNAL
-    if not path.is_file():
+    if not os.path.lexists(path):
         return False
-    try:
-        journal = json.loads(path.read_text(encoding="utf-8"))
-        ok = isinstance(journal, dict) and journal.get("version") == 1 and all(
-            isinstance(journal.get(k), list) and all(isinstance(p, str) and safe_name(p) for p in journal[k])
-            for k in ("new", "old"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        ok = False
-    if not ok:
-        logger.warning("ignoring %s: not a swap journal warp-ir wrote", path)
-        path.unlink()
-        shutil.rmtree(staging_dir(out), ignore_errors=True)
-        return False
+    journal = _read_journal(path) if path.is_file() and not path.is_symlink() else None
+    problem = "not a swap journal this warp-ir wrote" if journal is None else _check_journal(out, journal)
+    if problem is not None:
+        raise OutputError(f"{path} cannot be trusted ({problem}): nothing was changed; remove {cache_dir(out)} "
+                          "to go on, or build again into a new folder")
     logger.warning("finishing the swap a killed build left in %s", out)
     _apply(out, journal)
     return True

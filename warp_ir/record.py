@@ -33,6 +33,7 @@ class BuildResult:
     seconds: float
     stats: dict[str, Any]
     reused: int = 0  # files or shards an interrupted earlier run had finished, verified and kept
+    backup: Any = None  # the folder holding the user's files that --overwrite replaced (None: none replaced)
 
 
 def finish_record(staged: Path, config_name: str, info: dict[str, Any], all_info: dict[str, Any],

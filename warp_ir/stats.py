@@ -270,6 +270,10 @@ def format_stats(stats: dict[str, Any]) -> str:
         out.append(f"  {group:<16} {covered}/{total}")
     out.append("  never used: " + ", ".join(cov["never_used"]))
     out.append("validation: " + json.dumps(stats["validation"], sort_keys=True))
+    if any(stats.get("absolute_paths", {}).values()):
+        out.append("WARNING: rows hold absolute paths of the machine that built them (per column: "
+                   + ", ".join(f"{c} {n}" for c, n in stats["absolute_paths"].items())
+                   + "): rebuild them with this warp-ir, which writes paths relative to the installation")
     build = stats.get("build") or {}
     if build.get("real_report"):
         totals = build["real_report"]["totals"]

@@ -64,7 +64,8 @@ def build_to_url(url: str, command: str | None = None, overwrite: bool = False, 
         if produced.diversity is not None:
             info["diversity"] = produced.diversity
         stats = finish_record(staged, "synthetic", info, {}, produced, list(new))
-        (staged / CARD).write_text(render_card({"synthetic": stats}, []), encoding="utf-8")
+        (staged / CARD).write_text(render_card({"synthetic": stats}, [], folders=_local_view(fs, staged, produced.files,
+                                                                                        new)), encoding="utf-8")
         fs.makedirs(join(root, prefix), exist_ok=True)
         for split, paths in produced.files.items():
             for src, rel in zip(paths, new[split]):
@@ -82,6 +83,23 @@ def build_to_url(url: str, command: str | None = None, overwrite: bool = False, 
     logger.info("wrote %d file(s) to %s, removed %d of the previous build", len(info["files"]), url, len(stale))
     return BuildResult(out_dir=url, rows=stats["rows"], rejected=info["rejected"],
                        seconds=time.perf_counter() - start, stats=stats, reused=produced.reused)
+
+
+def _local_view(fs: Any, staged: Path, files: dict[str, list[str]], names: dict[str, list[str]]) -> list[Path] | None:
+    """A folder of links to the produced files under their Hub names, when the store is this machine's disk.
+
+    The card reads the split sizes and its example row from it; on an object store (no local files) the card
+    goes without them.
+    """
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    if protocol not in ("file", "local"):
+        return None
+    view = staged / "view"
+    for split, paths in files.items():
+        for src, rel in zip(paths, names[split]):
+            (view / rel).parent.mkdir(parents=True, exist_ok=True)
+            (view / rel).symlink_to(fs._strip_protocol(src))
+    return [view]
 
 
 def _check(fs: Any, root: str, url: str, prefix: str, overwrite: bool) -> set[str]:

@@ -11,6 +11,9 @@ targets and allowed licenses; the row count, the file's checksum, the mining rep
 :func:`generator.resume.save_table`. That pair marks the package finished: a later build with
 the same identity verifies and reuses it instead of mining again; anything that fails a check
 is deleted and mined again. The child's own output goes to ``<name>.log`` beside them.
+
+The child's environment has no secrets (:func:`mine_env`), and the child runs in a session of
+its own, killed whole when its work is over: nothing a package started at import outlives it.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 import pyarrow as pa
 
 from extraction import Source, rows_table, warp_version
-from extraction.child import child_env, kill_group
+from extraction.child import child_env, has_exited, kill_group
 from extraction.isolate import resident_bytes
 from generator.plan import BUILDER_VERSION
 from generator.real.packages import files_digest, package_info
@@ -114,6 +117,16 @@ def _failed(job: MineJob, identity: dict[str, Any], status: str, seconds: float)
     return Mined(job.package, None, report, identity)
 
 
+def mine_env() -> dict[str, str]:
+    """The environment of a mining child: this process's without its secrets (``HF_TOKEN``, ``*_KEY``, ...).
+
+    Warp's code generator iterates over a set of names in one place (loop variables a static loop
+    leaves behind): a fixed string hash (``PYTHONHASHSEED=0``) makes its output, and so the rows,
+    the same in every run.
+    """
+    return child_env() | {"PYTHONHASHSEED": "0"}
+
+
 def mine_isolated(job: MineJob, folder: Path, timeout_s: float = DEFAULT_TIMEOUT_S,
                   memory_mb: int = DEFAULT_MEMORY_MB, stop: threading.Event | None = None) -> Mined:
     """Mine one package in a child process (or reuse its verified result from an earlier build in ``folder``).
@@ -141,15 +154,12 @@ def mine_isolated(job: MineJob, folder: Path, timeout_s: float = DEFAULT_TIMEOUT
     cmd = [sys.executable, "-P", "-m", "generator.real.child", "--job", json.dumps(asdict(job)),
            "--identity", json.dumps(identity), "--data", str(data), "--manifest", str(manifest)]
     start = time.monotonic()
-    # Warp's code generator iterates over a set of names in one place (loop variables a static loop
-    # leaves behind): a fixed string hash makes its output, and so the rows, the same in every run.
-    env = child_env() | {"PYTHONHASHSEED": "0"}
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=out,
+        proc = subprocess.Popen(cmd, cwd=folder, env=mine_env(), stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         status = None
         try:
-            while proc.poll() is None:
+            while not has_exited(proc):  # left unreaped: its process group is killed below
                 if stop is not None and stop.is_set():
                     raise KeyboardInterrupt
                 if time.monotonic() - start > timeout_s:
@@ -157,12 +167,10 @@ def mine_isolated(job: MineJob, folder: Path, timeout_s: float = DEFAULT_TIMEOUT
                 elif resident_bytes(proc.pid) > memory_mb * 2**20:
                     status = f"killed: used more than {memory_mb} MiB of memory"
                 if status:
-                    kill_group(proc)
                     break
                 time.sleep(_POLL_S)
-        except BaseException:
+        finally:  # finished, failed, killed or interrupted: nothing the package started outlives the child
             kill_group(proc)
-            raise
     seconds = time.monotonic() - start
     if status:
         return _failed(job, identity, status, seconds)

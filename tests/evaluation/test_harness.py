@@ -116,3 +116,20 @@ def test_a_forbidden_prediction_is_never_compiled(score, blend_row):
     task = TASKS["python→cpp_forward"]
     (s,) = score([Problem(1, blend_row, task, ('#include "/etc/passwd"\n' + blend_row[task.target],))])
     assert s.compiles is False and "preprocessor directive at line 1" in s.error
+
+
+def test_a_models_answer_runs_without_the_secrets_of_the_environment(score, blend_row, monkeypatch, tmp_path):
+    import json
+    import os
+
+    monkeypatch.setenv("HF_TOKEN", "secret-value")
+    monkeypatch.setenv("MY_API_KEY", "secret-value")
+    dump = tmp_path / "env.json"
+    task = TASKS["cuda_forward→python"]  # the answer is a program: scoring loads it, running its top-level code
+    answer = blend_row["python_source"] + (
+        f"\nimport json, os\njson.dump(sorted(os.environ), open({str(dump)!r}, 'w'))\n")
+    (s,) = score([Problem(1, blend_row, task, (_fenced(task, answer),))])
+    assert s.compiles, s
+    seen = json.loads(dump.read_text())
+    assert "PATH" in seen and "HF_TOKEN" not in seen and "MY_API_KEY" not in seen
+    assert os.environ["HF_TOKEN"] == "secret-value"  # the scorer's own process keeps it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,88 @@ def test_stats_command(small_build, capsys):
     assert "sin" not in stats["builtin_coverage"]["never_used"] or "trigonometry" not in stats["families"]
     assert main(["stats", str(small_build.out_dir)]) == 0
     assert "builtin coverage:" in capsys.readouterr().out
+
+
+# issue 23, case D: big and busy builds said out loud -------------------------------------------------------------
+
+LONG = "9" * 5001  # Python's int() refuses more than 4,300 digits, with a message of its own
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--num-samples", "10000000000"], "argument --num-samples: must be at most 1,000,000,000 (a plan of more would "
+                                       "hold over 1 TB in memory), got '10000000000'"),
+    (["--num-samples", str(10**23)], "argument --num-samples: must be at most 1,000,000,000"),
+    (["--num-samples", LONG], "must be at most 1,000,000,000 (a plan of more would hold over 1 TB in memory), "
+                              "got a 5,001-digit number"),
+    (["--seed", LONG], "argument --seed: must be a whole number of at most 20 digits, got a 5,001-digit number"),
+    (["--seed", "-" + LONG], "argument --seed: must be a whole number of at most 20 digits, got a 5,001-digit number"),
+    (["--seed", "x" + LONG], "argument --seed: must be a whole number, got 'x99999999999999999999999999999'... "
+                             "(5,002 characters)"),
+    (["--num-proc", LONG], "argument --num-proc: must be a whole number of at most 20 digits"),
+    (["--shard-size", "-" + "9" * 30], "argument --shard-size: must be a whole number of at most 20 digits"),
+    (["--num-proc", "0"], "argument --num-proc: must be at least 1, got '0'"),
+    (["--split-ratios", "1," * 3000], "got '1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,'... (6,000 characters)"),
+    (["--twin-threshold", LONG], "must be a number from 0.5 to 1, got a 5,001-digit number"),
+    (["--config", "x" * 5000], "invalid choice: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (5,000 characters)"),
+])
+def test_long_numbers_are_never_echoed_whole(tmp_path, capsys, args, message):
+    assert main(["build", "--out", str(tmp_path / "o"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1 and len(err) < 300, err
+    assert "4300" not in err and "int_max_str_digits" not in err
+
+
+@pytest.fixture
+def fake_build(monkeypatch):
+    """``warp_ir.build.build`` that records what it was asked and stops there (a one-line error)."""
+    asked: dict = {}
+
+    def build(out, **kwargs):
+        asked.update(kwargs)
+        raise ValueError("stopped by the test")
+
+    monkeypatch.setattr("warp_ir.build.build", build)
+    return asked
+
+
+def test_num_proc_above_the_cores_is_capped_with_a_warning(tmp_path, capsys, monkeypatch, fake_build):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    assert main(["build", "--out", str(tmp_path / "o"), "--num-proc", "64", "--num-samples", "20"]) == 2
+    err = capsys.readouterr().err
+    assert fake_build["num_proc"] == 2
+    assert "warp-ir: warning: --num-proc 64 is more than the 2 CPU core(s) this process may use: using 2" in err
+    assert main(["build", "--out", str(tmp_path / "o"), "--num-proc", "2"]) == 2
+    assert fake_build["num_proc"] == 2 and "warning" not in capsys.readouterr().err
+
+
+def test_a_build_that_would_plan_for_days_says_so_first(tmp_path, capsys, fake_build):
+    assert main(["build", "--out", str(tmp_path / "o"), "--num-samples", "100000000"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("warp-ir: warning: at about 200 programs/s, planning 100,000,000 programs alone would take "
+                      "about 5.8 days and hold about 100 GB in memory, before any is compiled (Ctrl-C stops it)")
+    assert fake_build["num_samples"] == 100_000_000
+    assert main(["build", "--out", str(tmp_path / "o"), "--num-samples", "1000000"]) == 2  # 1.4 hours: no warning
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_planning_progress_is_shown_without_verbose(tmp_path):
+    proc = run_cli("build", "--out", str(tmp_path / "o"), "--num-samples", "5", "--families", "arithmetic")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert "planning: drawing 5 programs from 1 family" in lines
+    assert any(ln.startswith("planning: 5 programs kept of ") for ln in lines)
+    assert not any("INFO" in ln for ln in lines)  # only the progress lines: the rest stays at WARNING
+
+
+def test_nothing_renderable_is_a_one_line_error_naming_the_template(tmp_path):
+    """Issue 23, case B: was "cannot reshape array of size 0 into shape (0,newaxis,6)"."""
+    root = tmp_path / "templates"
+    (root / "broken").mkdir(parents=True)
+    (root / "broken" / "syntax.py.j2").write_text("{#- warp-ir\nfamily: broken\n-#}\nimport warp as wp\n{% if %}\n")
+    proc = subprocess.run([sys.executable, "-m", "warp_ir.cli", "build", "--out", str(tmp_path / "o"),
+                           "--families", "broken", "--num-samples", "5"], capture_output=True, text=True,
+                          timeout=300, check=False, env={**os.environ, "WARP_IR_TEMPLATES": str(root)})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if "error" in ln]
+    assert len(errors) == 1 and errors[0].startswith("warp-ir: error: no program could be rendered"), proc.stderr
+    assert "broken/syntax: Jinja syntax error" in errors[0] and "reshape" not in proc.stderr

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from warp_ir.figures import figure_names, write_figures
+import pytest
+
+from warp_ir.figures import draw_figure, figure_names, write_figures
 from warp_ir.outdir import safe_name as _safe
 
 STATS = {
@@ -45,3 +47,53 @@ def test_figure_paths_are_part_of_the_build_layout():
     assert _safe("figures/real-coverage.png")
     for bad in ("figures/evil.png", "figures/../README.md", "figures/synthetic-x.txt", "figures/a/synthetic-x.png"):
         assert not _safe(bad)
+
+
+@pytest.fixture
+def pyplot():
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
+
+
+def test_length_axes_are_log_scale(pyplot):
+    fig = draw_figure("lengths", STATS)
+    axes = [ax for ax in fig.axes if ax.get_title(loc="left")]
+    assert [ax.get_title(loc="left") for ax in axes] == ["python_source", "cpp_forward"]
+    for ax in axes:
+        assert ax.get_yscale() == "log"
+        assert ax.get_ylim()[0] < 1  # a bin of one row (the longest kernels) is a visible bar
+
+
+def _bars(ax) -> dict[str, float]:
+    return {tick.get_text(): pos for pos, tick in zip(ax.get_xticks(), ax.get_xticklabels(), strict=True)}
+
+
+def _threshold_line(ax):
+    (line,) = [ln for ln in ax.get_lines() if "threshold" in ln.get_label()]
+    xs = set(line.get_xdata())
+    assert len(xs) == 1  # vertical
+    return line, xs.pop()
+
+
+def test_similarity_figure_marks_the_twin_threshold(pyplot):
+    fig = draw_figure("similarity", STATS, DIVERSITY)
+    (ax,) = fig.axes
+    line, x = _threshold_line(ax)
+    assert line.get_label() == "near-twin threshold (0.85)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["near-twin threshold (0.85)"]
+    bars = _bars(ax)
+    assert x == bars["0.85–0.9"] - 0.5 == bars["0.8–0.85"] + 0.5  # between the bins below and at the threshold
+    # a threshold inside a bin is drawn in proportion; bins in order whatever the order of the keys
+    # (build_info.json sorts them)
+    shuffled = dict(sorted(DIVERSITY["max_similarity_histogram"].items()))
+    fig = draw_figure("similarity", STATS, {**DIVERSITY, "threshold": 0.875, "max_similarity_histogram": shuffled})
+    (ax,) = fig.axes
+    bars = _bars(ax)
+    assert list(bars) == ["<0.5", "0.5–0.6", "0.6–0.7", "0.7–0.8", "0.8–0.85", "0.85–0.9", "0.9–0.95",
+                          "0.95–1.0", "1.0"]
+    line, x = _threshold_line(ax)
+    assert x == pytest.approx(bars["0.85–0.9"]) and line.get_label() == "near-twin threshold (0.875)"
+    heights = {label: patch.get_height() for label, patch in zip(bars, ax.patches, strict=True)}
+    assert heights == {label: DIVERSITY["max_similarity_histogram"].get(label, 0) for label in bars}

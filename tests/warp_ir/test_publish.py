@@ -7,26 +7,41 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx2
 import pytest
 from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.utils import filter_repo_objects
+from huggingface_hub.utils._paths import DEFAULT_IGNORE_PATTERNS
 
 from warp_ir import publish as pub
+from warp_ir.cli import main
+
+
+def selected(folder, kw) -> set[str]:
+    """The files huggingface_hub's upload_folder / upload_large_folder would send for the call's keywords: every
+    file under the folder (links followed, as the client does), filtered by its patterns and its default ignores."""
+    paths = (p.relative_to(folder).as_posix() for p in sorted(folder.glob("**/*")) if p.is_file())
+    return set(filter_repo_objects(paths, allow_patterns=kw.get("allow_patterns"),
+                                   ignore_patterns=list(kw.get("ignore_patterns") or []) + DEFAULT_IGNORE_PATTERNS))
 
 
 class FakeApi:
-    """Records the calls; ``fail`` maps a method name to the exception it raises."""
+    """Records the calls, and in ``sent`` the files an upload would send; ``fail`` maps a method name to the
+    exception it raises."""
 
     def __init__(self, fail: dict[str, BaseException] | None = None):
         self.calls = []
         self.fail = fail or {}
+        self.sent: set[str] | None = None
 
     def _call(self, name, *args):
         self.calls.append((name, *args))
@@ -42,9 +57,11 @@ class FakeApi:
 
     def upload_folder(self, **kw):
         self._call("upload_folder", kw)
+        self.sent = selected(Path(kw["folder_path"]), kw)
 
     def upload_large_folder(self, **kw):
         self._call("upload_large_folder", kw)
+        self.sent = selected(Path(kw["folder_path"]), kw)
 
 
 def http_error(status: int, message: str = "") -> HfHubHTTPError:
@@ -55,13 +72,44 @@ def http_error(status: int, message: str = "") -> HfHubHTTPError:
     return HfHubHTTPError(message, response=response)
 
 
+def write_info(out, files):
+    (out / "build_info.json").write_text(json.dumps({"synthetic": {"builder_version": "test", "files": files}}))
+
+
 @pytest.fixture
 def folder(tmp_path):
-    """The least that ``check_folder`` accepts as a build."""
+    """The least that ``plan_upload`` accepts as a build."""
     out = tmp_path / "built"
     (out / "data").mkdir(parents=True)
     (out / "README.md").write_text("# card\n")
     (out / "data" / "train-00000-of-00001.parquet").write_bytes(b"PAR1")
+    write_info(out, ["data/train-00000-of-00001.parquet"])
+    return out
+
+
+USER_FILES = [".ssh/id_rsa", ".bashrc", "notes.txt", "data/mine.parquet"]
+
+
+def build_files(out) -> set[str]:
+    """README.md, build_info.json and what each configuration of build_info.json lists."""
+    info = json.loads((out / "build_info.json").read_text())
+    return {"README.md", "build_info.json"} | {f for entry in info.values() for f in entry["files"]}
+
+
+@pytest.fixture
+def mixed(small_build, tmp_path):
+    """The small build in a folder that also holds the user's files (as a build with --overwrite leaves it), and a
+    link named like a Parquet file of the build's layout that the build did not write."""
+    out = tmp_path / "home"
+    shutil.copytree(small_build.out_dir, out, symlinks=True)
+    (out / ".ssh").mkdir()
+    (out / ".ssh" / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    (out / ".bashrc").write_text("export SECRET=1\n")
+    (out / "notes.txt").write_text("mine\n")
+    (out / "data" / "mine.parquet").write_bytes(b"PAR1 not the build's PAR1")
+    link = out / "data" / "train-00099-of-00099.parquet"
+    assert link.relative_to(out).as_posix() not in build_files(out)
+    link.symlink_to(out / ".ssh" / "id_rsa")
     return out
 
 
@@ -89,6 +137,127 @@ def test_publish_small_and_large(small_build, monkeypatch):
     api = FakeApi()
     pub.publish(small_build.out_dir, "org/warp-ir", api=api, token="hf_fake")
     assert api.calls[2][0] == "upload_large_folder"
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_publish_sends_only_the_builds_files(mixed, large, monkeypatch, caplog):
+    own = build_files(mixed)
+    assert any(f.startswith("data/") for f in own) and all((mixed / f).is_file() for f in own)
+    if large:
+        monkeypatch.setattr(pub, "LARGE_FOLDER_BYTES", 1)
+    (mixed / ".warp-ir-cache" / "shards").mkdir(parents=True)  # the build's cache (kept with --keep-cache)
+    (mixed / ".warp-ir-cache" / "shards" / "train-00000.arrow").write_bytes(b"ARROW1")
+    api = FakeApi()
+    with caplog.at_level("INFO", logger="warp_ir.publish"):
+        pub.publish(mixed, "org/x", api=api, token="hf_fake")
+    assert api.calls[2][0] == ("upload_large_folder" if large else "upload_folder")
+    assert api.sent == own  # exactly the build's files: no user file, no link, nothing from the cache
+    assert sorted(api.calls[2][1]["allow_patterns"]) == sorted(own)
+    if not large:
+        size = sum((mixed / f).stat().st_size for f in own)
+        assert api.calls[2][1]["commit_message"] == f"warp-ir build ({size / 1024**2:.1f} MiB)"
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("left behind")]
+    assert line.startswith("left behind (not part of the build): 5 files: ")
+    for name in USER_FILES + ["data/train-00099-of-00099.parquet"]:
+        assert name in line
+    assert line.endswith("; .warp-ir-cache/ (the build's cache)") and "train-00000.arrow" not in line
+
+
+@pytest.mark.parametrize("link", ["file", "folder", "card"])
+def test_linked_build_file_is_refused(mixed, no_token, link):
+    """A build file replaced by a link (or reached through a linked folder) is refused before anything is sent."""
+    data_file = sorted(f for f in build_files(mixed) if f.startswith("data/"))[0]
+    if link == "file":
+        target, name = mixed / ".ssh" / "id_rsa", data_file
+        (mixed / data_file).unlink()
+    elif link == "card":
+        target, name = mixed / "notes.txt", "README.md"
+        (mixed / "README.md").unlink()
+    else:
+        target, name = mixed.parent / "elsewhere", "data"
+        shutil.move(mixed / "data", target)
+    (mixed / name).symlink_to(target)
+    api = FakeApi()
+    with pytest.raises(pub.PublishError, match="symbolic link") as err:
+        pub.publish(mixed, "org/x", api=api)
+    assert str(mixed / name) in str(err.value) and "\n" not in str(err.value)
+    assert api.calls == []
+
+
+def test_listed_file_missing_is_refused(folder, no_token):
+    (folder / "data" / "train-00000-of-00001.parquet").unlink()
+    api = FakeApi()
+    with pytest.raises(pub.PublishError, match="is missing"):
+        pub.publish(folder, "org/x", api=api)
+    assert api.calls == []
+
+
+def test_names_outside_the_layout_are_not_sent(folder, tmp_path):
+    (tmp_path / "outside.txt").write_text("secret\n")
+    (folder / ".ssh").mkdir()
+    (folder / ".ssh" / "id_rsa").write_text("key\n")
+    write_info(folder, ["data/train-00000-of-00001.parquet", "../outside.txt", ".ssh/id_rsa", "/etc/passwd"])
+    api = FakeApi()
+    pub.publish(folder, "org/x", api=api, token="hf_fake")
+    assert api.sent == {"README.md", "build_info.json", "data/train-00000-of-00001.parquet"}
+
+
+def test_without_build_info_is_refused(folder, no_token):
+    """README.md and Parquet files alone are not a build: only build_info.json says which files are the build's."""
+    (folder / "build_info.json").unlink()
+    api = FakeApi()
+    with pytest.raises(pub.PublishError, match=r"not a warp-ir build \(no build_info.json a build wrote\)$"):
+        pub.publish(folder, "org/x", api=api)
+    assert api.calls == []
+
+
+def test_left_behind_line_is_capped(folder):
+    for i in range(15):
+        (folder / f"mine-{i:02}.txt").write_text("x")
+    line = pub.plan_upload(folder, "org/x").left_behind_line()
+    assert line.startswith("left behind (not part of the build): 15 files: mine-00.txt, ")
+    assert "mine-09.txt, ... (5 more)" in line and "mine-10.txt" not in line
+
+
+@pytest.fixture
+def no_hf_api(monkeypatch):
+    """Creating an HfApi fails the test."""
+    import huggingface_hub
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("HfApi created during a dry run")
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", refuse)
+    monkeypatch.setattr(huggingface_hub.hf_api, "HfApi", refuse)
+
+
+def test_dry_run_lists_and_sends_nothing(mixed, no_token, no_hf_api, capsys):
+    before = sorted(p.relative_to(mixed).as_posix() for p in mixed.rglob("*") if ".warp-ir-cache" not in p.parts)
+    assert main(["publish", str(mixed), "--repo", "org/x", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    listed = {ln.split()[-1] for ln in lines[1:] if ln.split() and ln.split()[0].replace(",", "").isdigit()
+              and not ln.strip().endswith("MiB)")}
+    own = build_files(mixed)
+    assert listed == own
+    for f in own:
+        assert f"{(mixed / f).stat().st_size:,}  {f}" in out
+    total = sum((mixed / f).stat().st_size for f in own)
+    assert f"{total:,}  bytes in all" in out
+    [left] = [ln for ln in lines if ln.startswith("left behind (not part of the build): ")]
+    for name in USER_FILES + ["data/train-00099-of-00099.parquet"]:
+        assert name in left and name not in listed
+    assert "nothing was sent" in out
+    after = sorted(p.relative_to(mixed).as_posix() for p in mixed.rglob("*") if ".warp-ir-cache" not in p.parts)
+    assert after == before  # nothing written (the lock is taken and given back)
+
+
+def test_dry_run_refusals_are_one_line(folder, no_token, no_hf_api, capsys):
+    assert main(["publish", str(folder), "--repo", "org/a--b", "--dry-run"]) == 2
+    (folder / "build_info.json").unlink()
+    assert main(["publish", str(folder), "--repo", "org/x", "--dry-run"]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 2 and "ORG/NAME" in err[0] and "not a warp-ir build" in err[1]
 
 
 def test_token_from_environment(folder, no_token, monkeypatch):
