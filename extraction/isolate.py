@@ -37,12 +37,16 @@ class Crashed:
         return f"Crashed({self.reason!r})"
 
 
-def _send(fd: int, obj: Any) -> None:
-    data = pickle.dumps(obj)
-    os.write(fd, struct.pack("<Q", len(data)))
-    view = memoryview(data)
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write every byte of ``data`` to ``fd`` (a pipe takes a large write in parts)."""
+    view = memoryview(data).cast("B")
     while view:
         view = view[os.write(fd, view):]
+
+
+def _send(fd: int, obj: Any) -> None:
+    data = pickle.dumps(obj)
+    write_all(fd, struct.pack("<Q", len(data)) + data)
 
 
 def resident_bytes(pid: int) -> int:

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from extraction import FEATURES, init_quiet, kernel_cache, rows_table, warp_version
 from extraction.environ import drop_secrets_from_process
+from extraction.isolate import write_all
 from generator.atomic import write_json_atomic
 from generator.pipeline import Counts, package_version, records_for
 from generator.plan import ShardSpec
@@ -80,16 +81,16 @@ def run_in_child(work: Callable[[], tuple[dict[str, Any], pa.Table | None]],
             except BaseException as exc:  # noqa: BLE001 - SystemExit from a program too: reported, not obeyed
                 message, table = {"error": type(exc).__name__, "message": _first_line(exc)}, None
             body = json.dumps(message).encode()
-            _write_all(write_fd, struct.pack("<Q", len(body)) + body)
+            write_all(write_fd, struct.pack("<Q", len(body)) + body)
             if table is not None:
                 sink = pa.BufferOutputStream()
                 with pa.ipc.new_stream(sink, table.schema) as writer:
                     writer.write_table(table)
                 data = sink.getvalue()
-                _write_all(write_fd, struct.pack("<Q", data.size))
-                _write_all(write_fd, memoryview(data))
+                write_all(write_fd, struct.pack("<Q", data.size))
+                write_all(write_fd, memoryview(data))
             else:
-                _write_all(write_fd, struct.pack("<Q", 0))
+                write_all(write_fd, struct.pack("<Q", 0))
             code = 0
         finally:
             try:
@@ -127,12 +128,6 @@ def run_in_child(work: Callable[[], tuple[dict[str, Any], pa.Table | None]],
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0][:400]
-
-
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data).cast("B")
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _how(status: int | None) -> str:
