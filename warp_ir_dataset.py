@@ -24,8 +24,8 @@ from datasets.builder import Key
 from datasets.utils.logging import get_logger
 
 from extraction import FEATURES, TARGETS, VALIDATION_LEVELS
-from generator.atomic import write_json_atomic
-from generator.plan import (
+from common.atomic import write_json_atomic
+from generator.planning.plan import (
     BUILDER_VERSION,
     DEFAULT_SPLITS,
     DEFAULT_TWIN_THRESHOLD,
@@ -34,12 +34,12 @@ from generator.plan import (
     make_plan,
     write_signatures,
 )
-from generator.real.child import DEFAULT_TIMEOUT_S
+from generator.real.jobs import DEFAULT_TIMEOUT_S
 from generator.real.config import check_real_settings, mine_and_plan, real_jobs, real_table, row_batches
-from generator.rowstats import ROW_STATS, RowStats, builtin_name_set
-from generator.shard import fingerprint, run_shard
-from generator.templates import default_families, load_templates
-from generator.templates import families as template_families
+from generator.codegen.rowstats import ROW_STATS, RowStats, builtin_name_set
+from generator.codegen.shard import fingerprint, run_shard
+from generator.programs.templates import default_families, load_templates
+from generator.programs.templates import families as template_families
 
 logger = get_logger(__name__)
 
@@ -56,7 +56,7 @@ class WarpIRConfig(datasets.BuilderConfig):
         num_samples: Distinct programs to draw (rows = this minus programs Warp rejects).
         seed: Sampling seed; same seed and versions give the same rows.
         families: Template families to draw from (default: every family but the opt-in ones, see
-            :data:`generator.templates.OPT_IN_FAMILIES`).
+            :data:`generator.programs.templates.OPT_IN_FAMILIES`).
         targets: Code generation targets, any of ``cpu`` and ``cuda``.
         validate: ``codegen``, ``compile``, ``run`` or ``grad``.
         split_ratios: Split name -> fraction, in order; fractions sum to 1.
@@ -101,7 +101,7 @@ class WarpIRConfig(datasets.BuilderConfig):
         known = template_families()
         if self.num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {self.num_samples}")
-        if self.num_samples > MAX_NUM_SAMPLES:  # see generator.plan.MAX_NUM_SAMPLES for why
+        if self.num_samples > MAX_NUM_SAMPLES:  # see generator.planning.plan.MAX_NUM_SAMPLES for why
             shown = f"{self.num_samples:,}" if not isinstance(self.num_samples, int) or self.num_samples < 10**20 else \
                 f"a number of about {int(self.num_samples.bit_length() * math.log10(2)) + 1:,} digits"
             raise ValueError(f"num_samples must be at most {MAX_NUM_SAMPLES:,}, got {shown}")

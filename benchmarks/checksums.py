@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--num-proc", type=int, default=1, help="1 keeps every checksum in this process (timed)")
     args = parser.parse_args()
 
-    import generator.resume as resume
+    import generator.codegen.resume as resume
     from warp_ir.build import build
 
     spent = {"s": 0.0, "bytes": 0, "calls": 0}

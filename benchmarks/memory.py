@@ -31,10 +31,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from extraction import init_quiet
-    from generator.pipeline import Counts, records_for
-    from generator.render import RenderError
-    from generator.sampler import sample_program
-    from generator.templates import default_families, load_templates
+    from generator.codegen.pipeline import Counts, records_for
+    from generator.programs.render import RenderError
+    from generator.programs.sampler import sample_program
+    from generator.programs.templates import default_families, load_templates
 
     init_quiet()
     ts, fams = load_templates(), default_families()

@@ -2,7 +2,7 @@
 
     python benchmarks/planner.py [--num-samples 1000000] [--workers 2] [--families a,b] [--no-fuzzy-dedup]
 
-Runs :func:`generator.plan.make_plan` the way a build does (``--workers`` processes draw, this
+Runs :func:`generator.planning.plan.make_plan` the way a build does (``--workers`` processes draw, this
 process deduplicates and assigns splits through the near-twin index) and reports the time, the
 draws and why they were dropped, and the peak resident memory of the planning process and of its
 drawing workers; progress goes to stderr, a line a batch. Target: a 1,000,000-program plan fits in
@@ -32,8 +32,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)  # progress
 
-    from generator.plan import DEFAULT_SPLITS, make_plan
-    from generator.templates import default_families, load_templates
+    from generator.planning.plan import DEFAULT_SPLITS, make_plan
+    from generator.programs.templates import default_families, load_templates
 
     ts = load_templates()
     fams = args.families.split(",") if args.families else default_families(ts)

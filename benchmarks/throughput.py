@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 def programs(n: int, seed: int):
     """The programs a build with this seed would compile (same plan as the builder's)."""
-    from generator.plan import make_plan
-    from generator.sampler import sample_program
-    from generator.templates import default_families, load_templates
+    from generator.planning.plan import make_plan
+    from generator.programs.sampler import sample_program
+    from generator.programs.templates import default_families, load_templates
 
     ts = load_templates()
     plan = make_plan(seed, n, ts, default_families(ts), {"train": 1.0}, n)

@@ -10,33 +10,14 @@ Public API:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from extraction._warp import (
     init_quiet, kernel_cache, user_builtin_groups, user_builtin_names, warp_defaults, warp_version,
 )
-from extraction.extract import ExtractionError, cut_kernel, extract_kernels, extract_module, mark_user_records
+from extraction.extract import (
+    ExtractionError, cut_kernel, extract_kernels, extract_module, extract_target, mark_user_records,
+)
 from extraction.loader import LoadError, load_source, load_target, loaded_source, unload
 from extraction.record import FEATURES, TARGETS, VALIDATION_LEVELS, KernelRecord, Source, Validation, rows_table
-
-
-def extract_target(target: str, targets: Sequence[str] = TARGETS) -> list[KernelRecord]:
-    """Load ``target`` (a ``.py`` path or module name) and extract all of its kernels.
-
-    Loading runs the target's top-level code in this process: a target that loops forever hangs
-    the caller and one that calls ``sys.exit`` ends it. :func:`extract_in_child` is the isolated
-    form (a child process with a time limit), for targets that are not trusted to behave.
-
-    The records carry the user's provenance (``source.kind`` ``user``, the file's relative path, the
-    license of its SPDX header, a stable ``id``): see :func:`extraction.extract.mark_user_records`.
-
-    Raises:
-        LoadError: The target could not be loaded.
-        ExtractionError: It has no kernels, or Warp rejected them.
-    """
-    init_quiet()
-    module = load_target(target)
-    return mark_user_records(extract_module(module, targets), module, target)
 
 
 def __getattr__(name: str) -> object:

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from extraction.environ import scrubbed_env
+from extraction.extract import ExtractionError, extract_target
+from extraction.loader import LoadError
 from extraction.record import TARGETS
 
 logger = logging.getLogger(__name__)
@@ -171,7 +173,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("target")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from extraction import ExtractionError, LoadError, extract_target  # noqa: PLC0415
 
     # Run with -P (so a folder named like one of ours in the cwd cannot shadow warp-ir); module
     # names given as targets still resolve from the cwd, as with ``python -m``.

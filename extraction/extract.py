@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from extraction import _warp, cut
+from extraction.loader import load_target
 from extraction.record import TARGETS, KernelRecord, Source, Validation
 
 logger = logging.getLogger(__name__)
@@ -304,3 +305,22 @@ def mark_user_records(records: Sequence[KernelRecord], py_module: types.ModuleTy
                             last_line=last, license=license_expr, license_file="", repository="")
         rec.id = user_record_id("user", path, rec)
     return list(records)
+
+
+def extract_target(target: str, targets: Sequence[str] = TARGETS) -> list[KernelRecord]:
+    """Load ``target`` (a ``.py`` path or module name) and extract all of its kernels.
+
+    Loading runs the target's top-level code in this process: a target that loops forever hangs
+    the caller and one that calls ``sys.exit`` ends it. :func:`extract_in_child` is the isolated
+    form (a child process with a time limit), for targets that are not trusted to behave.
+
+    The records carry the user's provenance (``source.kind`` ``user``, the file's relative path, the
+    license of its SPDX header, a stable ``id``): see :func:`extraction.extract.mark_user_records`.
+
+    Raises:
+        LoadError: The target could not be loaded.
+        ExtractionError: It has no kernels, or Warp rejected them.
+    """
+    _warp.init_quiet()
+    module = load_target(target)
+    return mark_user_records(extract_module(module, targets), module, target)

@@ -36,7 +36,7 @@ def test_same_seed_identical_rows(tmp_path):
 
 
 def test_no_program_in_two_splits(tmp_path):
-    from generator.normalize import normalized_hash
+    from generator.planning.shingles import normalized_hash
 
     rows = build_rows(tmp_path, "s", num_samples=60, seed=3, split_ratios={"train": 0.5, "validation": 0.25,
                                                                            "test": 0.25})

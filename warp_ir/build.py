@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from generator.atomic import write_json_atomic
+from common.atomic import write_json_atomic
 from warp_ir.card import render_card
 from warp_ir.local_engine import run_local
 from warp_ir.lock import FolderLock
@@ -25,7 +25,7 @@ from warp_ir.outdir import (
     staging_dir,
 )
 from warp_ir.ray_engine.tasks import ROWS_PER_FILE  # Ray itself is imported only when the engine runs
-from warp_ir.record import BuildResult, build_record, finish_record, rebuild_command, view_options
+from warp_ir.build_record import BuildResult, build_record, finish_record, rebuild_command, view_options
 from warp_ir.stats import BUILD_INFO, CONFIG_PREFIX, compute_stats, diversity, real_in_synthetic, split_files
 from warp_ir.tokens import load_tokenizer, token_lengths, tokenizer_name
 from warp_ir.url_output import build_to_url, is_url

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from evaluation.tasks import TASKS
-from generator.similarity import BIN_LABELS
+from generator.planning.similarity import BIN_LABELS
 from warp_ir.outdir import VIEWS_DIR
 from warp_ir.stats import split_files
 

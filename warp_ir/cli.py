@@ -101,7 +101,7 @@ def _integer(value: str) -> int:
 
 
 def _num_samples(value: str) -> int:
-    from generator.plan import MAX_NUM_SAMPLES, PLAN_BYTES_PER_PROGRAM  # noqa: PLC0415 - keeps --help fast
+    from generator.planning.plan import MAX_NUM_SAMPLES, PLAN_BYTES_PER_PROGRAM  # noqa: PLC0415 - keeps --help fast
 
     memory = MAX_NUM_SAMPLES * PLAN_BYTES_PER_PROGRAM / 1e12
     return _whole(value, least=1, most=MAX_NUM_SAMPLES,
@@ -306,7 +306,7 @@ _REAL_OPTIONS = {"packages": "packages", "test_packages": "test_packages", "allo
 def cmd_build(args: argparse.Namespace) -> int:
     from datasets.exceptions import DatasetGenerationError  # noqa: PLC0415
 
-    from generator.shard import ChildFailed, TemplatesChanged  # noqa: PLC0415
+    from generator.codegen.shard import ChildFailed, TemplatesChanged  # noqa: PLC0415
     from warp_ir.build import build  # noqa: PLC0415
     from warp_ir.lock import FolderLocked  # noqa: PLC0415
     from warp_ir.ray_engine.driver import RayTaskFailed  # noqa: PLC0415 - Ray itself is imported when it runs
@@ -379,7 +379,7 @@ def _usable_num_proc(asked: int) -> int:
 
 def _warn_long_plan(num_samples: int) -> None:
     """Say on standard error when planning ``num_samples`` programs would take more than a day (or much memory)."""
-    from generator.plan import PLAN_BYTES_PER_PROGRAM, PLAN_RATE  # noqa: PLC0415
+    from generator.planning.plan import PLAN_BYTES_PER_PROGRAM, PLAN_RATE  # noqa: PLC0415
 
     seconds = num_samples / PLAN_RATE
     if seconds <= 86_400:
@@ -413,7 +413,7 @@ def _check_jsonl_out(out: Path | None, overwrite: bool) -> None:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from extraction import ChildError, extract_in_child  # noqa: PLC0415
-    from generator.atomic import write_atomic  # noqa: PLC0415
+    from common.atomic import write_atomic  # noqa: PLC0415
 
     _check_jsonl_out(args.out, args.overwrite)  # before the (slow) extraction, and again right before writing
     try:
@@ -513,8 +513,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_check_templates(args: argparse.Namespace) -> int:
     from extraction import init_quiet  # noqa: PLC0415
-    from generator.check import check_template  # noqa: PLC0415
-    from generator.templates import families, load_templates  # noqa: PLC0415
+    from generator.codegen.check import check_template  # noqa: PLC0415
+    from generator.programs.templates import families, load_templates  # noqa: PLC0415
 
     known = families()
     unknown = [f for f in args.families or [] if f not in known]

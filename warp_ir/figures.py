@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from generator.rowstats import CODE_COLUMNS
+from generator.codegen.rowstats import CODE_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def _coverage(plt: Any, stats: dict[str, Any]) -> Any:
 
 def _similarity(plt: Any, diversity: dict[str, Any]) -> Any:
     """Histogram of each row's highest estimated Jaccard to any other row, with the near-twin threshold marked."""
-    from generator.similarity import BIN_LABELS  # noqa: PLC0415 - numpy and more: not for `import warp_ir.outdir`
+    from generator.planning.similarity import BIN_LABELS  # noqa: PLC0415 - numpy and more: not for `import warp_ir.outdir`
 
     hist = diversity["max_similarity_histogram"]
     # in bin order (build_info.json sorts its keys), every bin shown so that the axis is the same in every build

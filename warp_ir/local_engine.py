@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from generator.plan import PLAN_SIGNATURES, read_signatures
-from generator.rowstats import ROW_STATS, merge_counts, merge_row_stats
+from generator.planning.plan import PLAN_SIGNATURES, read_signatures
+from generator.codegen.rowstats import ROW_STATS, merge_counts, merge_row_stats
 from warp_ir.produced import Produced
 from warp_ir.writer import MAX_SHARD_SIZE, remove_tree
 

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from evaluation.tasks import BY_SLUG
-from generator.atomic import write_json_atomic
+from common.atomic import write_json_atomic
 from warp_ir.figures import FIGURES_DIR
 from warp_ir.lock import LOCK_NAME, FolderLock
 from warp_ir.stats import BUILD_INFO, CONFIG_PREFIX, HUB_FILE_RE

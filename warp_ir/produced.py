@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from generator.pipeline import Counts
-from generator.rowstats import RowStats
+from generator.codegen.pipeline import Counts
+from generator.codegen.rowstats import RowStats
 
 
 @dataclass(slots=True)

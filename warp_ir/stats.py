@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from generator.rowstats import CONFIG_PREFIX, STATS_COLUMNS, RowStats, builtin_groups, builtin_name_set, split_rank
+from generator.codegen.rowstats import CONFIG_PREFIX, STATS_COLUMNS, RowStats, builtin_groups, builtin_name_set, split_rank
 
 BUILD_INFO = "build_info.json"
 
@@ -121,7 +121,7 @@ def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[s
 
 def normalized_hashes(folder: Path, config: str) -> Iterator[tuple[str, str]]:
     """``(normalised hash, kernel name)`` of every program of one configuration, a file at a time."""
-    from generator.normalize import normalized_hash  # noqa: PLC0415
+    from generator.planning.shingles import normalized_hash  # noqa: PLC0415
 
     for paths in split_files(folder, CONFIG_PREFIX[config]).values():
         for path in paths:
@@ -153,7 +153,7 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
     """Near-twins among the programs of one configuration: MinHash over normalised 5-token shingles.
 
     Reads ``python_source`` of every row (a batch at a time) and keeps only its signature
-    (512 bytes a row); see :mod:`generator.similarity`. ``warp-ir stats --diversity`` computes
+    (512 bytes a row); see :mod:`generator.planning.similarity`. ``warp-ir stats --diversity`` computes
     it with datasketch; a build computes the same values with NumPy for its card (and
     ``build_info.json``).
 
@@ -168,13 +168,13 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
             when every row's id is among them only the ``id`` column is read, else signatures are computed.
 
     Returns:
-        :meth:`generator.similarity.DiversityReport.to_json` of the rows, in split order.
+        :meth:`generator.planning.similarity.DiversityReport.to_json` of the rows, in split order.
 
     Raises:
         FileNotFoundError: ``folder`` holds no Parquet files for ``config``.
         StatsError: A Parquet file cannot be read.
     """
-    from generator import similarity  # noqa: PLC0415 - only needed here
+    from generator.planning import similarity  # noqa: PLC0415
 
     files = split_files(folder, CONFIG_PREFIX[config])
     if not files:

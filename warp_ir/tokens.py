@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from generator.rowstats import CODE_COLUMNS
+from generator.codegen.rowstats import CODE_COLUMNS
 from warp_ir.stats import CONFIG_PREFIX, iter_rows, split_files
 
 logger = logging.getLogger(__name__)

@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from generator.rowstats import CONFIG_PREFIX
+from generator.codegen.rowstats import CONFIG_PREFIX
 from warp_ir.card import render_card
 from warp_ir.figures import FIGURES_DIR
 from warp_ir.outdir import CACHE_DIRNAME, CARD, OutputError, checked_build_info, safe_name
 from warp_ir.ray_engine.store import join, open_store, read_json, write_whole
-from warp_ir.record import BuildResult, build_record, finish_record, rebuild_command
+from warp_ir.build_record import BuildResult, build_record, finish_record, rebuild_command
 from warp_ir.stats import BUILD_INFO, HUB_FILE_RE
 
 logger = logging.getLogger(__name__)

@@ -25,11 +25,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from extraction import warp_version
-from generator.real.child import FEM, MineJob, Mined, mine_all, result_paths
+from generator.real.jobs import FEM, MineJob, Mined, mine_all, result_paths
 from generator.real.mine import GENERATED_COLUMNS, dedupe_key, totals
 from generator.real.licenses import normalize_expression
 from generator.real.packages import WARP, canonical, resolve_packages
-from generator.resume import load_table
+from generator.codegen.resume import load_table
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class RealShard:
 
     Attributes:
         package: Package name (or ``fem``).
-        folder: Where its verified rows are kept (see :mod:`generator.real.child`).
+        folder: Where its verified rows are kept (see :mod:`generator.real.jobs`).
         identity: The identity its saved rows must match.
         rows: Indices of the kept rows in the package's table.
     """

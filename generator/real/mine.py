@@ -4,7 +4,7 @@ Sources are the installed ``warp-lang`` package (its examples and its library co
 ``warp.fem``, ``warp.sparse``, ``warp.optim``, ``warp.render``, ``warp.utils``,
 ``warp.geometry``, ...; never ``warp.tests``) and any other installed distribution
 (:mod:`generator.real.packages`; the build mines each in a child process of its own,
-:mod:`generator.real.child`). Every module is imported (examples without a ``__main__`` guard are executed
+:mod:`generator.real.jobs`). Every module is imported (examples without a ``__main__`` guard are executed
 definitions-only, so that nothing runs), then every kernel that a mined module
 defined -- at module level, in a class body or through an import-time factory --
 is taken from the Warp modules the imports created, its code is generated for each
@@ -38,8 +38,8 @@ import warp as wp
 from extraction import _warp
 from extraction.extract import extract_kernels
 from extraction.record import TARGETS, KernelRecord
-from generator.normalize import normalized_hash
-from generator.pipeline import reason_of
+from generator.planning.shingles import normalized_hash
+from generator.codegen.pipeline import reason_of
 from generator.real.licenses import is_allowed
 from generator.real.packages import PackageInfo, package_info
 from generator.real.report import PackageReport, Provenance, totals
@@ -154,7 +154,7 @@ def mine_package(
     """Mine one package in this process: import its modules, extract every kernel, attach provenance.
 
     Importing a module runs its code: the build calls this in a child process of its own
-    (:mod:`generator.real.child`).
+    (:mod:`generator.real.jobs`).
 
     Args:
         info: The installed distribution (:func:`generator.real.packages.package_info`).
@@ -426,7 +426,7 @@ def mine_real(
     """Mine every kernel of the real Warp code in ``packages``, in this process, one after the other.
 
     For tests and interactive use; the build mines each package in a child process
-    (:func:`generator.real.child.mine_isolated`).
+    (:func:`generator.real.jobs.mine_isolated`).
 
     Args:
         packages: Installed distribution names.

@@ -58,7 +58,7 @@ def test_card(small_build):
 
 
 def test_card_figures_and_diversity(small_build):
-    from generator.similarity import BIN_LABELS
+    from generator.planning.similarity import BIN_LABELS
     from warp_ir.stats import diversity
 
     out = small_build.out_dir
@@ -119,7 +119,7 @@ def test_parquet_rows_are_sorted_by_shard(small_build):
 
 def test_no_near_duplicate_across_splits_in_written_parquet(small_build):
     """Recompute the normalised hash of every written program: each hash lives in exactly one split."""
-    from generator.normalize import normalized_hash
+    from generator.planning.shingles import normalized_hash
 
     where: dict[str, set[str]] = {}
     for path in (small_build.out_dir / "data").glob("*.parquet"):

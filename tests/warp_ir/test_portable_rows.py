@@ -12,7 +12,7 @@ import pytest
 import warp
 
 from extraction import _warp, extract_target
-from generator.rowstats import CODE_COLUMNS, RowStats, absolute_path
+from generator.codegen.rowstats import CODE_COLUMNS, RowStats, absolute_path
 from warp_ir.stats import format_stats
 
 ROOT = Path(__file__).resolve().parents[2]

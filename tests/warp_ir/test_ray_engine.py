@@ -144,7 +144,7 @@ def test_a_killed_driver_resumes_with_the_finished_files(tmp_path, local_build):
     for name, inode in finished.items():  # kept, not written again: the very same files, moved into place
         assert (out / "data" / name).stat().st_ino == inode
     assert not leftovers(out)
-    from warp_ir.record import rebuild_command
+    from warp_ir.build_record import rebuild_command
     from warp_ir_dataset import WarpIRConfig
 
     canonical = rebuild_command(WarpIRConfig(**CONFIG))  # what a build run from the command line prints

@@ -10,7 +10,7 @@ import fsspec
 import pyarrow.parquet as pq
 import pytest
 
-from generator.plan import ShardSpec
+from generator.planning.plan import ShardSpec
 from warp_ir.outdir import OutputError
 from warp_ir.ray_engine.store import HashingWriter, file_digest, open_store, read_json, write_whole
 from warp_ir.ray_engine.tasks import DONE, FileSpec, file_specs, write_file
@@ -62,7 +62,7 @@ def test_a_broken_marker_is_not_trusted(memory_url):
 
 
 def _spec(indices=(0, 1, 2)) -> FileSpec:
-    from generator.templates import default_families
+    from generator.programs.templates import default_families
 
     return FileSpec("train", 0, 1, (ShardSpec("train", 0, 3, tuple(indices), tuple(sorted(default_families()))),))
 

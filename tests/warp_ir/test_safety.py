@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from generator.templates import TEMPLATES_DIR
+from generator.programs.templates import TEMPLATES_DIR
 from warp_ir.build import build
 from warp_ir.cli import main
 from warp_ir.lock import LOCK_NAME, FolderLock
@@ -172,7 +172,7 @@ def test_damaged_foreign_tampered_and_planted_resume_files(reference, tmp_path, 
     planted = f"cos\nsystem\n(S'touch {marker}'\ntR.".encode()  # a pickle that runs a command when loaded
     (shards / "train-00003.pkl").write_bytes(planted)
     (shards / "train-00003.arrow").write_bytes(planted)
-    with caplog.at_level(logging.WARNING, logger="generator.resume"):
+    with caplog.at_level(logging.WARNING, logger="generator.codegen.resume"):
         build(out, keep_cache=True, **ARGS)
     for damaged in train:
         assert f"discarding saved shard {damaged}" in caplog.text

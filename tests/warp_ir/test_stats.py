@@ -162,7 +162,7 @@ def test_diversity_counts_are_consistent(small_build, capsys):
 
 
 def test_diversity_finds_a_planted_renamed_copy(small_build, tmp_path, capsys):
-    from generator.similarity import signature
+    from generator.planning.similarity import signature
     from warp_ir.stats import diversity, split_files
 
     folder = tmp_path / "copy"
@@ -196,8 +196,8 @@ def test_diversity_finds_a_planted_renamed_copy(small_build, tmp_path, capsys):
 
 def test_diversity_reuses_the_plans_signatures(small_build):
     """A build passes its plan's signatures: only the ``id`` column is read, and the figures are the same."""
-    from generator.plan import make_plan
-    from generator.templates import default_families, load_templates
+    from generator.planning.plan import make_plan
+    from generator.programs.templates import default_families, load_templates
     from warp_ir.stats import diversity
 
     out = small_build.out_dir

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from generator.pipeline import Counts
-from generator.rowstats import RowStats, split_rank
+from generator.codegen.pipeline import Counts
+from generator.codegen.rowstats import RowStats, split_rank
 from warp_ir.produced import Produced
 from warp_ir.ray_engine.store import join, open_store, url_of
 from warp_ir.ray_engine.tasks import ROWS_PER_FILE, FileSpec, near_twins_of_files, plan_files, write_file

@@ -22,11 +22,11 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from extraction import FEATURES, rows_table
-from generator.pipeline import Counts
-from generator.plan import ShardSpec, make_plan
-from generator.rowstats import RowStats, builtin_name_set, split_rank
-from generator.shard import compile_shard
-from generator.templates import load_templates
+from generator.codegen.pipeline import Counts
+from generator.planning.plan import ShardSpec, make_plan
+from generator.codegen.rowstats import RowStats, builtin_name_set, split_rank
+from generator.codegen.shard import compile_shard
+from generator.programs.templates import load_templates
 from warp_ir.ray_engine.store import HashingWriter, file_digest, join, open_store, read_json, write_json, write_whole
 from warp_ir.stats import signatures_for_ids
 from warp_ir.writer import hub_name
@@ -160,7 +160,7 @@ def near_twins_of_files(work: str, files: dict[str, list[str]], known: tuple[np.
     """The near-twin report of the rows of ``files`` (paths on ``work``'s file system, split -> in order), as
     :func:`warp_ir.stats.diversity` gives it for a local folder: signatures from the plan (``known``) when every
     row is there, else computed from the rows' sources."""
-    from generator import similarity  # noqa: PLC0415
+    from generator.planning import similarity  # noqa: PLC0415
 
     fs, _ = open_store(work)
     ordered = sorted(files.items(), key=lambda kv: split_rank(kv[0]))
