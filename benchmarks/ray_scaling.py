@@ -96,7 +96,7 @@ def run(args: list[str], cwd: Path) -> dict:
 
 def files_report(folder: Path) -> None:
     """File sizes and row-group sizes of a built folder."""
-    import pyarrow.parquet as pq  # noqa: PLC0415
+    import pyarrow.parquet as pq
 
     paths = sorted((folder / "data").glob("*.parquet"))
     sizes = [p.stat().st_size / 1e6 for p in paths]

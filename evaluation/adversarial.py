@@ -27,16 +27,16 @@ import re
 from typing import Any
 
 from evaluation.splice import definitions
-from extraction.cut import masked
 from evaluation.tasks import Task, entry_point
+from extraction.cut import masked
 
 KINDS: tuple[str, ...] = ("operator", "constant", "empty_body", "output_not_written", "out_of_bounds",
                           "calls_reference", "other_row", "other_kernel")
 
 _OPS = re.compile(r"(?P<lhs>var_\w+) = wp::(add|sub|mul|div)\(")
 _ADJ_OPS = re.compile(r"\bwp::adj_(add|sub|mul|div)\(")
-_DECLARED_FLOAT = re.compile(r"wp::(?:float\d+|half|vec\d+[hfd]?|mat\d+[hfd]?|quat[hfd]?|transform[hfd]?|vec_t<[^;]*float[^;]*|"
-                             r"mat_t<[^;]*float[^;]*)\s+(var_\w+);")
+_DECLARED_FLOAT = re.compile(r"wp::(?:float\d+|half|vec\d+[hfd]?|mat\d+[hfd]?|quat[hfd]?|transform[hfd]?|"
+                             r"vec_t<[^;]*float[^;]*|mat_t<[^;]*float[^;]*)\s+(var_\w+);")
 _SWAP = {"add": "sub", "sub": "add", "mul": "add", "div": "mul"}
 _FLOAT = re.compile(r"(?<![\w.])(\d+\.\d+(?:[eE][-+]?\d+)?)")
 _WRITE = re.compile(r"^[ \t]*(?:var_\w+ = )?wp::(?:array_store|atomic_\w+|adj_address|adj_array_store|adj_atomic_\w+)"
@@ -47,6 +47,11 @@ _PY_SWAP = {"+": "-", "-": "+", "*": "+", "/": "*"}
 _PY_SKIP = re.compile(r"#[^\n]*|\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?'''|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'")
 _PY_WRITE = re.compile(r"^[ \t]+(?:\w+\[[^\]\n]+\]\s*[-+*/]?=|wp\.atomic_\w+\().*$", re.MULTILINE)
 _PY_STORE = re.compile(r"^([ \t]+\w+\[)([^\]\n]+)(\]\s*[-+*/]?=)", re.MULTILINE)
+
+
+def _indent(line: str) -> str:
+    """The blanks and tabs that start ``line``."""
+    return line[:len(line) - len(line.lstrip(" \t"))]
 
 
 def _py_masked(text: str) -> str:
@@ -166,7 +171,7 @@ def _corrupt_python(kind: str, source: str, kernel: str) -> str | None:
         colon = re.search(r"\)\s*(->[^:]*)?:\s*\n", body)
         new = None if colon is None else body[:colon.end()] + "    pass\n"
     elif kind == "output_not_written":
-        new = _swap_last(_PY_WRITE, body, lambda m: re.match(r"[ \t]*", m[0])[0] + "pass", mask=_py_masked)
+        new = _swap_last(_PY_WRITE, body, lambda m: _indent(m[0]) + "pass", mask=_py_masked)
     elif kind == "out_of_bounds":
         new = _swap_last(_PY_STORE, body, lambda m: f"{m[1]}{m[2]} + 3{m[3]}", mask=_py_masked)
     elif kind == "other_kernel":

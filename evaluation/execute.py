@@ -26,9 +26,11 @@ import numpy as np
 import warp as wp
 import warp.types as wt
 
+from common.errors import first_line
 from extraction import _warp
 from extraction.inputs import LaunchInputs, is_float_dtype, make_inputs
 from extraction.loader import load_source, unload
+from extraction.warp_objects import is_generic_kernel, kernel_overloads, module_of
 
 TRIALS = 3  # input sets a kernel is launched on (seeds seed, seed + 1000, seed + 2000), as KernelBench runs trials
 GUARD = 16  # elements of each array's first axis added before and after it, filled with known values
@@ -41,8 +43,8 @@ def is_tiled(code: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Program:
-    """A program to load and the kernel of it to build or run.
+class KernelSpec:
+    """A program to load and the kernel of it to build or run (what a prediction or a reference is scored as).
 
     Attributes:
         source: Its Python source.
@@ -62,7 +64,7 @@ class Program:
 
 @dataclass(frozen=True, slots=True)
 class Module:
-    """The module Warp generated for a :class:`Program`."""
+    """The module Warp generated for a :class:`KernelSpec`."""
 
     source: str
     meta: dict[str, int]
@@ -85,7 +87,7 @@ class RunJob:
         seed: Seed of the inputs and of the adjoint seeds.
     """
 
-    program: Program
+    program: KernelSpec
     input_source: str
     launch_dim: int | None
     block_dim: int
@@ -117,16 +119,16 @@ class RunOutput:
     stage: str = ""
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:200] if text else ''}"
+def _error_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (at most 200 characters of it)."""
+    return f"{type(exc).__name__}: {first_line(str(exc), 200)}"
 
 
-def _module_name(program: Program) -> str:
+def _module_name(program: KernelSpec) -> str:
     return "warp_ir_eval_" + hashlib.sha256(program.source.encode()).hexdigest()[:16]
 
 
-def _load(program: Program) -> Any:
+def _load(program: KernelSpec) -> Any:
     """Load ``program`` and return its kernel (raises ``ValueError`` with a reason)."""
     name = _module_name(program)
     unload(name)
@@ -134,8 +136,8 @@ def _load(program: Program) -> Any:
     kernel = getattr(module, program.kernel_name, None)
     if not _warp.is_kernel(kernel):
         raise ValueError(f"the program defines no kernel named {program.kernel_name!r}")
-    generic = _warp.is_generic_kernel(kernel)
-    candidates = _warp.kernel_overloads(kernel) if generic else [kernel]
+    generic = is_generic_kernel(kernel)
+    candidates = kernel_overloads(kernel) if generic else [kernel]
     if program.arguments is None and not generic:
         return kernel
 
@@ -150,14 +152,14 @@ def _load(program: Program) -> Any:
     raise ValueError(f"kernel {program.kernel_name} takes ({found}), not ({wanted})")
 
 
-def _block_dim(kernel: Any, program: Program) -> int:
+def _block_dim(kernel: Any, program: KernelSpec) -> int:
     device = "cpu" if program.target == "cpu" else "cuda"
     if device == "cuda" and not _warp.cuda_available():
         return int(kernel.module.options["block_dim"])  # what a CUDA launch would ask for
     return _warp.launch_block_dim(kernel, device, program.tiled)
 
 
-def prepare(program: Program) -> Module:
+def prepare(program: KernelSpec) -> Module:
     """Load ``program`` and generate its whole module for ``program.target``.
 
     Raises:
@@ -166,7 +168,7 @@ def prepare(program: Program) -> Module:
     try:
         kernel = _load(program)
         block_dim = _block_dim(kernel, program)
-        code = _warp.codegen_module(_warp.module_of(kernel), program.target)
+        code = _warp.codegen_module(module_of(kernel), program.target)
     finally:
         unload(_module_name(program))
     return Module(source=code.source, meta=code.meta, block_dim=block_dim)
@@ -200,8 +202,8 @@ def _guarded(inputs: LaunchInputs, device: str, requires_grad: bool, rng: np.ran
         band = rng.uniform(-1.0, 1.0, (GUARD,) + values.shape[1:])
         if not is_float_dtype(t.dtype):
             band = rng.integers(0, 4, band.shape).astype(values.dtype)
-        buf = wp.array(np.concatenate([band, values, band[::-1]]), dtype=t.dtype, device=device,
-                       requires_grad=requires_grad and is_float_dtype(t.dtype))
+        buf: wp.array = wp.array(np.concatenate([band, values, band[::-1]]), dtype=t.dtype, device=device,
+                                 requires_grad=requires_grad and is_float_dtype(t.dtype))
         args.append(buf[GUARD:GUARD + values.shape[0]])
         guarded.append((i, buf, buf.numpy().copy()))
     return args, guarded
@@ -279,7 +281,7 @@ def run(job: RunJob, shared: bool = False) -> RunOutput:
     out = RunOutput()
     try:
         kernel = _load(job.program)
-        module = _warp.module_of(kernel)
+        module = module_of(kernel)
         if shared and device == "cpu":
             if job.binary not in _LOADED:
                 _LOADED[job.binary] = _warp.load_cpu_binary(job.binary)
@@ -289,15 +291,15 @@ def run(job: RunJob, shared: bool = False) -> RunOutput:
         else:
             loaded = _warp.load_module_binary(module, device, job.block_dim, job.binary, job.meta, job.arch)
         missing = _warp.missing_entry_points(loaded, kernel, job.backward)
-    except Exception as exc:  # noqa: BLE001 - the reason is the result
-        return RunOutput(error=_one_line(exc), stage="load")
+    except Exception as exc:  # the reason is the result
+        return RunOutput(error=_error_line(exc), stage="load")
     if missing:
         return RunOutput(error=f"the binary lacks {missing}", stage="load")
     try:
         for trial in range(TRIALS):
             _trial(kernel, job, device, job.seed + 1000 * trial, f" (input set {trial + 1})" if trial else "", out)
-    except Exception as exc:  # noqa: BLE001
-        out.error, out.stage = _one_line(exc), "run"
+    except Exception as exc:
+        out.error, out.stage = _error_line(exc), "run"
     return out
 
 
@@ -320,9 +322,11 @@ def _trial(kernel: Any, job: RunJob, device: str, seed: int, label: str, out: Ru
     guard = [_bands_written(guarded, names, grads=False)]
     if tape is not None:
         weights = np.random.default_rng(seed + 1)
-        seeds = {}
+        seeds: dict[wp.array, wp.array] = {}
         for a, b, x in zip(args, before, arrays):
-            if x is not None and isinstance(a, wp.array) and a.requires_grad and not np.array_equal(b, x):
+            if x is None or not (isinstance(a, wp.array) and a.requires_grad):
+                continue
+            if b is None or not np.array_equal(b, x):
                 seeds[a] = wp.array(weights.standard_normal(x.shape), dtype=a.dtype, device=device)
         tape.backward(grads=seeds)
         wp.synchronize_device(device)

@@ -29,22 +29,33 @@ import ast
 import logging
 import os
 import re
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from common.batching import batched
+from common.progress import Progress
 from evaluation.compare import compare
+from evaluation.compiling import MEMORY_MB, compile_units
 from evaluation.execute import (
-    Module, Program, RunJob, RunOutput, is_tiled, preload, prepare, release, run, run_shared, write_meta,
+    KernelSpec,
+    Module,
+    RunJob,
+    RunOutput,
+    is_tiled,
+    preload,
+    prepare,
+    release,
+    run,
+    run_shared,
+    write_meta,
 )
 from evaluation.normalize import same_normalized
 from evaluation.splice import SpliceError, forbidden, splice
 from evaluation.tasks import Task, answer_code
 from extraction import _warp, native
 from extraction.isolate import Crashed, run_isolated
-from extraction.loader import loaded_source
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +63,6 @@ RUNGS: tuple[str, ...] = ("exact", "normalized", "compiles", "correct")
 _WRAPPER = re.compile(r"WP_API void (\w+_cpu_forward)\(")  # a CPU module's launch wrapper (looking it up links)
 BATCH_SIZE = 64  # modules a compiler call: 128 compiled 12% faster than 32, but a broken one costs more to find
 RUN_TIMEOUT_S = 60.0  # one launch of one sample (loading included)
-COMPILE_TIMEOUT_S = 600.0  # one compiler call on a batch
-MEMORY_MB = 4096  # what a child may allocate beyond what it inherits
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +116,7 @@ class _Unit:
     slot: int  # -1 for the reference, else the index of the distinct prediction
     source: str
     module: Module
-    program: Program
+    program: KernelSpec
     error: str = ""
     binary: str = ""
     meta: str = ""
@@ -118,14 +127,16 @@ class _Unit:
 class _Clock:
     """Logs how long each stage of scoring a task took (the eval benchmark reports where time goes)."""
 
-    def __init__(self, label: str) -> None:
-        self.label, self.start = label, time.perf_counter()
+    def __init__(self, label: str, bar: Progress | None = None) -> None:
+        self.label, self.start, self.bar = label, time.perf_counter(), bar
         self.laps: dict[str, float] = {}
 
     def lap(self, stage: str) -> None:
         now = time.perf_counter()
         self.laps[stage] = now - self.start
         logger.info("%s: %s %.2f s", self.label, stage, now - self.start)
+        if self.bar is not None:  # what a person waiting sees: the stage just finished
+            self.bar.update(0, note=f"{self.label}: {stage} done")
         self.start = now
 
 
@@ -143,30 +154,6 @@ def _text_rungs(task: Task, code: str, reference: str) -> tuple[bool, bool]:
     return False, _same_python(code, reference) if task.decompile else same_normalized(code, reference)
 
 
-def _compile_isolated(sources: Sequence[str], target: str, path: str, pch_dir: str | None) -> str | None:
-    """:func:`extraction.native.compile_sources` in a child with a time and memory limit (a source may hang Clang)."""
-    result = run_isolated([None], lambda _: native.compile_sources(sources, target, path, pch_dir),
-                          timeout_s=COMPILE_TIMEOUT_S, memory_mb=2 * MEMORY_MB)[0]
-    return f"compiler {result.reason}" if isinstance(result, Crashed) else result
-
-
-def _compile(units: list[_Unit], target: str, path: str, pch_dir: str | None) -> dict[int, str]:
-    """Compile ``units`` into one binary at ``path`` (+ extension); the broken ones, by index, with why."""
-    def attempt(batch: Sequence[_Unit]) -> str | None:
-        return _compile_isolated([u.source for u in batch], target, path, pch_dir)
-
-    error = attempt(units)
-    if error is None:
-        return {}
-    # a broken module is found alone (bisection), so its message's line numbers are its own; the path is ours
-    neutral = f"module.{'cpp' if target == 'cpu' else 'cu'}"
-    broken = {i: message.replace(path, neutral) for i, message in native.find_broken(units, attempt, error).items()}
-    good = [u for i, u in enumerate(units) if i not in broken]
-    if good and attempt(good) is not None:  # cannot happen unless the compiler is flaky
-        broken.update({i: "compile failed in its batch" for i, u in enumerate(units) if u in good})
-    return broken
-
-
 def _compile_all(units: list[_Unit], target: str, workdir: str, label: str, pch_dir: str | None) -> None:
     """Compile units in batches of modules sharing a header; set each unit's ``binary`` or ``error``."""
     groups: dict[tuple[str, int], list[_Unit]] = {}
@@ -174,11 +161,11 @@ def _compile_all(units: list[_Unit], target: str, workdir: str, label: str, pch_
         groups.setdefault((_warp.split_header(u.source)[0], u.slot), []).append(u)
     number = 0
     for _key, members in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[1][0].problem)):
-        for batch in native.batched(members, BATCH_SIZE):
+        for batch in batched(members, BATCH_SIZE):
             path = os.path.join(workdir, f"{label}-{number}.{'cpp' if target == 'cpu' else 'cu'}")
             number += 1
             t0 = time.perf_counter()
-            broken = _compile(batch, target, path, pch_dir)
+            broken = compile_units(batch, target, path, pch_dir)
             logger.info("compiled %d modules in %.2f s (%d broken)", len(batch), time.perf_counter() - t0, len(broken))
             good = [u for i, u in enumerate(batch) if i not in broken]
             meta = path + ".meta.json"
@@ -208,7 +195,7 @@ def _job(u: _Unit, row: dict[str, Any], task: Task, seed: int) -> RunJob:
 
 
 def score(problems: Sequence[Problem], workdir: str, seed: int = 0, run_cuda: bool | None = None,
-          pch_dir: str | None = None) -> list[Sample]:
+          pch_dir: str | None = None, bar: Progress | None = None) -> list[Sample]:
     """Score every prediction of ``problems``; one :class:`Sample` each, ordered by line and sample.
 
     Args:
@@ -216,7 +203,8 @@ def score(problems: Sequence[Problem], workdir: str, seed: int = 0, run_cuda: bo
         workdir: An empty folder this call may fill with sources and binaries.
         seed: Seed of the launch inputs.
         run_cuda: Launch CUDA code (default: when a GPU is present).
-        pch_dir: A folder of precompiled Warp headers to use (see :func:`warm_headers`).
+        pch_dir: A folder of precompiled Warp headers to use (see :func:`evaluation.compiling.warm_headers`).
+        bar: Counts the predictions scored (a task's, when it is done) and names each stage as it ends.
     """
     _warp.init_quiet()
     run_cuda = _warp.cuda_available() if run_cuda is None else run_cuda
@@ -224,12 +212,14 @@ def score(problems: Sequence[Problem], workdir: str, seed: int = 0, run_cuda: bo
     for name in sorted({p.task.name for p in problems}):
         task_problems = [p for p in problems if p.task.name == name]
         out += _score_task(task_problems, task_problems[0].task, os.path.join(workdir, task_problems[0].task.slug),
-                           seed, run_cuda, pch_dir)
+                           seed, run_cuda, pch_dir, bar)
+        if bar is not None:
+            bar.update(sum(len(p.texts) for p in task_problems))
     return sorted(out, key=lambda s: (s.line, s.sample))
 
 
 def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, run_cuda: bool,
-                pch_dir: str | None) -> list[Sample]:
+                pch_dir: str | None, bar: Progress | None = None) -> list[Sample]:
     os.makedirs(workdir, exist_ok=True)
     target = "cpu" if task.device == "cpu" or task.decompile else "cuda"
     executes = target == "cpu" or run_cuda
@@ -257,11 +247,11 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
                 s.compiles = s.correct = None
 
     # the references' modules, generated in a child (loading a row's program runs its code)
-    programs = [Program(p.row["python_source"], p.row["kernel_name"], target,
-                        tiled=is_tiled(p.row.get("cpp_forward") or p.row.get("cuda_forward") or "")
-                        and (p.row.get("launch_dim") or 1) < 4,  # launch_tiled adds a dimension: 4 at most
-                        arguments=_arguments(p.row)) for p in problems]
-    clock = _Clock(task.name)
+    programs = [KernelSpec(p.row["python_source"], p.row["kernel_name"], target,
+                           tiled=is_tiled(p.row.get("cpp_forward") or p.row.get("cuda_forward") or "")
+                           and (p.row.get("launch_dim") or 1) < 4,  # launch_tiled adds a dimension: 4 at most
+                           arguments=_arguments(p.row)) for p in problems]
+    clock = _Clock(task.name, bar)
     modules = run_isolated(programs, prepare, timeout_s=RUN_TIMEOUT_S, memory_mb=MEMORY_MB)
     clock.lap("generate reference modules")
     units: list[_Unit] = []
@@ -275,8 +265,8 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
             refs[pi] = _Unit(pi, -1, module.source, module, program)
         for slot, (code, indices) in enumerate(distinct[pi].items()):
             if task.decompile:
-                units.append(_Unit(pi, slot, code, module, Program(code, p.row["kernel_name"], "cpu",
-                                                                  program.tiled, program.arguments),
+                units.append(_Unit(pi, slot, code, module, KernelSpec(code, p.row["kernel_name"], "cpu",
+                                                                     program.tiled, program.arguments),
                                    samples=indices))
                 continue
             why = forbidden(code)
@@ -378,22 +368,3 @@ def _judge(u: _Unit, result: Any, ref_run: Any, ref: _Unit | None, samples: list
         ok, diff, why = compare(result, ref_run)
     for s in rows:
         s.correct, s.max_abs_diff, s.error = ok, diff, why
-
-
-_WARM = """import warp as wp
-
-
-@wp.kernel
-def warm(a: wp.array(dtype=float)):
-    a[wp.tid()] = 1.0
-"""
-
-
-def warm_headers(pch_dir: str) -> None:
-    """Precompile Warp's CPU headers into ``pch_dir`` (once, before workers share the folder)."""
-    _warp.init_quiet()
-    with tempfile.TemporaryDirectory(prefix="warp-ir-pch-") as tmp, loaded_source(_WARM, "warp_ir_eval_warm") as mod:
-        source = _warp.codegen_module(_warp.module_of(mod.warm), "cpu").source
-        result = _compile_isolated([source], "cpu", os.path.join(tmp, "warm.cpp"), pch_dir)
-    if result is not None:
-        logger.warning("precompiling Warp's headers failed (%s): compiles will be slower", result)

@@ -16,12 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.errors import WarpIRError
 from evaluation.tasks import PROMPT_VERSION, Task, task_named
 
 MAX_SHOWN = 200  # characters of a bad value shown in a message
 
 
-class PredictionsError(ValueError):
+class PredictionsError(WarpIRError, ValueError):
     """The predictions file cannot be used at all (a one-line reason)."""
 
 

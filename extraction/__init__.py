@@ -10,21 +10,18 @@ Public API:
 
 from __future__ import annotations
 
-from extraction._warp import (
-    init_quiet, kernel_cache, user_builtin_groups, user_builtin_names, warp_defaults, warp_version,
-)
-from extraction.extract import (
-    ExtractionError, cut_kernel, extract_kernels, extract_module, extract_target, mark_user_records,
-)
+from extraction._warp import init_quiet, kernel_cache, warp_defaults, warp_version
+from extraction.extract import ExtractionError, cut_kernel, extract_kernels, extract_module, extract_target
 from extraction.loader import LoadError, load_source, load_target, loaded_source, unload
 from extraction.record import FEATURES, TARGETS, VALIDATION_LEVELS, KernelRecord, Source, Validation, rows_table
+from extraction.signatures import user_builtin_groups, user_builtin_names
 
 
 def __getattr__(name: str) -> object:
     # Imported on first use, so that ``python -m extraction.child`` does not find its own module
     # already imported by this package (runpy warns about that).
     if name in ("ChildError", "extract_in_child"):
-        from extraction import child  # noqa: PLC0415
+        from extraction import child  # noqa: PLC0415 - on first use, see above
 
         return getattr(child, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,10 @@
 Everything else in warp-ir goes through the small functions here, so a Warp
 upgrade that moves an internal breaks exactly one file, and
 ``tests/extraction/test_warp_internals.py`` says which function broke.
-Tested against warp-lang 1.19.
+Tested against warp-lang 1.19. What needs no ``warp._src`` lives beside it:
+the records it fills (:mod:`extraction.module_code`, :mod:`extraction.signatures`),
+the attributes of Warp's objects (:mod:`extraction.warp_objects`) and the capture of
+native diagnostics (:mod:`extraction.capture`).
 """
 
 from __future__ import annotations
@@ -12,57 +15,17 @@ import builtins
 import itertools
 import logging
 import os
-import re
-import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import warp as wp
+from warp._src import codegen as _codegen  # (internal: kept to this module)
+from warp._src import context as _context
+from warp._src import types as _types
 
-from warp._src import codegen as _codegen  # noqa: E402  (internal: kept to this module)
-from warp._src import context as _context  # noqa: E402
-from warp._src import types as _types  # noqa: E402
-
-# Builtins that Warp registers for its own code generator and that a user never
-# calls by name (memory access, assignment plumbing, iteration, debugging), and
-# deprecated dense_* helpers. Everything else in the registry counts as user-facing.
-INTERNAL_BUILTINS: frozenset[str] = frozenset(
-    {
-        "add_inplace", "address", "array_store", "assign_copy", "assign_inplace", "bit_and_inplace",
-        "bit_or_inplace", "bit_xor_inplace", "breakpoint", "copy", "expect_eq", "expect_near", "expect_neq",
-        "extract", "index", "indexref", "iter_next", "load", "print", "printf", "range", "reversed", "static",
-        "store", "sub_inplace", "transform_add_inplace", "transform_sub_inplace", "view", "lower_bound",
-        "dense_chol", "dense_chol_batched", "dense_gemm", "dense_gemm_batched", "dense_solve",
-        "dense_solve_batched", "dense_subs", "block_dim",
-    }
-)
-
-
-@dataclass(slots=True)
-class ModuleCode:
-    """Generated source of one Warp module for one target.
-
-    Attributes:
-        target: ``"cpu"`` or ``"cuda"``.
-        source: The whole generated translation unit.
-        kernels: For every kernel built into it, ``(kernel, symbol_prefix)`` where the
-            prefix is ``<name>_<hash>`` as it appears in the generated symbols.
-        functions: Native names of the ``@wp.func`` helpers built into the module,
-            mapped to the Python function object they come from.
-        structs: Native names of the structs built into the module, mapped to the
-            Python class they come from.
-    """
-
-    target: str
-    source: str
-    kernels: list[tuple[Any, str]]
-    functions: dict[str, Any]
-    structs: dict[str, Any]
-    meta: dict[str, int] = field(default_factory=dict)
+from extraction.capture import captured_stderr
+from extraction.module_code import ModuleCode, stable_paths
 
 
 def init_quiet(kernel_cache_dir: str | None = None) -> None:
@@ -95,7 +58,7 @@ def kernel_cache(kernel_cache_dir: str | None) -> Iterator[None]:
     if not kernel_cache_dir:
         yield
         return
-    previous = wp.config.kernel_cache_dir
+    previous: str = wp.config.kernel_cache_dir or ""  # set by init_quiet above
     init_quiet(kernel_cache_dir)
     try:
         yield
@@ -147,11 +110,6 @@ def warp_version() -> str:
     return wp.__version__
 
 
-def module_of(kernel: Any) -> Any:
-    """Return the Warp module (``warp._src.context.Module``) a kernel belongs to."""
-    return kernel.module
-
-
 def codegen_module(module: Any, target: str, kernels: Sequence[Any] | None = None) -> ModuleCode:
     """Generate the C++ (``cpu``) or CUDA (``cuda``) source of a Warp module, without compiling.
 
@@ -183,46 +141,6 @@ def codegen_module(module: Any, target: str, kernels: Sequence[Any] | None = Non
                       meta=builder.build_meta())
 
 
-# Warp writes the file of every function above its code (``// /abs/path/file.py:123``) and, with line
-# information on, ``#line 123 "/abs/path/file.py"`` directives
-_PATH_COMMENT_RE = re.compile(r'^(// )(.+?)(:\d+)$|^(#line \d+ ")(.+?)(")$', re.MULTILINE)
-
-
-def stable_path(path: str) -> str:
-    """``path`` written relative to a root that is the same on every machine.
-
-    A file under an entry of ``sys.path`` (site-packages, the project, a user's folder) is written
-    relative to the deepest such entry (``warp/_src/math.py``); any other absolute path by its file
-    name. Pseudo names (``<warp-ir:...>``, ``<string>``) and relative paths are kept.
-
-    Args:
-        path: A source file's path as Warp recorded it.
-    """
-    if path.startswith("<") or not (os.path.isabs(path) or (len(path) > 2 and path[1] == ":")):
-        return path
-    norm = path.replace("\\", "/")
-    roots = sorted({os.path.abspath(entry or os.curdir).replace("\\", "/").rstrip("/") + "/" for entry in sys.path},
-                   key=len, reverse=True)
-    for root in roots:
-        if norm.startswith(root) and len(norm) > len(root):
-            return norm[len(root):]
-    return norm.rsplit("/", 1)[-1]
-
-
-def stable_paths(source: str) -> str:
-    """Generated code with the source-file paths in Warp's comments and ``#line`` directives made stable.
-
-    Rows must not depend on where Warp or a package is installed (two machines, one seed, the same
-    rows) nor show the builder's folders: see :func:`stable_path`.
-    """
-    def repl(m: re.Match[str]) -> str:
-        if m.group(1) is not None:
-            return m.group(1) + stable_path(m.group(2)) + m.group(3)
-        return m.group(4) + stable_path(m.group(5)) + m.group(6)
-
-    return _PATH_COMMENT_RE.sub(repl, source)
-
-
 def launch_block_dim(kernel: Any, device: str, tiled: bool) -> int:
     """The block size a launch of ``kernel`` on ``device`` resolves to (its module is built for it).
 
@@ -237,6 +155,14 @@ _handles = itertools.count()
 _attached: list[Any] = []  # handles of attach_cpu_binary: kept (and the objects loaded) while the process lives
 
 
+def _llvm() -> Any:
+    """Warp's CPU loader (its runtime exists once :func:`init_quiet` ran)."""
+    runtime = _context.runtime
+    if runtime is None or runtime.llvm is None:
+        raise RuntimeError("Warp's CPU runtime is not initialised")
+    return runtime.llvm
+
+
 def load_cpu_binary(binary_path: str) -> str:
     """Load a compiled CPU object once, for :func:`attach_cpu_binary`; returns its handle.
 
@@ -245,7 +171,7 @@ def load_cpu_binary(binary_path: str) -> str:
     """
     init_quiet()
     handle = f"warp_ir_binary_{next(_handles)}"
-    if _context.runtime.llvm.wp_load_obj(binary_path.encode(), handle.encode(), wp.config.legacy_cpu_linker) != 0:
+    if _llvm().wp_load_obj(binary_path.encode(), handle.encode(), wp.config.legacy_cpu_linker) != 0:
         raise RuntimeError(f"Warp could not load the CPU object {binary_path}")
     return handle
 
@@ -259,14 +185,14 @@ def link_cpu_binary(handle: str, symbol: str) -> bool:
     when a symbol the object needs is defined nowhere, or it lacks ``symbol``.
     """
     sink: list[str] = []
-    with _captured_stderr(sink):  # Warp's loader prints why a lookup failed
-        address = _context.runtime.llvm.wp_lookup(handle.encode(), symbol.encode())
+    with captured_stderr(sink):  # Warp's loader prints why a lookup failed
+        address = _llvm().wp_lookup(handle.encode(), symbol.encode())
     return bool(address)
 
 
 def unload_cpu_binary(handle: str) -> None:
     """Unload an object loaded by :func:`load_cpu_binary` (no module may still run its code)."""
-    _context.runtime.llvm.wp_unload_obj(handle.encode())
+    _llvm().wp_unload_obj(handle.encode())
 
 
 def attach_cpu_binary(module: Any, block_dim: int, handle: str, meta: dict[str, int]) -> Any:
@@ -316,49 +242,9 @@ def _type_str(t: Any) -> str:
     return _types.type_repr(t)
 
 
-def kernel_enable_backward(kernel: Any, module: Any) -> bool:
-    """Whether Warp generates a backward (adjoint) kernel for this kernel."""
-    options = module.resolve_options(wp.config) | kernel.options
-    return bool(options.get("enable_backward", True))
-
-
-def kernel_python_function(kernel: Any) -> Any:
-    """The Python function a kernel was defined from."""
-    return kernel.func
-
-
-def function_python_object(func: Any) -> Any:
-    """The Python function behind a ``@wp.func`` (``None`` for builtins)."""
-    return func.func
-
-
-def struct_python_class(struct: Any) -> Any:
-    """The Python class behind a ``@wp.struct``."""
-    return struct.cls
-
-
 def is_kernel(obj: Any) -> bool:
     """Whether ``obj`` is a Warp kernel."""
     return isinstance(obj, _context.Kernel)
-
-
-def is_generic_kernel(kernel: Any) -> bool:
-    """Whether a kernel has generic (``typing.Any``) arguments and needs overloads."""
-    return bool(getattr(kernel, "is_generic", False))
-
-
-def kernel_overloads(kernel: Any) -> list[Any]:
-    """Concrete overloads that exist for a generic kernel."""
-    return list(getattr(kernel, "overloads", {}).values())
-
-
-def kernels_in(py_module: Any) -> Iterator[Any]:
-    """Yield the kernels defined at module level in a Python module, in definition order."""
-    seen: set[int] = set()
-    for obj in vars(py_module).values():
-        if is_kernel(obj) and id(obj) not in seen and getattr(obj.func, "__module__", None) == py_module.__name__:
-            seen.add(id(obj))
-            yield obj
 
 
 def reset_function_ids() -> None:
@@ -382,106 +268,14 @@ def release_module(name: str) -> None:
         module.structs = {}
 
 
-def user_builtin_names() -> list[str]:
-    """Names of Warp's user-facing builtins: the builtin registry minus internal entries, sorted."""
-    names = set()
-    for name, func in _context.builtin_functions.items():
-        if name.startswith("_") or name in INTERNAL_BUILTINS or func.group == "Code Generation":
-            continue
-        names.add(name)
-    return sorted(names)
+# --- the builtin registry, for extraction/signatures.py ------------------------------------------
+
+def builtin_registry() -> dict[str, Any]:
+    """Warp's builtin functions by name (each with its ``overloads``, ``group``, ``input_types``...)."""
+    return _context.builtin_functions
 
 
-def user_builtin_groups() -> dict[str, str]:
-    """The documentation group of each user-facing builtin (``Scalar Math``, ``Tile Primitives``, ...)."""
-    names = set(user_builtin_names())
-    return {name: func.group or "Other" for name, func in sorted(_context.builtin_functions.items()) if name in names}
-
-
-__all__ = [
-    "SIGNATURE_TYPES",
-    "BuiltinSignature",
-    "ModuleCode",
-    "builtin_signatures",
-    "codegen_module",
-    "cuda_available",
-    "function_python_object",
-    "init_quiet",
-    "is_generic_kernel",
-    "is_kernel",
-    "kernel_args",
-    "kernel_enable_backward",
-    "warp_defaults",
-    "kernel_overloads",
-    "kernel_python_function",
-    "launch_block_dim",
-    "link_cpu_binary",
-    "attach_cpu_binary",
-    "load_cpu_binary",
-    "load_module_binary",
-    "missing_entry_points",
-    "kernels_in",
-    "user_builtin_groups",
-    "module_of",
-    "release_module",
-    "reset_function_ids",
-    "struct_python_class",
-    "unload_cpu_binary",
-    "user_builtin_names",
-    "warp_version",
-]
-
-
-
-# --- the builtin registry as plain data (generator/synth) ---------------------------------------
-
-# The value types builtin overloads are instantiated on, by the name Warp exports them under
-# (``wp.<name>``). Arrays, handles to meshes/volumes/BVHs and tiles are not in it.
-SIGNATURE_TYPES: tuple[str, ...] = (
-    "bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
-    "float16", "float32", "float64",
-    *(f"{kind}{suffix}" for suffix in ("h", "f", "d") for kind in (
-        "vec2", "vec3", "vec4", "mat22", "mat33", "mat44", "quat", "transform", "spatial_vector",
-        "spatial_matrix")),
-    "vec2i", "vec3i", "vec4i",
-)
-
-# Builtins whose scalar arguments are handles (uint64 ids) to objects that must exist at run time,
-# or that work on tiles: left out of :func:`builtin_signatures` for now.
-_HANDLE_PREFIXES = ("mesh_", "bvh_", "hash_grid_", "volume_", "texture_", "tile")
-
-
-@dataclass(frozen=True, slots=True)
-class BuiltinSignature:
-    """One builtin overload instantiated on concrete value types (plain data, no Warp objects).
-
-    Attributes:
-        name: The builtin's name (``wp.<name>``; ``int``/``float``/``bool`` are Python's casts).
-        arg_names: Python-side argument names, in order (keyword names Warp accepts).
-        arg_types: Concrete argument type names from :data:`SIGNATURE_TYPES`.
-        return_types: Concrete return type names: one for a plain value, several for a
-            builtin that returns a tuple (``svd3``, ``eig3``...). Never empty.
-        differentiable: Whether Warp has an adjoint for this overload.
-        optional: How many trailing arguments have defaults and may be left out.
-        dtype_param: Whether the overload takes a ``dtype=`` type argument (left out of
-            ``arg_names``): callers pass the return type's scalar type (``dtype=wp.float64``),
-            since Warp defaults it to ``float32`` whatever the arguments.
-    """
-
-    name: str
-    arg_names: tuple[str, ...]
-    arg_types: tuple[str, ...]
-    return_types: tuple[str, ...]
-    differentiable: bool
-    optional: int
-    dtype_param: bool = False
-
-
-def _concrete(name: str) -> Any:
-    return getattr(wp, name)
-
-
-def _type_name(t: Any, universe: dict[str, Any]) -> str | None:
+def type_name(t: Any, universe: dict[str, Any]) -> str | None:
     """Name of the universe type equal to ``t`` (Python ``int``/``float`` are int32/float32)."""
     t = {builtins.int: _types.int32, builtins.float: _types.float32, builtins.bool: _types.bool}.get(t, t)
     for name, u in universe.items():
@@ -490,7 +284,8 @@ def _type_name(t: Any, universe: dict[str, Any]) -> str | None:
     return None
 
 
-def _param_candidates(param: Any, universe: dict[str, Any]) -> list[str]:
+def param_candidates(param: Any, universe: dict[str, Any]) -> list[str]:
+    """Names of the universe types a (possibly generic) parameter type matches; ``[]`` when it cannot say."""
     param = {builtins.int: _types.int32, builtins.float: _types.float32}.get(param, param)
     if param is Any:
         return list(universe)
@@ -499,110 +294,25 @@ def _param_candidates(param: Any, universe: dict[str, Any]) -> list[str]:
         try:
             if _types.types_equal_generic(param, u):
                 out.append(name)
-        except Exception:  # noqa: BLE001 - a parameter type Warp cannot compare (tuples, callables)
+        except Exception:  # a parameter type Warp cannot compare (tuples, callables)
             return []
     return out
 
 
-def _return_type(overload: Any, arg_types: dict[str, Any]) -> Any:
-    """Resolve an overload's return type the way ``Adjoint.add_call`` does.
-
-    Builtins have a ``value_func``; the few user-facing builtins Warp implements as ``@wp.func``
-    (``norm_l1``, ``transform_compose``...) get theirs once built (``Function.build``, which is
-    what codegen does on first call).
-    """
-    if not overload.is_builtin() and overload.value_func is None:
-        overload.build(None)
-    values = {k: None for k in arg_types}
-    return overload.value_func(arg_types, values)
-
-
-@cache
-def builtin_signatures() -> tuple[BuiltinSignature, ...]:
-    """Every user-facing builtin overload instantiated on :data:`SIGNATURE_TYPES`, as plain data.
-
-    For each builtin of :func:`user_builtin_names` (minus handle/tile builtins and variadic
-    constructors) and each overload, the argument types are drawn from the universe types that
-    ``types_equal_generic`` matches with the overload's (possibly generic) input types; the
-    arguments of one overload typed ``Any`` take one and the same type (Warp's ``where``,
-    ``norm_l2``...). Each combination is resolved with Warp's own overload resolution
-    (``Function.get_overload``) and return type (``value_func``); combinations Warp rejects, and
-    those returning nothing or a type outside the universe, are dropped. Type-argument parameters
-    (``dtype=None`` defaults) are left out. Sorted by name, then argument types.
-
-    Returns:
-        One :class:`BuiltinSignature` per distinct (name, argument types).
-    """
-    init_quiet()
-    universe = {name: _concrete(name) for name in SIGNATURE_TYPES}
-    found: dict[tuple[str, tuple[str, ...]], BuiltinSignature] = {}
-    for name in user_builtin_names():
-        if name.startswith(_HANDLE_PREFIXES):
-            continue
-        func = _context.builtin_functions[name]
-        overloads = getattr(func, "overloads", [func])
-        # Exported generic builtins also register one hidden concrete copy per scalar type:
-        # the generic overload covers them (casts such as ``float32`` only have those).
-        shown = [o for o in overloads if not o.hidden] or overloads
-        for overload in shown:
-            if overload.variadic:
-                continue
-            params = [(k, v) for k, v in overload.input_types.items()
-                      if not (k in overload.defaults and overload.defaults[k] is None)]
-            if not params:
-                continue
-            any_first = next((i for i, (_, v) in enumerate(params) if v is Any), None)
-            lists = [_param_candidates(v, universe) if i == any_first or v is not Any else [None]
-                     for i, (_, v) in enumerate(params)]
-            if not all(lists):
-                continue
-            for combo in itertools.product(*lists):
-                if any_first is not None:
-                    combo = tuple(combo[any_first] if c is None else c for c in combo)
-                key = (name, combo)
-                if key in found:
-                    continue
-                sig = _resolve(func, overload, name, params, combo, universe)
-                if sig is not None:
-                    found[key] = sig
-    return tuple(found[k] for k in sorted(found))
-
-
-def _resolve(func: Any, overload: Any, name: str, params: list[tuple[str, Any]], combo: tuple[str, ...],
-             universe: dict[str, Any]) -> BuiltinSignature | None:
-    """The signature of ``overload`` on argument types ``combo``, or ``None`` where Warp rejects them.
+def match_overload(func: Any, overload: Any, arg_types: list[Any]) -> Any | None:
+    """``overload`` of builtin ``func`` resolved on ``arg_types``, or ``None`` where it does not match.
 
     A builtin overload is matched the way ``Function.get_overload`` matches each candidate
     (``codegen.func_match_args``), against this overload only: scanning every overload per
     combination costs seconds (``mul`` has hundreds). ``@wp.func``-backed ones go through
     ``get_overload``, which instantiates their templates.
+
+    Raises:
+        Exception: Whatever Warp raises on a combination it rejects.
     """
-    defaults = overload.defaults
-    arg_types = [universe[c] for c in combo]
-    try:
-        if overload.is_builtin():
-            resolved = overload if _codegen.func_match_args(overload, arg_types, {}) else None
-        else:
-            resolved = func.get_overload(arg_types, {})
-        if resolved is None:
-            return None
-        ret = _return_type(resolved, {k: t for (k, _), t in zip(params, arg_types, strict=True)})
-    except Exception:  # noqa: BLE001 - Warp rejects this combination (its message is not needed)
-        return None
-    if ret is None:
-        return None
-    rets = list(ret) if isinstance(ret, (list, tuple)) else [ret]
-    names = tuple(_type_name(r, universe) for r in rets)
-    if not names or None in names:
-        return None
-    optional = 0
-    for k, _ in reversed(params):
-        if k not in defaults:
-            break
-        optional += 1
-    return BuiltinSignature(name=name, arg_names=tuple(k for k, _ in params), arg_types=combo,
-                            return_types=names, differentiable=bool(resolved.is_differentiable),
-                            optional=optional, dtype_param=defaults.get("dtype", 0) is None)
+    if overload.is_builtin():
+        return overload if _codegen.func_match_args(overload, arg_types, {}) else None
+    return func.get_overload(arg_types, {})
 
 
 # --- native compilation (used by extraction/native.py) ----------------------------------------------
@@ -617,22 +327,6 @@ def split_header(source: str) -> tuple[str, str]:
     return source[:end], source[end:]
 
 
-@contextmanager
-def _captured_stderr(sink: list[str]) -> Iterator[None]:
-    """Capture what native code writes to file descriptor 2 (compiler diagnostics) into ``sink``."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            sink.append(tmp.read().decode("utf-8", "replace"))
-
-
 def compile_cpu(cpp_path: str, obj_path: str, block_dim: int = 256, optimization_level: int = 0,
                 pch_dir: str | None = None) -> str | None:
     """Compile a C++ file with Warp's bundled Clang/LLVM; return ``None`` on success, else the diagnostics.
@@ -645,11 +339,11 @@ def compile_cpu(cpp_path: str, obj_path: str, block_dim: int = 256, optimization
     init_quiet()  # Warp's compiler lives in its runtime
     messages: list[str] = []
     try:
-        with _captured_stderr(messages):
+        with captured_stderr(messages):
             _build.build_cpu(obj_path, cpp_path, mode="release", block_dim=block_dim,
                              optimization_level=optimization_level, use_precompiled_headers=pch_dir is not None,
                              pch_dir=pch_dir)
-    except Exception as exc:  # noqa: BLE001 - the diagnostics are the result
+    except Exception as exc:  # the diagnostics are the result
         return (messages[0] if messages else "") + f"\n{exc}"
     return None
 
@@ -661,10 +355,10 @@ def compile_cuda(cu_path: str, ptx_path: str, arch: int = 75, optimization_level
     init_quiet()
     messages: list[str] = []
     try:
-        with _captured_stderr(messages):
+        with captured_stderr(messages):
             _build.build_cuda(cu_path, arch, ptx_path, pch_dir=None, config="release",
                               optimization_level=optimization_level, use_precompiled_headers=False)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return (messages[0] if messages else "") + f"\n{exc}"
     return None
 
@@ -676,21 +370,31 @@ def warp_modules() -> list[tuple[str, Any]]:
     return sorted(_context.user_modules.items(), key=lambda item: item[0])
 
 
-def module_kernels(module: Any) -> list[Any]:
-    """The kernels registered in a Warp module (the latest object per key: what its codegen builds)."""
-    return list(module.kernels.values())
-
-
-def warp_module_name(kernel: Any) -> str:
-    """Name of the Warp module a kernel is built in (e.g. ``warp.fem.geometry.hexmesh``)."""
-    return kernel.module.name
-
-
-# Where Warp keeps its implementation: library kernels are defined in modules under it
-# (e.g. ``warp._src.sparse``) and registered under public Warp module names (``warp.sparse``).
-INTERNAL_PACKAGE = "warp._src"
-
-
-def kernel_arg_types(kernel: Any) -> list[tuple[str, Any]]:
-    """``(name, Warp type object)`` for every argument of a kernel (for building launch inputs)."""
-    return [(arg.label, arg.type) for arg in kernel.adj.args]
+__all__ = [
+    "ModuleCode",
+    "attach_cpu_binary",
+    "builtin_registry",
+    "codegen_module",
+    "compile_cpu",
+    "compile_cuda",
+    "cuda_available",
+    "init_quiet",
+    "is_kernel",
+    "kernel_args",
+    "kernel_cache",
+    "launch_block_dim",
+    "link_cpu_binary",
+    "load_cpu_binary",
+    "load_module_binary",
+    "match_overload",
+    "missing_entry_points",
+    "param_candidates",
+    "release_module",
+    "reset_function_ids",
+    "split_header",
+    "type_name",
+    "unload_cpu_binary",
+    "warp_defaults",
+    "warp_modules",
+    "warp_version",
+]

@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from common.atomic import write_atomic
+from common.errors import WarpIRError, first_line
 from extraction.environ import scrubbed_env
 from extraction.extract import ExtractionError, extract_target
 from extraction.loader import LoadError
@@ -35,19 +37,13 @@ from extraction.record import TARGETS
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_S = 120.0
+EXTRACT_TIMEOUT_S = 120.0  # loading one user target and cutting its kernels
 # The folder holding the ``extraction`` package: the child must import this copy of warp-ir.
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class ChildError(Exception):
+class ChildError(WarpIRError):
     """The target could not be extracted in the child process; the message is one line."""
-
-
-def _one_line(text: str) -> str:
-    """The first non-blank line of ``text``, stripped."""
-    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
-    return lines[0] if lines else ""
 
 
 def child_env() -> dict[str, str]:
@@ -115,7 +111,7 @@ def kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def extract_in_child(target: str, targets: Sequence[str] = TARGETS, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[dict]:
+def extract_in_child(target: str, targets: Sequence[str] = TARGETS, timeout_s: float = EXTRACT_TIMEOUT_S) -> list[dict]:
     """Import ``target`` in a child process and return the rows of its kernels.
 
     The target's top-level code runs in the child, never in this process; the child runs in
@@ -154,15 +150,13 @@ def extract_in_child(target: str, targets: Sequence[str] = TARGETS, timeout_s: f
             how = f"was killed by signal {-rc}" if rc < 0 else f"exited with status {rc}"
             raise ChildError(f"{target}: the import {how} before any kernel was extracted") from None
     if not payload.get("ok"):
-        raise ChildError(_one_line(payload.get("error", "")) or f"{target}: extraction failed")
+        raise ChildError(first_line(payload.get("error", "")) or f"{target}: extraction failed")
     return payload["rows"]
 
 
 def _write_result(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as JSON through a temporary name and a rename: the parent sees all of it or nothing."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(payload).encode())  # keys in their order: the rows' columns keep theirs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -181,13 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = [r.to_row() for r in extract_target(args.target, [t for t in args.targets.split(",") if t])]
         payload: dict[str, Any] = {"ok": True, "rows": rows}
     except (LoadError, ExtractionError) as exc:
-        payload = {"ok": False, "error": _one_line(str(exc))}
+        payload = {"ok": False, "error": first_line(str(exc))}
     except SystemExit as exc:
         payload = {"ok": False, "error": f"{args.target} called sys.exit({exc.code!r}) while being imported: "
                                          "no kernels extracted"}
     except Exception as exc:  # anything else the target or Warp raised: one line, no traceback
         logger.debug("extraction failed:\n%s", traceback.format_exc())
-        payload = {"ok": False, "error": _one_line(f"{args.target}: {type(exc).__name__}: {exc}")}
+        payload = {"ok": False, "error": first_line(f"{args.target}: {type(exc).__name__}: {exc}")}
     _write_result(args.result, payload)
     return 0
 

@@ -13,9 +13,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from common.errors import WarpIRError
 from extraction import _warp, cut
 from extraction.loader import load_target
+from extraction.module_code import ModuleCode
 from extraction.record import TARGETS, KernelRecord, Source, Validation
+from extraction.warp_objects import (
+    function_python_object,
+    is_generic_kernel,
+    kernel_enable_backward,
+    kernel_overloads,
+    kernel_python_function,
+    kernels_in,
+    module_of,
+    struct_python_class,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +37,7 @@ _SPDX_RE = re.compile(r"SPDX-License-Identifier:\s*(.*?)(?:\s|\*/|[\"',])*$")  #
 SPDX_HEADER_LINES = 30  # an SPDX header counts only in a file's first lines, as the REUSE tools read it
 
 
-class ExtractionError(Exception):
+class ExtractionError(WarpIRError):
     """Warp rejected a program, or its kernel could not be found in the generated code."""
 
 
@@ -48,7 +60,7 @@ def _kernel_symbols(prefix: str, target: str) -> tuple[str, str]:
     return f"{prefix}_{target}_kernel_forward", f"{prefix}_{target}_kernel_backward"
 
 
-def cut_kernel(code: _warp.ModuleCode, prefix: str) -> tuple[str, str, list[str]]:
+def cut_kernel(code: ModuleCode, prefix: str) -> tuple[str, str, list[str]]:
     """Cut a kernel's forward and backward code (with the helpers and structs it needs).
 
     Args:
@@ -68,17 +80,14 @@ def cut_kernel(code: _warp.ModuleCode, prefix: str) -> tuple[str, str, list[str]
         raise ExtractionError(f"kernel symbol {fwd_name} not found in generated {code.target} code")
     backward = cut.find_definition(code.source, bwd_name) or ""
 
-    fwd_bodies = {n: cut.find_definition(code.source, n) for n in code.functions}
-    fwd_bodies = {n: b for n, b in fwd_bodies.items() if b}
-    adj_bodies = {n: cut.find_definition(code.source, "adj_" + n) for n in code.functions}
-    adj_bodies = {n: b for n, b in adj_bodies.items() if b}
+    fwd_bodies = {n: b for n in code.functions if (b := cut.find_definition(code.source, n))}
+    adj_bodies = {n: b for n in code.functions if (b := cut.find_definition(code.source, "adj_" + n))}
 
     fwd_helpers = cut.closure(forward + backward, fwd_bodies)
     adj_helpers = cut.closure(backward, adj_bodies, prefix="adj_") if backward else []
     helper_code = "".join(fwd_bodies[n] for n in fwd_helpers) + "".join(adj_bodies[n] for n in adj_helpers)
 
-    struct_bodies = {n: cut.find_struct(code.source, n) for n in code.structs}
-    struct_bodies = {n: b for n, b in struct_bodies.items() if b}
+    struct_bodies = {n: b for n in code.structs if (b := cut.find_struct(code.source, n))}
     structs = cut.closure(forward + backward + helper_code, struct_bodies)
     args_struct = cut.find_struct(code.source, f"wp_args_{prefix}") or ""
 
@@ -103,8 +112,8 @@ def _python_source(kernel: Any, helpers: Sequence[Any], structs: Sequence[Any]) 
     return "\n\n".join(text.rstrip("\n") for _, text in sorted(pieces.items())) + "\n"
 
 
-def _structs_used(code_text: str, code: _warp.ModuleCode) -> list[Any]:
-    return [_warp.struct_python_class(code.structs[n]) for n in cut.calls_of(code_text, code.structs)]
+def _structs_used(code_text: str, code: ModuleCode) -> list[Any]:
+    return [struct_python_class(code.structs[n]) for n in cut.calls_of(code_text, code.structs)]
 
 
 def extract_module(
@@ -129,7 +138,7 @@ def extract_module(
     Raises:
         ExtractionError: Warp rejected the program (its message is kept) or no kernel was found.
     """
-    kernels = [k for k in _warp.kernels_in(py_module) if kernel_names is None or k.key in kernel_names]
+    kernels = [k for k in kernels_in(py_module) if kernel_names is None or k.key in kernel_names]
     if not kernels:
         raise ExtractionError(f"no Warp kernels found in {py_module.__name__}")
     return extract_kernels(kernels, targets, program_source, py_module.__name__)
@@ -159,12 +168,12 @@ def extract_kernels(
         ExtractionError: Warp rejected a module, or a kernel is missing from its generated code.
     """
     requested = list(kernels)
-    kernels = [k for k in kernels if not _warp.is_generic_kernel(k)] + [
-        o for k in kernels if _warp.is_generic_kernel(k) for o in _warp.kernel_overloads(k)
+    kernels = [k for k in kernels if not is_generic_kernel(k)] + [
+        o for k in kernels if is_generic_kernel(k) for o in kernel_overloads(k)
     ]
     by_module: dict[int, Any] = {}
     for k in kernels:
-        by_module.setdefault(id(_warp.module_of(k)), _warp.module_of(k))
+        by_module.setdefault(id(module_of(k)), module_of(k))
 
     wanted = {id(k) for k in kernels}
     strip = f"{module_name}." if module_name else None
@@ -172,7 +181,7 @@ def extract_kernels(
     for module in by_module.values():
         for target in targets:
             try:
-                subset = [k for k in requested if _warp.module_of(k) is module] if only_these else None
+                subset = [k for k in requested if module_of(k) is module] if only_these else None
                 code = _warp.codegen_module(module, target, subset)
             except Exception as exc:
                 raise ExtractionError(warp_error_message(exc)) from exc
@@ -182,21 +191,22 @@ def extract_kernels(
                 forward, backward, helper_names = cut_kernel(code, prefix)
                 rec = records.get(id(kernel))
                 if rec is None:
-                    helper_funcs = [_warp.function_python_object(code.functions[n]) for n in helper_names]
+                    helper_funcs = [function_python_object(code.functions[n]) for n in helper_names]
                     structs = _structs_used(forward + backward, code)
                     src = program_source or _python_source(
-                        _warp.kernel_python_function(kernel), [f for f in helper_funcs if f], structs
+                        kernel_python_function(kernel), [f for f in helper_funcs if f], structs
                     )
                     rec = records[id(kernel)] = KernelRecord(
                         kernel_name=kernel.key,
                         python_source=src,
                         arguments=[{"name": n, "type": t.replace(strip, "") if strip else t}
                                    for n, t in _warp.kernel_args(kernel)],
-                        helper_functions=sorted({getattr(f, "__name__", n) for n, f in zip(helper_names, helper_funcs)}),
+                        helper_functions=sorted({getattr(f, "__name__", n)
+                                                 for n, f in zip(helper_names, helper_funcs)}),
                         warp_version=_warp.warp_version(),
                         module_name=module_name,
                     )
-                    enable_backward = _warp.kernel_enable_backward(kernel, module)
+                    enable_backward = kernel_enable_backward(kernel, module)
                     float_args = any(_FLOATY_RE.search(a["type"]) for a in rec.arguments)
                     rec.differentiable = bool(enable_backward and backward and float_args)
                     rec.validation = Validation(differentiable=rec.differentiable)
@@ -293,9 +303,9 @@ def mark_user_records(records: Sequence[KernelRecord], py_module: types.ModuleTy
         text = ""
     license_expr = spdx_license(text)
     lines: dict[str, tuple[int, int]] = {}
-    for kernel in _warp.kernels_in(py_module):
+    for kernel in kernels_in(py_module):
         try:
-            body, start = inspect.getsourcelines(_warp.kernel_python_function(kernel))
+            body, start = inspect.getsourcelines(kernel_python_function(kernel))
         except (OSError, TypeError):
             continue
         lines[kernel.key] = (start, start + len(body) - 1)

@@ -17,7 +17,7 @@ import numpy as np
 import warp as wp
 import warp.types as wt
 
-from extraction import _warp
+from extraction.warp_objects import kernel_arg_types
 
 LAUNCH_SHAPES = {1: (64,), 2: (8, 8), 3: (4, 4, 4), 4: (3, 3, 3, 3)}
 _QUERY_KIND = (("mesh", "mesh"), ("bvh", "bvh"), ("hash_grid", "hash_grid"), ("volume", "volume"))
@@ -42,12 +42,12 @@ class LaunchInputs:
 
         Indexed arrays view a fresh array through a fixed permutation of each axis.
         """
-        args = []
+        args: list[Any] = []
         for t, v in zip(self.types, self.values):
             if isinstance(t, wp.indexedarray):
-                data = wp.array(v, dtype=t.dtype, device="cpu")
-                perms = [wp.array(np.random.default_rng(d).permutation(n).astype(np.int32), dtype=wp.int32,
-                                  device="cpu") for d, n in enumerate(data.shape)]
+                data: Any = wp.array(v, dtype=t.dtype, device="cpu")
+                perms: list[Any] = [wp.array(np.random.default_rng(d).permutation(n).astype(np.int32), dtype=wp.int32,
+                                             device="cpu") for d, n in enumerate(data.shape)]
                 args.append(wp.indexedarray(data, perms))
             elif wt.is_array(t):
                 grad = requires_grad and is_float_dtype(t.dtype)
@@ -171,6 +171,7 @@ def _geometry(kind: str, source: str, rng: np.random.Generator, points: np.ndarr
         return grid
     if kind == "volume":
         call = r"volume_(?:sample|lookup|sample_grad|store)"
+        bg: float | tuple[float, float, float]
         if re.search(rf"{call}_v\b|{call}\([^)]*dtype=wp\.vec3", source):
             data, bg = rng.uniform(-1, 1, (8, 8, 8, 3)).astype(np.float32), (0.0, 0.0, 0.0)
         elif re.search(rf"{call}_i\b|{call}\([^)]*dtype=wp\.int32", source):
@@ -189,18 +190,23 @@ def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0)
     """
     rng = np.random.default_rng(seed)
     shape = LAUNCH_SHAPES[launch_dim or 1]
-    names, types, values, keep = [], [], [], []
+    names: list[str] = []
+    types: list[Any] = []
+    values: list[Any] = []
+    keep: list[Any] = []
     points = None
-    for name, t in _warp.kernel_arg_types(kernel):
+    for name, t in kernel_arg_types(kernel):
         if wt.is_array(t):
-            vals = _array_values(t, _array_shape(t.ndim, shape), rng, shape)
+            value = _array_values(t, _array_shape(t.ndim, shape), rng, shape)
             if points is None and getattr(t.dtype, "_shape_", None) == (3,) and t.ndim == 1:
-                points = np.asarray(vals)
-            names.append(name), types.append(t), values.append(vals)
-        elif t is wp.uint64 and _geometry_kind(name, source) is not None:
-            geo = _geometry(_geometry_kind(name, source), source, rng, points)
+                points = np.asarray(value)
+        elif t is wp.uint64 and (kind := _geometry_kind(name, source)) is not None:
+            geo = _geometry(kind, source, rng, points)
             keep.append(geo)
-            names.append(name), types.append(t), values.append(geo.id)
+            value = geo.id
         else:
-            names.append(name), types.append(t), values.append(_value(t, rng, shape))
+            value = _value(t, rng, shape)
+        names.append(name)
+        types.append(t)
+        values.append(value)
     return LaunchInputs(names, types, values, shape, keep)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from common.errors import first_line
 from extraction.environ import drop_secrets_from_process
 
 logger = logging.getLogger(__name__)
@@ -122,8 +123,8 @@ def run_isolated(items: Sequence[Any], fn: Callable[[Any], Any], timeout_s: floa
                 for item in todo:
                     try:
                         out = fn(item)
-                    except Exception as exc:  # noqa: BLE001 - reported per item
-                        out = Crashed(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                    except Exception as exc:  # reported per item
+                        out = Crashed(f"{type(exc).__name__}: {first_line(str(exc))}")
                     _send(write_fd, out)
             finally:
                 os._exit(0)

@@ -13,14 +13,15 @@ import importlib.util
 import linecache
 import sys
 import types
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from common.errors import WarpIRError
 from extraction import _warp
 
 
-class LoadError(Exception):
+class LoadError(WarpIRError):
     """A target could not be loaded (missing file, unimportable module, syntax error)."""
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from extraction import _warp
@@ -102,22 +103,10 @@ def compile_records(records: Sequence[KernelRecord], targets: Sequence[str]) -> 
                 groups.setdefault(_warp.split_header(rec.generated[target])[0], []).append(i)
             for indices in groups.values():
                 batch = [records[i] for i in indices]
-                failed = find_broken(batch, lambda rs, t=target: compile_batch(rs, t, workdir))
+                failed = find_broken(batch, partial(compile_batch, target=target, workdir=workdir))
                 for j, rec in enumerate(batch):
                     ok = j not in failed
                     setattr(rec.validation, f"{target}_compiled", ok)
                     if not ok:
                         broken.setdefault(indices[j], f"{target} compile error: {failed[j]}")
     return broken
-
-
-def batched(items: Iterable, size: int) -> Iterator[list]:
-    """Consecutive lists of ``size`` items (the last may be shorter)."""
-    batch: list = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

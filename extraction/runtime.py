@@ -74,11 +74,13 @@ def check_run(kernel, inputs: LaunchInputs, tiled: int | None) -> tuple[RunResul
         results.append(_snapshot(args))
     outputs = [i for i, (b, a) in enumerate(zip(before, results[0]))
                if a is not None and b is not None and b.shape == a.shape and not np.array_equal(b, a)]
-    finite = all(np.all(np.isfinite(results[0][i].astype(float))) for i in outputs
-                 if results[0][i].dtype.kind == "f")
+    first = results[0]
+    finite = all(np.all(np.isfinite(a.astype(float))) for i in outputs
+                 if (a := first[i]) is not None and a.dtype.kind == "f")  # an output is never None
     if not finite:
         return RunResult(ran=False, note="run: non-finite output"), outputs
-    same = all(np.array_equal(x, y, equal_nan=True) for x, y in zip(results[0], results[1]) if x is not None)
+    same = all(y is not None and np.array_equal(x, y, equal_nan=True)
+               for x, y in zip(results[0], results[1]) if x is not None)
     note = "" if same else "nondeterministic: two launches on the same inputs differ"
     if not outputs:
         note = (note + "; " if note else "") + "run: the kernel wrote nothing"
@@ -177,7 +179,7 @@ def validate_kernel(kernel, source: str, launch_dim: int | None, level: str, hin
         result, outputs = check_run(kernel, inputs, tiled)
     except InputError as exc:
         return RunResult(ran=None, note=f"run: skipped, {exc}")
-    except Exception as exc:  # noqa: BLE001 - Warp's own failure to launch is the result
+    except Exception as exc:  # Warp's own failure to launch is the result
         return RunResult(ran=False, note=f"run: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}")
     if level != "grad" or not result.ran:
         return result
@@ -187,7 +189,7 @@ def validate_kernel(kernel, source: str, launch_dim: int | None, level: str, hin
         return result
     try:
         grad = check_grad(kernel, inputs, outputs, tiled, code, seed)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         grad = RunResult(note=f"grad: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}")
     grad.ran, grad.deterministic = result.ran, result.deterministic
     grad.note = "; ".join(n for n in (result.note, grad.note) if n)

@@ -26,7 +26,7 @@ import argparse
 import logging
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import warp as wp
@@ -226,7 +226,8 @@ class Example:
             def callback(i: int, err: float, tol: float) -> None:
                 logger.info("cg: iteration %d residual %g (tolerance %g)", i, err, tol)
 
-        iterations, residual, atol = cg(
+        # run=True with host-side checks (check_every > 0): the iteration count, residual and tolerance as numbers
+        solved = cg(
             A=matrix,
             b=rhs,
             x=x,
@@ -237,6 +238,7 @@ class Example:
             check_every=10,
             use_cuda_graph=False,
         )
+        iterations, residual, atol = cast(tuple[int, float, float], solved)
         self.iterations = int(iterations)
         self.residual = float(residual)
         if self.residual > atol:
@@ -294,7 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         example.step()
         error = example.l2_error()
 
-    print(f"problem={args.problem} resolution={args.resolution} degree={args.degree} cg_iterations={example.iterations}")
+    print(f"problem={args.problem} resolution={args.resolution} degree={args.degree} "
+          f"cg_iterations={example.iterations}")
     if error is not None:
         print(f"L2 error: {error:.6e}")
     return 0

@@ -1,24 +1,28 @@
 """What a build records: ``build_info.json``'s entry, the card's statistics and figures, the rebuild command.
 
 Shared by the build driver for a local folder (:mod:`warp_ir.build`) and for a URL
-(:mod:`warp_ir.url_output`); computed from what an engine reported (:class:`warp_ir.produced.Produced`).
+(:mod:`warp_ir.url_output`); assembled from what an engine reported (:class:`warp_ir.produced.Produced`).
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from extraction import TARGETS, warp_version
 from common.atomic import write_json_atomic
-from generator.planning.plan import BUILDER_VERSION, DEFAULT_SPLITS, DEFAULT_TWIN_THRESHOLD
+from extraction import TARGETS, warp_version
+from generator.planning.plan import DEFAULT_SPLITS
+from generator.planning.similarity import DEFAULT_TWIN_THRESHOLD
 from generator.programs.templates import default_families
+from generator.version import BUILDER_VERSION
+from warp_ir.card import write_card
 from warp_ir.figures import write_figures
 from warp_ir.produced import Produced
-from warp_ir.stats import BUILD_INFO, build_info, builtin_groups, builtin_name_set, compute_stats
+from warp_ir.stats import BUILD_INFO, builtin_groups, builtin_name_set
 from warp_ir.tokens import tokenizer_name
 from warp_ir.views import ViewOptions
 
@@ -36,47 +40,81 @@ class BuildResult:
     backup: Any = None  # the folder holding the user's files that --overwrite replaced (None: none replaced)
 
 
-def finish_record(staged: Path, config_name: str, info: dict[str, Any], all_info: dict[str, Any],
-                  produced: Produced, splits: list[str]) -> dict[str, Any]:
-    """Draw the figures and write ``staged/build_info.json`` (``all_info`` with ``info`` as ``config_name``'s).
+@dataclass(slots=True)
+class BuildInfo:
+    """One configuration's entry of ``build_info.json``: assembled once, from what the engine produced, and
+    written once (:func:`record_build`); fields that are ``None`` are left out of the file."""
+
+    builder_version: str
+    warp_version: str
+    python: str
+    config: dict[str, Any]
+    command: str
+    rejected: dict[str, int]
+    files: list[str]
+    figures: dict[str, str]
+    plan: dict[str, Any] | None = None  # synthetic: the plan's summary, rows by family, rejections
+    rows_by_family: dict[str, int] | None = None
+    rejection_examples: dict[str, Any] | None = None
+    real_report: dict[str, Any] | None = None  # real: what was mined, package by package
+    diversity: dict[str, Any] | None = None  # near-twins among the rows (none without rows)
+    tokens: dict[str, Any] | None = None  # token counts (with a tokenizer)
+    views: dict[str, Any] | None = None  # the chat views written (with --views)
+
+    @classmethod
+    def of(cls, produced: Produced, command: str, files: list[str], figures: dict[str, str],
+           extras: dict[str, Any]) -> BuildInfo:
+        """The record of ``produced``: ``files`` (every file of the build, relative to the output), its figures and
+        ``extras`` (``tokens``, ``views``)."""
+        info = cls(BUILDER_VERSION, warp_version(), sys.version.split()[0], config_summary(produced.config), command,
+                   {}, sorted(files), figures, diversity=produced.diversity, **extras)
+        if produced.plan is not None:
+            counts = produced.counts
+            rejected = dict(counts.rejected)
+            for reason, n in produced.plan["render_failures"].items():
+                rejected[reason] = rejected.get(reason, 0) + n
+            info.plan, info.rows_by_family, info.rejected = produced.plan, dict(counts.by_family), rejected
+            info.rejection_examples = counts.examples
+        else:
+            info.real_report = produced.real_report
+        return info
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as ``build_info.json`` holds it (keys sorted, as the file has them)."""
+        return json.loads(json.dumps({k: v for k, v in asdict(self).items() if v is not None}, sort_keys=True))
+
+
+def record_build(staged: Path, produced: Produced, command: str, data_files: list[str], previous: dict[str, Any],
+                 card_folders: dict[str, Path] | None, extras: dict[str, Any] | None = None,
+                 extra_files: list[str] | None = None) -> tuple[BuildInfo, dict[str, Any]]:
+    """Draw the figures, write ``staged/build_info.json`` and the card for the configuration ``produced`` holds.
+
+    The one orchestration of a build's record, for a folder (:mod:`warp_ir.build`) and a URL
+    (:mod:`warp_ir.url_output`): the statistics are the engine's, never read back from the rows.
+
+    Args:
+        staged: Where the record, the figures and the card are written.
+        produced: What the engine produced.
+        command: The command line the card prints.
+        data_files: The configuration's Parquet files, relative to the output.
+        previous: ``build_info.json`` of the output (the other configuration's entry is kept).
+        card_folders: Config name -> the folder holding its files, for the card (``None``: the card shows this
+            configuration alone, without split sizes or an example row; see :func:`warp_ir.card.write_card`).
+        extras: ``tokens`` and ``views`` reports, when written.
+        extra_files: Other files the build wrote (the chat views), relative to the output.
 
     Returns:
-        The configuration's statistics, as the card shows them (with ``build``: ``info`` as written).
+        The record, and the configuration's statistics as the card shows them (``build``: the record).
     """
-    all_info[config_name] = info
-    if produced.row_stats is not None:
-        stats = produced.row_stats.summary(config_name, builtin_name_set(), info, splits, builtin_groups())
-    else:
-        write_json_atomic(staged / BUILD_INFO, all_info)  # compute_stats reads it
-        stats = compute_stats(staged, config_name)
-    info["figures"] = write_figures(stats, staged, info.get("diversity"))
-    info["files"] = sorted(info["files"] + list(info["figures"].values()))
-    write_json_atomic(staged / BUILD_INFO, all_info)
-    # `info` as build_info.json holds it (sorted keys), exactly what compute_stats would read back
-    stats["build"] = build_info(staged)[config_name]
-    return stats
-
-
-def build_record(produced: Produced, command: str) -> dict[str, Any]:
-    """What ``build_info.json`` records for the configuration just built (``command``: the card's rebuild command)."""
-    cfg, counts = produced.config, produced.counts
-    info: dict[str, Any] = {
-        "builder_version": BUILDER_VERSION,
-        "warp_version": warp_version(),
-        "python": sys.version.split()[0],
-        "config": config_summary(cfg),
-        "command": command,
-        "rejected": {},
-    }
-    if produced.plan is not None:
-        rejected = dict(counts.rejected)
-        for reason, n in produced.plan["render_failures"].items():
-            rejected[reason] = rejected.get(reason, 0) + n
-        info.update(plan=produced.plan, rows_by_family=dict(counts.by_family), rejected=rejected,
-                    rejection_examples=counts.examples)
-    else:
-        info["real_report"] = produced.real_report
-    return info
+    name = produced.config.name
+    stats = produced.row_stats.summary(name, builtin_name_set(), {}, list(produced.files), builtin_groups())
+    figures = write_figures(stats, staged, produced.diversity)
+    record = BuildInfo.of(produced, command, [*data_files, *(extra_files or []), *figures.values()], figures,
+                          extras or {})
+    stats["build"] = record.to_json()
+    write_json_atomic(staged / BUILD_INFO, {**previous, name: stats["build"]})
+    write_card(staged, {name: stats}, card_folders)
+    return record, stats
 
 
 def config_summary(cfg: Any) -> dict[str, Any]:

@@ -16,8 +16,8 @@ import yaml
 
 from evaluation.tasks import TASKS
 from generator.planning.similarity import BIN_LABELS
-from warp_ir.outdir import VIEWS_DIR
-from warp_ir.stats import split_files
+from warp_ir.outdir import CARD, VIEWS_DIR
+from warp_ir.stats import CONFIG_PREFIX, compute_stats, real_in_synthetic, split_files
 
 SMALL_SPLIT = 100  # a split with fewer rows gets a warning in the card: too few to compare models on
 EXAMPLE_SOURCE_LINES = 40  # lines of the example row's python_source shown in the card
@@ -32,6 +32,28 @@ def _card_template() -> Path:
         if candidate.is_file():
             return candidate
     raise FileNotFoundError("dataset_card.md not found (reinstall warp-ir-dataset)")
+
+
+def write_card(dest: Path, known: dict[str, dict[str, Any]], folders: dict[str, Path] | None = None) -> None:
+    """Render ``dest/README.md`` from the statistics of every configuration present.
+
+    Args:
+        dest: Where the card goes (a build's staging folder).
+        known: Statistics already computed, by config name (the others are computed here).
+        folders: Config name -> the folder holding its files (the staging folder for the configuration being
+            built, the output folder for the others); ``None``: the configurations of ``known`` alone, without
+            split sizes or an example row (a build written to an object store).
+    """
+    if folders is None:
+        (dest / CARD).write_text(render_card(known, []), encoding="utf-8")
+        return
+    stats = {name: known.get(name) or compute_stats(folders[name], name)
+             for name in CONFIG_PREFIX if split_files(folders[name], CONFIG_PREFIX[name])}
+    overlap = real_in_synthetic(folders["synthetic"], folders["real"])
+    # the card reads split sizes and an example row: each configuration's files from dest (what this
+    # build staged) if it holds them, else from its folder
+    searched = list(dict.fromkeys([dest, folders["synthetic"], folders["real"]]))
+    (dest / CARD).write_text(render_card(stats, overlap, folders=searched), encoding="utf-8")
 
 
 def size_category(n: int) -> str:
@@ -66,13 +88,15 @@ def render_card(stats: dict[str, dict[str, Any]], overlap: list[str] | None = No
                 "rows": dict(s["rows"])}
                for name, s in stats.items()]
     views = (syn or {}).get("build", {}).get("views")
-    if views:  # one configuration per task with rows: chat/<slug>/<split>-*.parquet, its splits that hold rows
+    if views and syn:  # one configuration per task with rows: chat/<slug>/<split>-*.parquet, its splits that hold rows
         configs += [{"name": entry["config"], "prefix": f"{VIEWS_DIR}/{TASKS[name].slug}", "default": False,
                      "splits": [split for split in syn["rows"] if entry["rows"].get(split)],
                      "rows": {split: entry["rows"][split] for split in syn["rows"] if entry["rows"].get(split)}}
                     for name, entry in views["tasks"].items() if name in TASKS and any(entry["rows"].values())]
     files = {c["name"]: config_files(folders, c["prefix"]) for c in configs} if folders else {}
     builds = {name: s.get("build", {}) for name, s in stats.items()}
+    if any_stats is None:
+        raise ValueError("no configuration to describe: the card needs the statistics of at least one")
     context: dict[str, Any] = {
         "syn": syn, "real": real, "configs": configs, "repo_id": repo_id, "overlap": overlap or [],
         "size_category": size_category(sum(s["total_rows"] for s in stats.values())),

@@ -14,12 +14,16 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from evaluation.harness import Problem, Sample, score, warm_headers
+from common.atomic import write_atomic
+from common.errors import WarpIRError
+from common.progress import Progress
+from evaluation.compiling import warm_headers
+from evaluation.harness import Problem, Sample, score
 from evaluation.predictions import PredictionsError, read_predictions
 from evaluation.report import Report
 from evaluation.tasks import Task, messages
@@ -34,7 +38,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_KS: tuple[int, ...] = (1, 5, 10)
 
 
-class EvalError(ValueError):
+class EvalError(WarpIRError, ValueError):
     """The evaluation cannot run (a one-line reason): no such folder, split or configuration, an unusable file."""
 
 
@@ -52,9 +56,10 @@ def _rows(data: Path, config: str, split: str) -> dict[str, dict[str, Any]]:
         raise EvalError(str(exc)) from None
 
 
-def _score_part(problems: list[Problem], workdir: str, seed: int, pch_dir: str, cache: str) -> list[Sample]:
+def _score_part(problems: list[Problem], workdir: str, seed: int, pch_dir: str, cache: str,
+                bar: Progress | None = None) -> list[Sample]:
     with kernel_cache(cache):
-        return score(problems, workdir, seed, pch_dir=pch_dir)
+        return score(problems, workdir, seed, pch_dir=pch_dir, bar=bar)
 
 
 def evaluate(predictions: Path, data: Path, config: str = "synthetic", split: str = "test",
@@ -91,18 +96,23 @@ def evaluate(predictions: Path, data: Path, config: str = "synthetic", split: st
     problems = [Problem(item.line, rows[item.id], item.task, item.texts) for item in read.items]
     init_quiet()
     cuda = _warp.cuda_available()
-    with tempfile.TemporaryDirectory(prefix="warp-ir-eval-") as tmp:
+    predicted = sum(len(p.texts) for p in problems)
+    with tempfile.TemporaryDirectory(prefix="warp-ir-eval-") as tmp, \
+            Progress(predicted, "scoring", "prediction", done="scored", heartbeat=True) as bar:
         pch, cache = os.path.join(tmp, "pch"), os.path.join(tmp, "kernels")
+        bar.update(0, note="precompiling Warp's headers")
         warm_headers(pch)
         parts = [problems[i::num_proc] for i in range(num_proc) if problems[i::num_proc]]
         if len(parts) <= 1:
-            samples = _score_part(problems, os.path.join(tmp, "work-0"), seed, pch, cache)
+            samples = _score_part(problems, os.path.join(tmp, "work-0"), seed, pch, cache, bar)
         else:
             # the scorers' workers drop the secrets of the environment (their children, which run the answers, too)
             with ProcessPoolExecutor(len(parts), mp_context=get_context("fork"),
                                      initializer=drop_secrets_from_process) as pool:
                 futures = [pool.submit(_score_part, part, os.path.join(tmp, f"work-{i}"), seed, pch, cache)
                            for i, part in enumerate(parts)]
+                for future in as_completed(futures):  # a part's predictions counted when it is scored
+                    bar.update(sum(len(p.texts) for p in parts[futures.index(future)]))
                 samples = [s for f in futures for s in f.result()]
     samples.sort(key=lambda s: (s.line, s.sample))
     report = Report(samples, tuple(ks), lines=read.lines, skipped=read.skipped, cuda_executed=cuda,
@@ -114,16 +124,16 @@ def evaluate(predictions: Path, data: Path, config: str = "synthetic", split: st
 
 
 def write_results(path: Path, samples: Sequence[Sample]) -> None:
-    """Write one JSON line per sample to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write one JSON line per sample to ``path`` through a temporary file and a rename.
+
+    Raises:
+        EvalError: ``path`` cannot be written (no such folder, no permission, a full disk).
+    """
+    lines = (json.dumps(s.to_json(), ensure_ascii=False, sort_keys=True) + "\n" for s in samples)
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for s in samples:
-                f.write(json.dumps(s.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        write_atomic(path, "".join(lines).encode("utf-8"))
+    except OSError as exc:
+        raise EvalError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 __all__ = ["DEFAULT_KS", "EvalError", "evaluate", "write_results"]

@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from common.errors import WarpIRError
+
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = ".warp-ir.lock"
@@ -38,7 +40,7 @@ def _close_inherited() -> None:
 os.register_at_fork(after_in_child=_close_inherited)
 
 
-class FolderLocked(Exception):
+class FolderLocked(WarpIRError):
     """Another process holds the folder's lock."""
 
 

@@ -14,24 +14,31 @@ nobody using warp-ir ever sees a mix of two builds.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import re
-import shutil
 import stat
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from evaluation.tasks import BY_SLUG
 from common.atomic import write_json_atomic
+from common.errors import WarpIRError
+from evaluation.tasks import BY_SLUG
 from warp_ir.figures import FIGURES_DIR
 from warp_ir.lock import LOCK_NAME, FolderLock
 from warp_ir.stats import BUILD_INFO, CONFIG_PREFIX, HUB_FILE_RE
+from warp_ir.swap import (
+    JOURNAL_VERSION,
+    apply_journal,
+    backup_name,
+    check_journal,
+    fingerprint,
+    read_journal,
+    staged_files,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +46,6 @@ CACHE_DIRNAME = ".warp-ir-cache"
 VIEWS_DIR = "chat"  # the chat views of the synthetic configuration: chat/<task slug>/<split>-XXXXX-of-YYYYY.parquet
 CARD = "README.md"
 _JOURNAL = "swap.json"
-_JOURNAL_VERSION = 2  # version 2: files as {path: [size, sha256]}, and the backup of replaced user files
 _STAGING = "staging"
 _TRASH = "trash"
 # The build's working folder carries the cache directory tag (https://bford.info/cachedir/): a folder of that
@@ -47,13 +53,11 @@ _TRASH = "trash"
 CACHE_TAG = "CACHEDIR.TAG"
 _TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
 _TAG_TEXT = _TAG_SIGNATURE + "\n# warp-ir's working files for the build in the folder above (safe to delete).\n"
-BACKUP_PREFIX = "warp-ir-backup-"  # OUT/warp-ir-backup-<UTC time>/: files of the user's that --overwrite replaced
-_BACKUP_RE = re.compile(re.escape(BACKUP_PREFIX) + r"\d{8}-\d{6}(?:-\d+)?")
 # what marks a project checkout, which a build never writes into unless it already holds a warp-ir build
 _PROJECT_MARKERS = (".git", "pyproject.toml", "setup.py")
 
 
-class OutputError(ValueError):
+class OutputError(WarpIRError, ValueError):
     """The output folder cannot be used as asked (a one-line reason)."""
 
 
@@ -231,38 +235,9 @@ def safe_name(rel: str) -> bool:
         bool(re.fullmatch(r"[\w.-]+\.parquet", path.parts[1])) and not path.parts[1].startswith(".")
 
 
-def _staged_files(staged: Path) -> list[str]:
-    return sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file() or p.is_symlink())
-
-
-def _fingerprint(path: Path) -> list[Any]:
-    """``[size, sha256]`` of a file; ``["symlink", target]`` of a symbolic link (never followed)."""
-    if path.is_symlink():
-        return ["symlink", os.readlink(path)]
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return [size, digest.hexdigest()]
-
-
-def _matches(path: Path, expected: list[Any]) -> bool:
-    try:
-        return os.path.lexists(path) and _fingerprint(path) == expected
-    except OSError:
-        return False
-
-
-def _backup_name(out: Path) -> str:
-    """A new ``warp-ir-backup-<UTC time>`` folder name under ``out``."""
-    base = BACKUP_PREFIX + time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    name, n = base, 1
-    while os.path.lexists(out / name):
-        n += 1
-        name = f"{base}-{n}"
-    return name
+def _apply(out: Path, journal: dict[str, Any]) -> None:
+    """Carry out a swap journal in ``out`` (:func:`warp_ir.swap.apply_journal`)."""
+    apply_journal(out, staging_dir(out), cache_dir(out) / _TRASH, cache_dir(out) / _JOURNAL, journal)
 
 
 def commit(out: Path, config_name: str, overwrite: bool, only: str | None = None) -> Path | None:
@@ -282,7 +257,7 @@ def commit(out: Path, config_name: str, overwrite: bool, only: str | None = None
     """
     check_cache(out)
     staged = staging_dir(out)
-    new = _staged_files(staged)
+    new = staged_files(staged)
     bad = [p for p in new if not safe_name(p) or (staged / p).is_symlink()]
     if bad:
         raise RuntimeError(f"staged files outside the build layout: {bad}")
@@ -294,84 +269,15 @@ def commit(out: Path, config_name: str, overwrite: bool, only: str | None = None
     if clashes and not overwrite:
         raise OutputError(f"{out / clashes[0]} exists and was not written by warp-ir: pass --overwrite to replace it "
                           "(it is then moved to a backup folder)")
-    backup = _backup_name(out) if clashes else None
-    journal = {"version": _JOURNAL_VERSION,
-               "new": {p: _fingerprint(staged / p) for p in new},
-               "old": {p: _fingerprint(out / p) for p in sorted(old) if os.path.lexists(out / p)},
+    backup = backup_name(out) if clashes else None
+    journal = {"version": JOURNAL_VERSION,
+               "new": {p: fingerprint(staged / p) for p in new},
+               "old": {p: fingerprint(out / p) for p in sorted(old) if os.path.lexists(out / p)},
                "backup": backup,
-               "backed_up": {p: _fingerprint(out / p) for p in clashes}}
+               "backed_up": {p: fingerprint(out / p) for p in clashes}}
     write_json_atomic(cache_dir(out) / _JOURNAL, journal, durable=True)  # the commit point
     _apply(out, journal)
     return out / backup if backup else None
-
-
-def _check_journal(out: Path, journal: dict[str, Any]) -> str | None:
-    """Why ``journal`` cannot be carried out in ``out`` as it stands (``None`` when it can).
-
-    Every file it names must be where the swap left it, with the size and SHA-256 it recorded: a
-    staged file still staged or already moved in, an old file still in place or already gone, a
-    replaced user file still in place or already in the backup folder.
-    """
-    staged = staging_dir(out)
-    for rel, expected in journal["new"].items():
-        if not (_matches(staged / rel, expected) or (not os.path.lexists(staged / rel)
-                                                     and _matches(out / rel, expected))):
-            return f"{rel} is not the file the build staged"
-    for rel, expected in journal["old"].items():
-        replaced = rel in journal["new"] and not os.path.lexists(staged / rel)
-        if not replaced and os.path.lexists(out / rel) and not _matches(out / rel, expected):
-            return f"{rel} changed since the build recorded it"
-    for rel, expected in journal["backed_up"].items():
-        kept = out / journal["backup"] / rel
-        if not (_matches(out / rel, expected) or _matches(kept, expected)):
-            return f"{rel} (a file the build replaces) changed since the build recorded it"
-    return None
-
-
-def _apply(out: Path, journal: dict[str, Any]) -> None:
-    """Carry out a swap journal; safe to run again on a swap that was interrupted at any point."""
-    staged, trash = staging_dir(out), cache_dir(out) / _TRASH
-    new = journal["new"]
-    for rel in journal["old"]:
-        # an old file whose replacement has already been moved in is the new one: leave it
-        if os.path.lexists(out / rel) and (rel not in new or os.path.lexists(staged / rel)):
-            (trash / rel).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(out / rel, trash / rel)
-    for rel in journal["backed_up"]:
-        if os.path.lexists(out / rel) and os.path.lexists(staged / rel):  # not replaced yet: keep the user's file
-            kept = out / journal["backup"] / rel
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(out / rel, kept)
-    for rel in new:
-        if os.path.lexists(staged / rel):
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged / rel, out / rel)
-    (cache_dir(out) / _JOURNAL).unlink()
-    for folder in (trash, staged):
-        shutil.rmtree(folder, ignore_errors=True)
-    if journal["backed_up"]:
-        logger.warning("moved %d file(s) the build replaced to %s", len(journal["backed_up"]),
-                       out / journal["backup"])
-    logger.info("swapped in %d file(s), removed %d", len(new), len(journal["old"]))
-
-
-def _read_journal(path: Path) -> dict[str, Any] | None:
-    """The swap journal at ``path`` if it is one this version of warp-ir writes, else ``None``."""
-    try:
-        journal = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    if not isinstance(journal, dict) or journal.get("version") != _JOURNAL_VERSION:
-        return None
-    for key in ("new", "old", "backed_up"):
-        entries = journal.get(key)
-        if not isinstance(entries, dict) or not all(
-                safe_name(p) and isinstance(v, list) and len(v) == 2 for p, v in entries.items()):
-            return None
-    backup = journal.get("backup")
-    if journal["backed_up"] and not (isinstance(backup, str) and _BACKUP_RE.fullmatch(backup)):
-        return None
-    return journal
 
 
 def recover(out: Path) -> bool:
@@ -391,11 +297,13 @@ def recover(out: Path) -> bool:
     path = cache_dir(out) / _JOURNAL
     if not os.path.lexists(path):
         return False
-    journal = _read_journal(path) if path.is_file() and not path.is_symlink() else None
-    problem = "not a swap journal this warp-ir wrote" if journal is None else _check_journal(out, journal)
+    journal = read_journal(path, safe_name) if path.is_file() and not path.is_symlink() else None
+    problem = ("not a swap journal this warp-ir wrote" if journal is None
+               else check_journal(out, staging_dir(out), journal))
     if problem is not None:
         raise OutputError(f"{path} cannot be trusted ({problem}): nothing was changed; remove {cache_dir(out)} "
                           "to go on, or build again into a new folder")
+    assert journal is not None  # a missing journal is a problem, raised above
     logger.warning("finishing the swap a killed build left in %s", out)
     _apply(out, journal)
     return True

@@ -12,9 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import HfApi, constants, get_token
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status, validate_repo_id
+
+from common.errors import WarpIRError, first_line
 from warp_ir.lock import LOCK_NAME
 from warp_ir.outdir import CACHE_DIRNAME, CARD, owned_files, read_build_info
 from warp_ir.stats import BUILD_INFO
+
+try:
+    import httpx2 as httpx  # huggingface_hub 2.x
+except ImportError:  # pragma: no cover - older huggingface_hub on httpx
+    import httpx  # type: ignore[no-redef]  # the same names, from the package 2.x forked
 
 logger = logging.getLogger(__name__)
 
@@ -24,19 +34,12 @@ _REPO_RE = re.compile(r"^[\w.-]+/[\w.-]+$")
 # one matches only itself, so the Hub client uploads exactly the listed files.
 _EXACT_RE = re.compile(r"[\w.-]+(?:/[\w.-]+)*")
 LEFT_BEHIND_SHOWN = 10  # names of left-behind files shown, the rest counted
+ERROR_LINE_CHARS = 300  # an error's first line, quoted in a refusal, is cut to this
 WHOAMI_TIMEOUT_S = 15.0  # the token check: connect and read; the uploads themselves keep the Hub's defaults
 
 
-class PublishError(Exception):
+class PublishError(WarpIRError):
     """The folder, the repository name, the token or the Hub is not fit to publish; one line."""
-
-
-def _first_line(exc: BaseException | str) -> str:
-    """The first non-empty line of ``exc``'s message (its type name when it has none), at most 300 characters."""
-    line = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
-    if not line and isinstance(exc, BaseException):
-        line = type(exc).__name__
-    return line if len(line) <= 300 else line[:297] + "..."
 
 
 def _status(exc: BaseException) -> int | None:
@@ -48,8 +51,8 @@ def _status(exc: BaseException) -> int | None:
 
 def _reason(exc: BaseException) -> str:
     """One line on why a call failed: its HTTP status, the first line of the error and of the Hub's own message."""
-    reason = _first_line(exc)
-    server = _first_line(getattr(exc, "server_message", None) or "")  # HfHubHTTPError: what the Hub said
+    reason = first_line(exc, ERROR_LINE_CHARS)
+    server = first_line(getattr(exc, "server_message", None) or "", ERROR_LINE_CHARS)  # HfHubHTTPError: the Hub's
     if server and server not in reason:
         reason = f"{reason.rstrip(':. ')}: {server}"
     status = _status(exc)
@@ -60,12 +63,6 @@ def _reason(exc: BaseException) -> str:
 
 def _network_errors() -> tuple[type[BaseException], ...]:
     """Exceptions an HTTP call to the Hub raises when it fails: HTTP errors, transport errors, OS-level errors."""
-    from huggingface_hub.errors import HFValidationError  # noqa: PLC0415
-
-    try:
-        import httpx2 as httpx  # noqa: PLC0415 - huggingface_hub 2.x
-    except ImportError:  # pragma: no cover - older huggingface_hub on httpx
-        import httpx  # noqa: PLC0415
     # HfHubHTTPError is an httpx HTTPError and an OSError; ConnectionError and TimeoutError are OSErrors.
     return (httpx.HTTPError, OSError, HFValidationError)
 
@@ -115,13 +112,10 @@ def _check_repo_id(repo_id: str) -> None:
     """
     if not _REPO_RE.match(repo_id):
         raise PublishError(f"--repo must look like ORG/NAME, got {repo_id!r}")
-    from huggingface_hub.errors import HFValidationError  # noqa: PLC0415
-    from huggingface_hub.utils import validate_repo_id  # noqa: PLC0415
-
     try:
         validate_repo_id(repo_id)  # the Hub's own rules: no "--" or "..", at most 96 characters, ...
     except HFValidationError as exc:
-        raise PublishError(f"--repo must look like ORG/NAME: {_first_line(exc)}") from None
+        raise PublishError(f"--repo must look like ORG/NAME: {first_line(exc, ERROR_LINE_CHARS)}") from None
 
 
 def _own_file_size(folder: Path, rel: str) -> int:
@@ -198,13 +192,12 @@ def find_token() -> str:
     Raises:
         PublishError: No token, or the token could not be read.
     """
-    from huggingface_hub import get_token  # noqa: PLC0415
-    from huggingface_hub.errors import OIDCError  # noqa: PLC0415
+    from huggingface_hub.errors import OIDCError  # noqa: PLC0415 - not in huggingface_hub 1.0 (the pin allows it)
 
     try:
         token = get_token()
     except (OIDCError, OSError, ValueError) as exc:  # e.g. HF_OIDC_RESOURCE set and the exchange failed
-        raise PublishError(f"cannot get a Hugging Face token: {_first_line(exc)}") from None
+        raise PublishError(f"cannot get a Hugging Face token: {first_line(exc, ERROR_LINE_CHARS)}") from None
     if not token:
         raise PublishError("no Hugging Face token: run `hf auth login` or set HF_TOKEN")
     return token
@@ -212,9 +205,6 @@ def find_token() -> str:
 
 def _whoami(api: Any, token: str, timeout: float) -> dict[str, Any]:
     """``api.whoami`` for ``token``; for a real ``HfApi``, the same request with a timeout (whoami has none)."""
-    from huggingface_hub import HfApi  # noqa: PLC0415
-    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status  # noqa: PLC0415
-
     if not isinstance(api, HfApi):
         return api.whoami(token=token)
     response = get_session().get(f"{api.endpoint}/api/whoami-v2", headers=build_hf_headers(token=token),
@@ -229,8 +219,6 @@ def check_hub(api: Any, token: str, timeout: float = WHOAMI_TIMEOUT_S) -> str:
     Raises:
         PublishError: The Hub cannot be reached, or it rejected the token.
     """
-    from huggingface_hub import constants  # noqa: PLC0415
-
     endpoint = getattr(api, "endpoint", None) or constants.ENDPOINT
     try:
         me = _whoami(api, token, timeout)
@@ -240,7 +228,8 @@ def check_hub(api: Any, token: str, timeout: float = WHOAMI_TIMEOUT_S) -> str:
             raise PublishError(f"the Hugging Face token was rejected ({status}): run `hf auth login` again") from None
         if status is not None:
             raise PublishError(f"token check at {endpoint} failed: {_reason(exc)}") from None
-        raise PublishError(f"cannot reach {endpoint}: {_first_line(exc)} (while checking the token)") from None
+        reason = first_line(exc, ERROR_LINE_CHARS)
+        raise PublishError(f"cannot reach {endpoint}: {reason} (while checking the token)") from None
     return (me or {}).get("name", "?") if isinstance(me, dict) else "?"
 
 
@@ -253,7 +242,7 @@ def _step(repo_id: str, name: str) -> Iterator[None]:
         raise PublishError(f"upload to {repo_id} failed: {name}: {_reason(exc)}") from None
 
 
-def publish(folder: Path, repo_id: str, private: bool = False, api: object | None = None,
+def publish(folder: Path, repo_id: str, private: bool = False, api: Any = None,
             token: str | None = None) -> str:
     """Create the dataset repository if needed and upload the build's own files in ``folder``.
 
@@ -280,8 +269,6 @@ def publish(folder: Path, repo_id: str, private: bool = False, api: object | Non
     plan = plan_upload(folder, repo_id)
     token = token or find_token()
     if api is None:
-        from huggingface_hub import HfApi  # noqa: PLC0415
-
         api = HfApi(token=token)
     user = check_hub(api, token)
     logger.info("publishing %d files of %s to %s as %s", len(plan.files), folder, repo_id, user)

@@ -16,7 +16,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from generator.codegen.rowstats import CONFIG_PREFIX, STATS_COLUMNS, RowStats, builtin_groups, builtin_name_set, split_rank
+from common.errors import WarpIRError, first_line
+from generator.codegen.rowstats import (
+    CONFIG_PREFIX,
+    STATS_COLUMNS,
+    RowStats,
+    builtin_groups,
+    builtin_name_set,
+    split_rank,
+)
 
 BUILD_INFO = "build_info.json"
 
@@ -24,13 +32,8 @@ logger = logging.getLogger(__name__)
 DIVERSITY_ROWS_PER_PROCESS = 5000  # diversity() starts a process for signatures per this many rows (up to one a CPU)
 
 
-class StatsError(ValueError):
+class StatsError(WarpIRError, ValueError):
     """A file of a built folder cannot be read; the message is one line naming the file."""
-
-
-def first_line(exc: BaseException) -> str:
-    """The first non-empty line of ``exc``'s message (its type name when it has none)."""
-    return next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
 
 
 HUB_FILE_RE = re.compile(r"^(?P<split>[A-Za-z]\w*)-\d{5}-of-\d{5}\.parquet$")  # what warp_ir.writer.hub_file names
@@ -104,19 +107,29 @@ def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[s
         builtin_names: Warp's user-facing builtins (default: read from the installed Warp).
 
     Raises:
-        FileNotFoundError: ``folder`` holds no Parquet files for ``config``.
-        StatsError: A Parquet file or ``build_info.json`` cannot be read.
+        StatsError: ``folder`` holds no Parquet files for ``config``, or one of them or ``build_info.json``
+            cannot be read.
     """
     files = split_files(folder, CONFIG_PREFIX[config])
     if not files:
-        raise FileNotFoundError(f"no Parquet files under {folder / CONFIG_PREFIX[config]}")
+        raise StatsError(f"no Parquet files under {folder / CONFIG_PREFIX[config]}")
     info = build_info(folder).get(config, {})  # before the long pass over the rows: a broken file fails fast
     names = set(builtin_names) if builtin_names is not None else builtin_name_set()
+    stats = files_row_stats(files, names)
+    return stats.summary(config, names, info, list(files), builtin_groups() if builtin_names is None else None)
+
+
+def files_row_stats(files: dict[str, list[Path]], names: set[str]) -> RowStats:
+    """The :class:`RowStats` of the rows of ``files`` (split -> its Parquet files in row order), read back.
+
+    Raises:
+        StatsError: A file cannot be read.
+    """
     stats = RowStats()
     for split, paths in files.items():
         for row in iter_rows(paths, list(STATS_COLUMNS)):
             stats.add(split, row, names)
-    return stats.summary(config, names, info, list(files), builtin_groups() if builtin_names is None else None)
+    return stats
 
 
 def normalized_hashes(folder: Path, config: str) -> Iterator[tuple[str, str]]:
@@ -171,16 +184,25 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
         :meth:`generator.planning.similarity.DiversityReport.to_json` of the rows, in split order.
 
     Raises:
-        FileNotFoundError: ``folder`` holds no Parquet files for ``config``.
-        StatsError: A Parquet file cannot be read.
+        StatsError: ``folder`` holds no Parquet files for ``config``, or one cannot be read.
     """
-    from generator.planning import similarity  # noqa: PLC0415
-
     files = split_files(folder, CONFIG_PREFIX[config])
     if not files:
-        raise FileNotFoundError(f"no Parquet files under {folder / CONFIG_PREFIX[config]}")
+        raise StatsError(f"no Parquet files under {folder / CONFIG_PREFIX[config]}")
+    return files_diversity(files, threshold, processes, use_datasketch, known)
+
+
+def files_diversity(files: dict[str, list[Path]], threshold: float | None = None, processes: int | None = None,
+                    use_datasketch: bool = True, known: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """:func:`diversity` of the rows of ``files`` (split -> its Parquet files in row order, splits in split order).
+
+    Raises:
+        StatsError: A file cannot be read.
+    """
+    from generator.planning import minhash, similarity  # noqa: PLC0415
+
     splits: list[str] = []
-    threshold = similarity.DEFAULT_THRESHOLD if threshold is None else threshold
+    threshold = similarity.DEFAULT_TWIN_THRESHOLD if threshold is None else threshold
     if known is not None:
         matrix = _known_signatures(files, known, splits)
         if matrix is not None:
@@ -201,7 +223,7 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
                 yield row["python_source"] or ""
 
     started = time.perf_counter()
-    matrix = similarity.signatures(sources(), processes=processes, use_datasketch=use_datasketch)
+    matrix = minhash.signatures(sources(), processes=processes, use_datasketch=use_datasketch)
     logger.info("signatures of %d rows in %.1fs (%d process(es))", len(matrix), time.perf_counter() - started,
                 processes)
     return similarity.near_twins(matrix, splits, threshold).to_json()
@@ -209,7 +231,10 @@ def diversity(folder: Path, config: str = "synthetic", threshold: float | None =
 
 def _known_signatures(files: dict[str, list[Path]], known: tuple[np.ndarray, np.ndarray],
                       splits: list[str]) -> np.ndarray | None:
-    """The signatures of the rows of ``files`` (in order) from ``known``, filling ``splits``; ``None`` if one is missing."""
+    """The signatures of the rows of ``files`` (in order) from ``known``, filling ``splits``.
+
+    Returns ``None`` if one is missing.
+    """
     wanted = []
     try:
         for split, paths in files.items():
@@ -278,7 +303,8 @@ def format_stats(stats: dict[str, Any]) -> str:
     if build.get("real_report"):
         totals = build["real_report"]["totals"]
         out.append(f"real: kernels found {totals['kernels_found']}, to extract {totals['to_extract']}, extracted "
-                   f"{totals['extracted']} ({(totals['extracted_fraction'] or 0):.1%}), failed {totals['failed_count']}, "
+                   f"{totals['extracted']} ({(totals['extracted_fraction'] or 0):.1%}), "
+                   f"failed {totals['failed_count']}, "
                    f"duplicates {totals['duplicates']}, records {totals['records']}")
         for name, rep in build["real_report"]["packages"].items():
             out.append(f"  {name} {rep['version'] or ''} [{rep['status']}]: found {rep['kernels_found']}, "

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from common.errors import WarpIRError, first_line
 from generator.codegen.rowstats import CODE_COLUMNS
 from warp_ir.stats import CONFIG_PREFIX, iter_rows, split_files
 
@@ -23,7 +24,7 @@ PERCENTILES = (50, 90, 95, 99)
 ENCODE_BATCH = 256  # texts encoded at once (``encode_batch`` spreads a batch over its own threads)
 
 
-class TokenizerError(ValueError):
+class TokenizerError(WarpIRError, ValueError):
     """A tokenizer cannot be loaded (a one-line reason)."""
 
 
@@ -49,9 +50,8 @@ def load_tokenizer(name: str) -> Any:
         return Tokenizer.from_pretrained(name)
     except TokenizerError:
         raise
-    except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exceptions (parse errors, network)
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise TokenizerError(f"cannot load tokenizer {name}: {first}") from None
+    except Exception as exc:  # tokenizers raises plain Exceptions (parse errors, network)
+        raise TokenizerError(f"cannot load tokenizer {name}: {first_line(exc)}") from None
 
 
 def tokenizer_name(name: str) -> str:

@@ -19,73 +19,60 @@ from pathlib import Path
 from typing import Any
 
 from generator.codegen.rowstats import CONFIG_PREFIX
-from warp_ir.card import render_card
+from warp_ir.build_record import BuildResult, rebuild_command, record_build
+from warp_ir.engines import run_engine
 from warp_ir.figures import FIGURES_DIR
 from warp_ir.outdir import CACHE_DIRNAME, CARD, OutputError, checked_build_info, safe_name
 from warp_ir.ray_engine.store import join, open_store, read_json, write_whole
-from warp_ir.build_record import BuildResult, build_record, finish_record, rebuild_command
+from warp_ir.request import BuildRequest
 from warp_ir.stats import BUILD_INFO, HUB_FILE_RE
 
 logger = logging.getLogger(__name__)
 
 
-def is_url(out: Any) -> bool:
-    """Whether ``out`` names an fsspec URL (``proto://...``) rather than a local folder."""
-    return isinstance(out, str) and "://" in out
+def build_to_url(request: BuildRequest) -> BuildResult:
+    """Build the synthetic configuration with the Ray engine into the URL ``request.out`` in the Hub layout.
 
-
-def build_to_url(url: str, command: str | None = None, overwrite: bool = False, keep_cache: bool = False,
-                 **options: Any) -> BuildResult:
-    """Build the synthetic configuration with the Ray engine into ``url`` in the Hub layout.
-
-    Args:
-        url: Where the dataset goes; every Ray node must be able to write there.
-        command: The command line the card prints (default: the canonical rebuild command).
-        overwrite: Replace same-named files warp-ir did not write (nothing else is touched).
-        keep_cache: Keep ``URL/.warp-ir-cache`` (the finished files' markers).
-        **options: :func:`warp_ir.ray_engine.run_ray` arguments (``address``, ``rows_per_file``, ...) and
-            :class:`warp_ir_dataset.WarpIRConfig` fields.
+    Every Ray node must be able to write there; ``request.overwrite`` replaces same-named files warp-ir did not
+    write (nothing else is touched), ``request.keep_cache`` keeps ``URL/.warp-ir-cache`` (the finished files'
+    markers).
 
     Raises:
-        OutputError: ``url`` holds files warp-ir did not write, or another configuration's build.
+        OutputError: The URL holds files warp-ir did not write, or another configuration's build.
     """
-    from warp_ir.ray_engine import run_ray  # noqa: PLC0415 - ray is an optional extra
-
+    url = str(request.out)
     start = time.perf_counter()
     prefix = CONFIG_PREFIX["synthetic"]
     fs, root = open_store(url)
-    old = _check(fs, root, url, prefix, overwrite)
-    produced = run_ray(join(url.rstrip("/"), CACHE_DIRNAME, "ray"), prefix, **options)
+    old = _check(fs, root, url, prefix, request.overwrite)
+    produced = run_engine(request, join(url.rstrip("/"), CACHE_DIRNAME))
     new = {split: [f"{prefix}/{posixpath.basename(p)}" for p in paths] for split, paths in produced.files.items()}
     with tempfile.TemporaryDirectory(prefix="warp-ir-card-") as tmp:
         staged = Path(tmp)
-        info = build_record(produced, command or rebuild_command(produced.config))
-        info["files"] = sorted(rel for rels in new.values() for rel in rels)
-        if produced.diversity is not None:
-            info["diversity"] = produced.diversity
-        stats = finish_record(staged, "synthetic", info, {}, produced, list(new))
-        (staged / CARD).write_text(render_card({"synthetic": stats}, [], folders=_local_view(fs, staged, produced.files,
-                                                                                        new)), encoding="utf-8")
+        view = _local_view(fs, staged, produced.files, new)
+        record, stats = record_build(staged, produced, request.command or rebuild_command(produced.config),
+                                     [rel for rels in new.values() for rel in rels], {},
+                                     {"synthetic": view, "real": view} if view else None)
         fs.makedirs(join(root, prefix), exist_ok=True)
         for split, paths in produced.files.items():
             for src, rel in zip(paths, new[split]):
                 fs.mv(src, join(root, rel))
         fs.makedirs(join(root, FIGURES_DIR), exist_ok=True)
-        for rel in [*info["figures"].values(), CARD, BUILD_INFO]:  # build_info.json last: it names the files
+        for rel in [*record.figures.values(), CARD, BUILD_INFO]:  # build_info.json last: it names the files
             with write_whole(fs, join(root, rel)) as f:
                 f.write((staged / rel).read_bytes())
-    stale = sorted(old - set(info["files"]) - {CARD, BUILD_INFO})
+    stale = sorted(old - set(record.files) - {CARD, BUILD_INFO})
     for rel in stale:
         if fs.exists(join(root, rel)):
             fs.rm(join(root, rel))
-    if not keep_cache and fs.exists(join(root, CACHE_DIRNAME)):
+    if not request.keep_cache and fs.exists(join(root, CACHE_DIRNAME)):
         fs.rm(join(root, CACHE_DIRNAME), recursive=True)
-    logger.info("wrote %d file(s) to %s, removed %d of the previous build", len(info["files"]), url, len(stale))
-    return BuildResult(out_dir=url, rows=stats["rows"], rejected=info["rejected"],
+    logger.info("wrote %d file(s) to %s, removed %d of the previous build", len(record.files), url, len(stale))
+    return BuildResult(out_dir=url, rows=stats["rows"], rejected=record.rejected,
                        seconds=time.perf_counter() - start, stats=stats, reused=produced.reused)
 
 
-def _local_view(fs: Any, staged: Path, files: dict[str, list[str]], names: dict[str, list[str]]) -> list[Path] | None:
+def _local_view(fs: Any, staged: Path, files: dict[str, list[str]], names: dict[str, list[str]]) -> Path | None:
     """A folder of links to the produced files under their Hub names, when the store is this machine's disk.
 
     The card reads the split sizes and its example row from it; on an object store (no local files) the card
@@ -99,7 +86,7 @@ def _local_view(fs: Any, staged: Path, files: dict[str, list[str]], names: dict[
         for src, rel in zip(paths, names[split]):
             (view / rel).parent.mkdir(parents=True, exist_ok=True)
             (view / rel).symlink_to(fs._strip_protocol(src))
-    return [view]
+    return view
 
 
 def _check(fs: Any, root: str, url: str, prefix: str, overwrite: bool) -> set[str]:

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from common.errors import ConfigError
 from evaluation.tasks import PROMPT_VERSION, TASKS, Task, messages
 from warp_ir.outdir import VIEWS_DIR
 from warp_ir.stats import CONFIG_PREFIX, iter_rows, split_files
@@ -68,13 +69,13 @@ class ViewOptions:
     def __post_init__(self) -> None:
         unknown = [k for k in self.kinds if k not in VIEW_KINDS]
         if unknown:
-            raise ValueError(f"unknown view {unknown[0]!r} (known: {', '.join(VIEW_KINDS)})")
+            raise ConfigError(f"unknown view {unknown[0]!r} (known: {', '.join(VIEW_KINDS)})")
         for name in ("max_chars", "max_tokens"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+                raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
         if self.max_tokens is not None and not self.tokenizer:
-            raise ValueError("--max-tokens counts tokens: it needs --tokenizer")
+            raise ConfigError("--max-tokens counts tokens: it needs --tokenizer")
 
 
 def config_name(task: Task) -> str:
@@ -130,7 +131,7 @@ def write_chat_views(folder: Path, dest: Path, options: ViewOptions, tokenizer: 
                 for task, writer in writers.items():
                     if writer.close():
                         parts[task].append(writer.path)
-        for task, tmps in parts.items():  # Hub names, numbered over the files that hold rows (an empty split: none)
+        for tmps in parts.values():  # Hub names, numbered over the files that hold rows (an empty split: none)
             for i, tmp in enumerate(tmps):
                 final = hub_file(tmp.parent, split, i, len(tmps))
                 os.replace(tmp, final)
@@ -145,7 +146,8 @@ class _Writer:
     """A Parquet file of chats, created when its first rows come (a file would hold rows or not exist)."""
 
     def __init__(self, path: Path) -> None:
-        self.path, self._writer = path, None
+        self.path = path
+        self._writer: pq.ParquetWriter | None = None
 
     def write(self, table: pa.Table) -> None:
         if self._writer is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,8 @@ def hub_file(target: Path, split: str, index: int, count: int) -> Path:
     return target / hub_name(split, index, count)
 
 
-def place_parquet_files(files: dict[str, Sequence[Path]], out_dir: Path, prefix: str = "data") -> dict[str, list[Path]]:
+def place_parquet_files(files: Mapping[str, Sequence[Path]], out_dir: Path,
+                        prefix: str = "data") -> dict[str, list[Path]]:
     """Move Parquet files the builder wrote under ``out_dir/prefix`` with Hub names, in the given order.
 
     Each move is a rename (the builder's cache lives in the same output folder). ``out_dir`` is a

@@ -11,13 +11,12 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
 from typing import Any
 
 from generator.codegen.pipeline import compile_program, reason_of
+from generator.codegen.shard import ChildFailed, run_in_child
 from generator.programs.render import render
 from generator.programs.sampler import Program
-from generator.codegen.shard import ChildFailed, run_in_child
 from generator.programs.templates import Template
 
 
@@ -75,7 +74,7 @@ def _check_here(template: Template, n: int, seed: int, targets: Sequence[str]) -
             rendered = render(template, rng)
             source = rendered.source
             compile_program(Program(i, template, rendered, f"warp_ir_check_{i}"), targets)
-        except Exception as exc:  # noqa: BLE001 - RenderError or whatever Warp raised: a report, not a build
+        except Exception as exc:  # RenderError or whatever Warp raised: a report, not a build
             report.failed += 1
             report.reasons[reason_of(exc)] += 1
             report.example = report.example or source

@@ -1,4 +1,5 @@
-"""Finished shards (and mined packages) kept on disk so a killed build resumes: Arrow IPC data, verified before it is trusted.
+"""Finished shards (and mined packages) kept on disk so a killed build resumes: Arrow IPC data, verified before it
+is trusted.
 
 A shard is saved as two files in its build's resume folder:
 
@@ -25,8 +26,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from extraction import FEATURES
 from common.atomic import write_atomic
+from extraction import FEATURES
 from generator.planning.plan import ShardSpec
 
 logger = logging.getLogger(__name__)

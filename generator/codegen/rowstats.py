@@ -15,11 +15,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pyarrow as pa
 
+from extraction import user_builtin_groups, user_builtin_names
 from generator.codegen.pipeline import Counts
 
 CODE_COLUMNS = ("python_source", "cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward")
@@ -33,7 +34,7 @@ ROW_STATS = "rows"  # subfolder of a build's stats folder holding one RowStats f
 _PY_BUILTIN_RE = re.compile(r"wp\.((?:types\.)?\w+)\s*\(")
 _CPP_BUILTIN_RE = re.compile(r"wp::(?:adj_)?(\w+)\s*(?:<[^<>();]*>)?\s*\(")  # also templated: wp::f<4>(
 # An absolute path to a source or library file (POSIX, at least two folders deep, or a drive letter): a row
-# holding one shows the folders of the machine that built it (see extraction._warp.stable_paths)
+# holding one shows the folders of the machine that built it (see extraction.module_code.stable_paths)
 _ABSOLUTE_PATH_RE = re.compile(r"(?<![\w.:/\\])(?:/(?:[\w.+@~-]+/){2,}|[A-Za-z]:[\\/](?:[\w.+@~ -]+[\\/])+)"
                                r"[\w.+@~-]+\.(?:py|pyi|pyx|c|cc|h|hpp|cpp|cu|cuh|so|dll|dylib)\b")
 
@@ -98,6 +99,15 @@ def _dist(values: Sequence[int]) -> dict[str, float]:
             "p90": float(np.percentile(arr, 90)), "max": int(arr.max()), "mean": round(float(arr.mean()), 1)}
 
 
+class GradFailure(TypedDict):
+    """A differentiable row that ran but whose gradient check did not pass (the card lists the first 100)."""
+
+    kernel: str
+    family: str
+    template: str
+    note: str | None
+
+
 @dataclass(slots=True)
 class RowStats:
     """Statistics of rows, added one at a time; partial statistics (one per shard) merge.
@@ -117,7 +127,7 @@ class RowStats:
     used: Counter = field(default_factory=Counter)  # builtin -> rows that call it
     levels: Counter = field(default_factory=Counter)
     flags: Counter = field(default_factory=Counter)
-    grad_failures: list[dict[str, Any]] = field(default_factory=list)
+    grad_failures: list[GradFailure] = field(default_factory=list)
     absolute_paths: Counter = field(default_factory=Counter)  # code column -> rows holding an absolute path
 
     def add(self, split: str, row: dict[str, Any], names: set[str]) -> None:
@@ -143,7 +153,8 @@ class RowStats:
                 self.flags[f"{key}_false"] += 1
         if v.get("differentiable"):
             self.flags["differentiable"] += 1
-        if v.get("differentiable") and v.get("level") in ("run", "grad") and v.get("ran") and v.get("grad_ok") is not True:
+        if (v.get("differentiable") and v.get("level") in ("run", "grad") and v.get("ran")
+                and v.get("grad_ok") is not True):
             self.flags["grad_not_ok"] += 1
             if len(self.grad_failures) < 100:
                 self.grad_failures.append({"kernel": row["kernel_name"], "family": row["family"],
@@ -173,8 +184,9 @@ class RowStats:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RowStats:
         """Inverse of :meth:`to_json`."""
-        out = cls(**{name: Counter(data[name]) for name in ("rows", "family", "family_complexity", "used", "levels",
-                                                             "flags")})
+        out = cls(rows=Counter(data["rows"]), family=Counter(data["family"]),
+                  family_complexity=Counter(data["family_complexity"]), used=Counter(data["used"]),
+                  levels=Counter(data["levels"]), flags=Counter(data["flags"]))
         out.complexity = Counter({int(k): n for k, n in data["complexity"].items()})
         out.lines = {c: array("i", v) for c, v in data["lines"].items()}
         out.chars = {c: array("i", v) for c, v in data["chars"].items()}
@@ -249,15 +261,11 @@ def merge_row_stats(folder: Path) -> RowStats | None:
 
 def builtin_name_set() -> set[str]:
     """Warp's user-facing builtins (imports Warp)."""
-    from extraction import user_builtin_names  # noqa: PLC0415 - imports Warp
-
     return set(user_builtin_names())
 
 
 def builtin_groups() -> dict[str, str]:
     """Each user-facing builtin's documentation group (imports Warp)."""
-    from extraction import user_builtin_groups  # noqa: PLC0415 - imports Warp
-
     return user_builtin_groups()
 
 

@@ -23,14 +23,15 @@ from typing import Any
 
 import pyarrow as pa
 
+from common.atomic import write_json_atomic
+from common.errors import first_line
 from extraction import FEATURES, init_quiet, kernel_cache, rows_table, warp_version
 from extraction.environ import drop_secrets_from_process
 from extraction.isolate import write_all
-from common.atomic import write_json_atomic
 from generator.codegen.pipeline import Counts, package_version, records_for
+from generator.codegen.resume import load_shard, save_shard, shard_identity
 from generator.planning.plan import ShardSpec
 from generator.programs.render import RenderError
-from generator.codegen.resume import load_shard, save_shard, shard_identity
 from generator.programs.sampler import Program, sample_program
 from generator.programs.templates import Template, load_templates, templates_digest
 
@@ -77,9 +78,9 @@ def run_in_child(work: Callable[[], tuple[dict[str, Any], pa.Table | None]],
             drop_secrets_from_process()  # the programs it runs never see the user's tokens
             try:
                 header, table = work()
-                message = {"ok": header}
-            except BaseException as exc:  # noqa: BLE001 - SystemExit from a program too: reported, not obeyed
-                message, table = {"error": type(exc).__name__, "message": _first_line(exc)}, None
+                message: dict[str, Any] = {"ok": header}
+            except BaseException as exc:  # SystemExit from a program too: reported, not obeyed
+                message, table = {"error": type(exc).__name__, "message": first_line(str(exc), 400)}, None
             body = json.dumps(message).encode()
             write_all(write_fd, struct.pack("<Q", len(body)) + body)
             if table is not None:
@@ -100,19 +101,20 @@ def run_in_child(work: Callable[[], tuple[dict[str, Any], pa.Table | None]],
                 os._exit(code)
     os.close(write_fd)
     reader = _Reader(read_fd, pid)
-    body = data = None
+    got: bytes | None = None
+    payload: bytes | None = None
     try:
         length = reader.length()
-        body = reader.exact(length) if length is not None else None
-        size = reader.length() if body is not None else None
-        data = reader.exact(size) if size is not None else None
+        got = reader.exact(length) if length is not None else None
+        size = reader.length() if got is not None else None
+        payload = reader.exact(size) if size is not None else None
     finally:
         os.close(read_fd)
         status = reader.reap()
-    if body is None or data is None:
+    if got is None or payload is None:
         raise ChildFailed(f"the process {what} {_how(status)} without handing back its result")
     try:
-        message = json.loads(body)
+        message = json.loads(got)
         if isinstance(message, dict) and "error" in message:
             name, text = str(message["error"]), str(message.get("message", ""))
             if name == TemplatesChanged.__name__:
@@ -120,14 +122,10 @@ def run_in_child(work: Callable[[], tuple[dict[str, Any], pa.Table | None]],
             raise ChildFailed(f"the process {what} failed: {name}: {text}"[:600])
         if not isinstance(message, dict) or not isinstance(message.get("ok"), dict):
             raise ValueError("no result in the header")
-        table = pa.ipc.open_stream(pa.py_buffer(data)).read_all() if data else None
+        table = pa.ipc.open_stream(pa.py_buffer(payload)).read_all() if payload else None
     except (ValueError, pa.ArrowException) as exc:  # json's and Arrow's errors on bytes that are not what we sent
-        raise ChildFailed(f"the process {what} sent an unreadable result: {_first_line(exc)}") from None
+        raise ChildFailed(f"the process {what} sent an unreadable result: {first_line(exc, 400)}") from None
     return message["ok"], table
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0][:400]
 
 
 def _how(status: int | None) -> str:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 
+from common.batching import batched
 from extraction import loaded_source
 from extraction._warp import is_kernel
 from extraction.isolate import Crashed, run_isolated
-from extraction.native import BATCH_SIZE, batched, compile_records
+from extraction.native import BATCH_SIZE, compile_records
 from extraction.record import VALIDATION_LEVELS, KernelRecord
 from extraction.runtime import RunResult, validate_kernel
 from generator.codegen.pipeline import Counts

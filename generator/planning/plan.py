@@ -23,12 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from common.atomic import write_atomic
+from common.errors import WarpIRError
+from common.progress import Progress
+from generator.planning.minhash import NUM_PERM, signature_of_normalized
 from generator.planning.shingles import normalize, split_of
+from generator.planning.similarity import DEFAULT_TWIN_THRESHOLD
+from generator.planning.twins import TwinIndex
 from generator.programs.render import RenderError, compile_templates, python_error
 from generator.programs.sampler import sample_program
-from generator.planning.similarity import NUM_PERM, signature_of_normalized
 from generator.programs.templates import Template, load_templates, templates_digest
-from generator.planning.twins import TwinIndex
 
 logger = logging.getLogger(__name__)
 # What a person waiting for a build wants to see: the CLI shows this logger's INFO lines on standard error
@@ -51,9 +54,7 @@ PLAN_BYTES_PER_PROGRAM = 1_000
 # The most programs a build may ask for: 10**9 would hold about 1 TB in the plan and plan for months at PLAN_RATE,
 # beyond any one machine; more is refused rather than left to fail hours (or days) later.
 MAX_NUM_SAMPLES = 10**9
-BUILDER_VERSION = "0.4.0"  # version of the dataset the builder produces (rows change => bump)
 DEFAULT_SPLITS: dict[str, float] = {"train": 0.9, "validation": 0.05, "test": 0.05}
-DEFAULT_TWIN_THRESHOLD = 0.85  # estimated Jaccard of normalised 5-token shingles: near-twins from here on
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,7 @@ class ShardSpec:
         return f"{self.split}-{self.shard_id:05d}"
 
 
-class NothingToPlan(ValueError):
+class NothingToPlan(WarpIRError, ValueError):
     """No drawn program could be rendered: every template of the selected families fails (the reasons are named)."""
 
 
@@ -217,7 +218,8 @@ def make_plan(
     draws. ``workers`` processes render, hash and sign the draws; they are consumed in index
     order, so which programs land in which split does not depend on it (only how each split is
     cut into shards: a multiple of ``workers``). Progress goes to the ``warp_ir.progress`` logger
-    (INFO): a line when planning starts, one about every :data:`PROGRESS_EVERY_S` seconds, one at the end.
+    (INFO): a line when planning starts, then a bar on a terminal, or a line about every
+    :data:`PROGRESS_EVERY_S` seconds and one at the end (see :mod:`common.progress`).
 
     Raises:
         NothingToPlan: No draw rendered a valid program (within ``MAX_DRAWS_PER_SAMPLE * num_samples`` or
@@ -235,9 +237,9 @@ def make_plan(
     index = 0
     drawer = _Drawer(seed, families, templates, workers)
     started = time.perf_counter()
-    reported = started
     progress.info("planning: drawing %s programs from %d %s", f"{num_samples:,}", len(families),
                   "family" if len(families) == 1 else "families")
+    bar = Progress(num_samples, "planning", "program", done="planned", every_s=PROGRESS_EVERY_S)
     try:
         while plan.kept < num_samples and index < limit:
             if not plan.kept and index >= MAX_DRAWS_WITHOUT_A_PROGRAM:
@@ -255,7 +257,7 @@ def make_plan(
             batch = drawer.draws(index, count)
             signed = [d for d in batch if not d.error]
             if signed:  # a batch where every draw failed to render has nothing to look up
-                twins.begin(np.stack([d.signature for d in signed]))
+                twins.begin(np.stack([d.signature for d in signed if d.signature is not None]))  # all of them
             position = 0
             for d in batch:
                 if plan.kept >= num_samples:
@@ -293,16 +295,15 @@ def make_plan(
             now = time.perf_counter()
             logger.info("plan: %d of %d programs kept after %d draws (%.0f s, near-twin index %.0f MiB)",
                         plan.kept, num_samples, index, now - started, twins.nbytes / 2**20)
-            if now - reported >= PROGRESS_EVERY_S and plan.kept < num_samples:
-                reported = now
-                progress.info("planning: %s of %s programs kept, %s drawn (%.1f s)", f"{plan.kept:,}",
-                              f"{num_samples:,}", f"{index:,}", now - started)
+            bar.update(plan.kept - bar.count, note=f"{index:,} drawn")
+    except BaseException:
+        bar.close(failed=True)
+        raise
     finally:
         drawer.close()
+    bar.close(failed=not plan.kept)
     if not plan.kept:
         raise NothingToPlan(_nothing_rendered(plan.render_failures, index))
-    progress.info("planning: %s programs kept of %s drawn (%.1f s)", f"{plan.kept:,}", f"{index:,}",
-                  time.perf_counter() - started)
     if plan.kept < num_samples:
         plan.exhausted = True
         logger.warning("stopped after %d draws: only %d distinct programs", index, plan.kept)
@@ -310,12 +311,12 @@ def make_plan(
     plan.twin_index_bytes = twins.nbytes
     plan.kept_ids, plan.signatures = np.array(kept_ids, dtype=np.uint64), twins.signatures()
     digest = templates_digest(tuple(templates))
-    for split, indices in by_split.items():
+    for split_name, indices in by_split.items():
         # a multiple of `workers` shards of equal size in every split, so each worker gets the same share
         count = max(1, workers) * max(1, math.ceil(len(indices) / (max(1, workers) * shard_size)))
         size = max(1, math.ceil(len(indices) / count))
-        plan.shards[split] = [
-            ShardSpec(split, k, seed, tuple(indices[i : i + size]), families, digest)
+        plan.shards[split_name] = [
+            ShardSpec(split_name, k, seed, tuple(indices[i : i + size]), families, digest)
             for k, i in enumerate(range(0, len(indices), size))
         ]
     return plan

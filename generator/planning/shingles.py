@@ -56,7 +56,9 @@ def normalize(source: str) -> str:
     pending = -1  # position in `line` of a name whose renaming waits for the next token
     depth = indent = line_indent = 0
     for m in _TOKEN.finditer(source + "\n"):
-        kind, text = m.lastgroup, m.group(m.lastgroup)
+        kind = m.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
+        text = m.group(kind)
         if kind == "comment":
             continue
         if pending >= 0:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.planning import similarity
-from generator.planning.similarity import NUM_PERM
+from generator.planning.minhash import NUM_PERM
 
 BAND_ROWS = 6
 BANDS = NUM_PERM // BAND_ROWS  # 21 bands of 6 values (the last 2 values are not banded)
@@ -120,8 +120,8 @@ class TwinIndex:
         if pair_draw:
             pairs = np.unique(np.stack([np.concatenate(pair_draw), np.concatenate(pair_kept)]), axis=1)
             d, k = pairs[0], pairs[1]
-            for lo in range(0, len(d), 1 << 14):
-                dd, kk = d[lo:lo + (1 << 14)], k[lo:lo + (1 << 14)]
+            for start in range(0, len(d), 1 << 14):
+                dd, kk = d[start:start + (1 << 14)], k[start:start + (1 << 14)]
                 shared = (sigs[dd] == self._sigs[kk]).sum(axis=1, dtype=np.int16)
                 np.maximum.at(best, dd, shared)
                 twin = shared >= self.need
@@ -130,9 +130,16 @@ class TwinIndex:
         self._batch = {}
         self._batch_start = self.size
 
+    def _current(self) -> tuple[tuple[np.ndarray, ...], dict[int, list[int]]]:
+        """The batch :meth:`begin` started: its arrays (sigs, keys, best, splits, taken) and its kept programs."""
+        if self._prior is None or self._batch is None:
+            raise RuntimeError("TwinIndex: query() and add() come between begin() and end()")
+        return self._prior, self._batch
+
     def query(self, i: int) -> Twins:
         """Near-twins of draw ``i`` of the batch among every program kept so far (earlier batches and this one)."""
-        sigs, keys, best_prior, splits_prior, taken = self._prior
+        prior, batch = self._current()
+        sigs, keys, best_prior, splits_prior, taken = prior
         best, splits = int(best_prior[i]), int(splits_prior[i])
         seen: set[int] = set()
         sig = sigs[i]
@@ -140,7 +147,7 @@ class TwinIndex:
             room = MAX_BUCKET - int(taken[i, band])
             if room <= 0:
                 continue
-            for kept in self._batch.get(int(keys[i, band]), ())[:room]:
+            for kept in batch.get(int(keys[i, band]), [])[:room]:
                 if kept in seen:
                     continue
                 seen.add(kept)
@@ -152,14 +159,15 @@ class TwinIndex:
 
     def add(self, i: int, split: int) -> None:
         """Keep draw ``i`` of the batch in split ``split`` (a later draw will find it)."""
-        sigs, keys = self._prior[0], self._prior[1]
+        prior, batch = self._current()
+        sigs, keys = prior[0], prior[1]
         if self.size == len(self._sigs):
             self._sigs = np.resize(self._sigs, (2 * self.size, NUM_PERM))
             self._split = np.resize(self._split, 2 * self.size)
         self._sigs[self.size] = sigs[i]
         self._split[self.size] = split
         for key in keys[i].tolist():
-            self._batch.setdefault(key, []).append(self.size)
+            batch.setdefault(key, []).append(self.size)
         self.size += 1
 
     def end(self) -> None:

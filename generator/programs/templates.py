@@ -48,7 +48,9 @@ from typing import Any
 
 import yaml
 
-TEMPLATES_DIR = Path(os.environ.get("WARP_IR_TEMPLATES") or Path(__file__).resolve().parent.parent / "templates")
+from common.errors import WarpIRError
+
+TEMPLATES_DIR = Path(os.environ.get("WARP_IR_TEMPLATES") or Path(__file__).resolve().parents[2] / "templates")
 SYNTH_DIR = Path(__file__).resolve().parent / "synth"
 SYNTH_FAMILY = "synthesized"
 # Families drawn from only when a build names them (none today: the synthesizer is in the default
@@ -57,7 +59,7 @@ OPT_IN_FAMILIES: tuple[str, ...] = ()
 _HEADER_RE = re.compile(r"\A\{#-?\s*warp-ir\s*\n(?P<yaml>.*?)\n\s*-?#\}", re.DOTALL)
 
 
-class TemplateError(ValueError):
+class TemplateError(WarpIRError, ValueError):
     """A template file has a missing or malformed header."""
 
 

@@ -24,12 +24,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from common.errors import ConfigError
 from extraction import warp_version
-from generator.real.jobs import FEM, MineJob, Mined, mine_all, result_paths
-from generator.real.mine import GENERATED_COLUMNS, dedupe_key, totals
-from generator.real.licenses import normalize_expression
-from generator.real.packages import WARP, canonical, resolve_packages
 from generator.codegen.resume import load_table
+from generator.real.jobs import FEM, PACKAGE_TIMEOUT_S, Mined, MineJob, mine_all, result_paths
+from generator.real.licenses import normalize_expression
+from generator.real.mine import GENERATED_COLUMNS, dedupe_key, totals
+from generator.real.packages import WARP, canonical, resolve_packages
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def check_real_settings(packages: Sequence[str] | None, test_packages: Sequence[
     """Check the ``real`` configuration's settings; return ``packages`` and ``test_packages`` as canonical names.
 
     Raises:
-        ValueError: A named package is not installed (:class:`generator.real.packages.PackageError`), a test
+        ConfigError: A named package is not installed (:class:`generator.real.packages.PackageError`), a test
             package is not among ``packages``, a license is not an SPDX id, or the time limit is not positive.
     """
     if packages is not None:
@@ -72,12 +73,12 @@ def check_real_settings(packages: Sequence[str] | None, test_packages: Sequence[
         test_packages = tuple(resolve_packages(test_packages))
         outside = [p for p in test_packages if packages is not None and p not in packages]
         if outside:
-            raise ValueError(f"test packages not among the packages mined: {', '.join(outside)}")
+            raise ConfigError(f"test packages not among the packages mined: {', '.join(outside)}")
     bad = [x for x in allow_licenses if " " in x.strip() or normalize_expression(x) != x]
     if bad:
-        raise ValueError(f"not an SPDX license identifier: {', '.join(bad)} (e.g. LGPL-3.0-only, MPL-2.0)")
+        raise ConfigError(f"not an SPDX license identifier: {', '.join(bad)} (e.g. LGPL-3.0-only, MPL-2.0)")
     if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
-        raise ValueError(f"the package time limit must be a positive number of seconds, got {timeout_s!r}")
+        raise ConfigError(f"the package time limit must be a positive number of seconds, got {timeout_s!r}")
     return packages, test_packages
 
 
@@ -155,8 +156,7 @@ def plan_real(mined: Sequence[Mined], folder: Path,
 def mine_and_plan(jobs: Sequence[MineJob], folder: Path, test_packages: Sequence[str] | None, workers: int = 1,
                   timeout_s: float | None = None) -> tuple[dict[str, list[RealShard]], dict[str, Any]]:
     """Mine every job (each in its own child process; finished ones reused) and plan the splits."""
-    kwargs = {"timeout_s": timeout_s} if timeout_s else {}
-    mined = mine_all(jobs, folder, workers, **kwargs)
+    mined = mine_all(jobs, folder, workers, timeout_s=timeout_s or PACKAGE_TIMEOUT_S)
     shards, report = plan_real(mined, folder, test_packages)
     for m in mined:
         logger.info("real: %s [%s] %s rows", m.package, m.report.get("status"), report["packages"].get(

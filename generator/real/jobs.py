@@ -34,21 +34,25 @@ from typing import Any
 
 import pyarrow as pa
 
-from extraction import Source, rows_table, warp_version
+from common.progress import Progress
+from extraction import Source, init_quiet, rows_table, warp_version
 from extraction.child import child_env, has_exited, kill_group
 from extraction.isolate import resident_bytes
-from generator.planning.plan import BUILDER_VERSION
+from generator.codegen.resume import load_table, save_table
+from generator.real.fem import fem_records
+from generator.real.mine import mine_package
 from generator.real.packages import files_digest, package_info
 from generator.real.sources import package_root, package_spec
-from generator.codegen.resume import load_table, save_table
+from generator.version import BUILDER_VERSION
 
 logger = logging.getLogger(__name__)
 
 FEM = "fem"  # not a package: the kernels warp.fem generates for warp-ir's Poisson example (fem_examples/)
-DEFAULT_TIMEOUT_S = 1800.0  # a whole package (the largest here takes about 4 minutes)
+PACKAGE_TIMEOUT_S = 1800.0  # a whole package (the largest here takes about 4 minutes)
 DEFAULT_MEMORY_MB = 8192  # resident memory a child may use (the largest here peaks near 1.5 GB)
 MODULE_TIMEOUT_S = 120.0  # importing one module
 _POLL_S = 0.2
+PROGRESS_EVERY_S = 30.0  # seconds between plain progress lines while packages are mined (one may take minutes)
 _ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -71,7 +75,8 @@ class MineJob:
     def identity(self) -> dict[str, Any]:
         """Everything that makes this package's rows what they are (a saved result must match all of it)."""
         if self.package == FEM:
-            source = {"version": BUILDER_VERSION, "files": files_digest(_ROOT, ["fem_examples"])}
+            source: dict[str, str | None] = {"version": BUILDER_VERSION,
+                                             "files": files_digest(_ROOT, ["fem_examples"])}
         else:
             info = package_info(self.package)
             root = package_root(package_spec(info))
@@ -127,7 +132,7 @@ def mine_env() -> dict[str, str]:
     return child_env() | {"PYTHONHASHSEED": "0"}
 
 
-def mine_isolated(job: MineJob, folder: Path, timeout_s: float = DEFAULT_TIMEOUT_S,
+def mine_isolated(job: MineJob, folder: Path, timeout_s: float = PACKAGE_TIMEOUT_S,
                   memory_mb: int = DEFAULT_MEMORY_MB, stop: threading.Event | None = None) -> Mined:
     """Mine one package in a child process (or reuse its verified result from an earlier build in ``folder``).
 
@@ -184,29 +189,52 @@ def mine_isolated(job: MineJob, folder: Path, timeout_s: float = DEFAULT_TIMEOUT
     return Mined(job.package, saved[0], saved[1]["report"], identity)
 
 
-def mine_all(jobs: Sequence[MineJob], folder: Path, workers: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S,
+def mine_all(jobs: Sequence[MineJob], folder: Path, workers: int = 1, timeout_s: float = PACKAGE_TIMEOUT_S,
              memory_mb: int = DEFAULT_MEMORY_MB) -> list[Mined]:
     """Mine every job, ``workers`` children at a time; results in the order of ``jobs``.
 
-    An interruption (Ctrl-C) kills the children still running before it is raised again.
+    An interruption (Ctrl-C) kills the children still running before it is raised again. Progress: packages
+    mined of ``jobs``, and the ones being mined (:mod:`common.progress`; a plain line at most every
+    :data:`PROGRESS_EVERY_S` seconds, even while one package takes minutes).
     """
     stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    bar = Progress(len(jobs), "mining", "package", done="mined", every_s=PROGRESS_EVERY_S, heartbeat=True)
+    running: list[str] = []
+    lock = threading.Lock()
+
+    def mine(job: MineJob) -> Mined:
+        with lock:
+            running.append(job.package)
+            bar.update(0, note="now " + ", ".join(running))
+        try:
+            mined = mine_isolated(job, folder, timeout_s, memory_mb, stop)
+        finally:
+            with lock:
+                running.remove(job.package)
+        rows = mined.table.num_rows if mined.table is not None else 0
+        with lock:
+            status = str(mined.report.get("status") or "done").partition(":")[0]  # mined, skipped, failed, killed
+            last = f"{job.package} {status}, {rows:,} rows"
+            bar.update(1, note=last + ("; now " + ", ".join(running) if running else ""))
+        return mined
+
     try:
-        return list(pool.map(lambda job: mine_isolated(job, folder, timeout_s, memory_mb, stop), jobs))
+        mined = list(pool.map(mine, jobs))
     except BaseException:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
+        bar.close(failed=True)
         raise
     finally:
         pool.shutdown(wait=True)
+    bar.close()
+    return mined
 
 
 # --- the child -----------------------------------------------------------------------------------------
 
 def _fem_rows(job: MineJob) -> tuple[list[dict], dict[str, Any]]:
-    from generator.real.fem import fem_records  # noqa: PLC0415 - imports warp.fem
-
     start = time.perf_counter()
     records = fem_records(job.targets)
     return [r.to_row() for r in records], {"package": FEM, "status": "mined", "records": len(records),
@@ -214,8 +242,6 @@ def _fem_rows(job: MineJob) -> tuple[list[dict], dict[str, Any]]:
 
 
 def _package_rows(job: MineJob) -> tuple[list[dict], dict[str, Any]]:
-    from generator.real.mine import mine_package  # noqa: PLC0415 - imports Warp
-
     pairs, report = mine_package(package_info(job.package), job.targets, job.modules, job.allow_licenses,
                                  MODULE_TIMEOUT_S)
     rows = []
@@ -242,8 +268,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     job = MineJob(package=fields["package"], targets=tuple(fields["targets"]),
                   allow_licenses=tuple(fields["allow_licenses"]),
                   modules=tuple(fields["modules"]) if fields["modules"] is not None else None)
-    from extraction import init_quiet  # noqa: PLC0415
-
     init_quiet()
     rows, report = _fem_rows(job) if job.package == FEM else _package_rows(job)
     save_table(args.data, args.manifest, json.loads(args.identity), rows_table(rows), {"report": report})

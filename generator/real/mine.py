@@ -19,13 +19,10 @@ Public API: :func:`mine_real`.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import inspect
-import json
 import logging
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -33,18 +30,29 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import warp as wp
-
 from extraction import _warp
-from extraction.extract import extract_kernels
 from extraction.record import TARGETS, KernelRecord
-from generator.planning.shingles import normalized_hash
+from extraction.warp_objects import (
+    is_generic_kernel,
+    kernel_overloads,
+    kernel_python_function,
+    module_kernels,
+    warp_module_name,
+)
 from generator.codegen.pipeline import reason_of
+from generator.planning.shingles import normalized_hash
+from generator.real.groups import arg_signature, extract_isolated, kernel_label, relative_paths, variant_key
 from generator.real.licenses import is_allowed
 from generator.real.packages import PackageInfo, package_info
 from generator.real.report import PackageReport, Provenance, totals
-from generator.real.sources import PackageSpec, enumerate_modules, file_license, import_module, package_root, \
-    package_spec
+from generator.real.sources import (
+    PackageSpec,
+    enumerate_modules,
+    file_license,
+    import_module,
+    package_root,
+    package_spec,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +66,14 @@ GENERATED_COLUMNS = ("cpp_forward", "cpp_backward", "cuda_forward", "cuda_backwa
 
 def kernel_provenance(kernel: Any, info: PackageInfo, root: Path) -> Provenance:
     """Provenance of one kernel (its defining function's file and line span, its package's metadata)."""
-    func = _warp.kernel_python_function(kernel)
+    func = kernel_python_function(kernel)
     lines, start = inspect.getsourcelines(func)
     file = Path(inspect.getsourcefile(func) or "").resolve()
     return Provenance(
         package=info.name,
         package_version=info.version,
         module=func.__module__,
-        warp_module=_warp.warp_module_name(kernel),
+        warp_module=warp_module_name(kernel),
         path=file.relative_to(root).as_posix(),
         first_line=start,
         last_line=start + len(lines) - 1,
@@ -78,27 +86,13 @@ def kernel_provenance(kernel: Any, info: PackageInfo, root: Path) -> Provenance:
 
 # --- mining ------------------------------------------------------------------------------------------
 
-def _arg_signature(rec: KernelRecord) -> str:
-    return ",".join(f"{a['name']}:{a['type']}" for a in rec.arguments)
-
-
-def _kernel_label(kernel: Any) -> str:
-    func = _warp.kernel_python_function(kernel)
-    return f"{func.__module__}:{func.__qualname__}"
-
-
-def _extract_group(kernels: list[Any], module_name: str, targets: Sequence[str]) -> list[KernelRecord]:
-    """Extract a group of kernels of one Python module built in one Warp module (code generated for them alone)."""
-    return extract_kernels(kernels, targets, module_name=module_name, only_these=True)
-
-
 def _collect_kernels(spec: PackageSpec, mined_modules: set[str]) -> list[Any]:
     """Every kernel object defined by a mined module, from the Warp modules the imports created, deduplicated."""
     seen: set[int] = set()
     found: list[Any] = []
     for _, wmod in _warp.warp_modules():
-        for k in _warp.module_kernels(wmod):
-            func = _warp.kernel_python_function(k)
+        for k in module_kernels(wmod):
+            func = kernel_python_function(k)
             if id(k) in seen or getattr(func, "__module__", None) not in mined_modules:
                 continue
             seen.add(id(k))
@@ -107,12 +101,12 @@ def _collect_kernels(spec: PackageSpec, mined_modules: set[str]) -> list[Any]:
     # Warp's codegen; they are not collected (Warp would never generate them either).
 
     def order(k: Any) -> tuple:
-        func = _warp.kernel_python_function(k)
+        func = kernel_python_function(k)
         try:
             line = inspect.getsourcelines(func)[1]
         except (OSError, TypeError):
             line = 0
-        return func.__module__, line, func.__qualname__, _warp.warp_module_name(k)
+        return func.__module__, line, func.__qualname__, warp_module_name(k)
 
     return sorted(found, key=order)
 
@@ -190,7 +184,7 @@ def mine_package(
         try:
             with _time_limit(module_timeout_s):
                 _, defs_only = import_module(name, path, spec)
-        except BaseException as exc:  # noqa: BLE001 - an example needing a missing package is counted, not fatal
+        except BaseException as exc:  # an example needing a missing package is counted, not fatal
             if isinstance(exc, KeyboardInterrupt):
                 raise
             report.modules_failed[name] = reason_of(exc)
@@ -202,7 +196,7 @@ def mine_package(
 
     kernels = _collect_kernels(spec, mined)
     report.kernels_found = len(kernels)
-    report.modules_with_kernels = len({_warp.kernel_python_function(k).__module__ for k in kernels})
+    report.modules_with_kernels = len({kernel_python_function(k).__module__ for k in kernels})
 
     # Expand generic kernels into their overloads; group by (Python module, Warp module) for codegen.
     groups: dict[tuple[str, str], list[Any]] = {}
@@ -211,16 +205,16 @@ def mine_package(
     for k in kernels:
         try:
             prov = kernel_provenance(k, info, root)
-        except Exception as exc:  # noqa: BLE001 - no source: cannot be a record
+        except Exception as exc:  # no source: cannot be a record
             report.failed[f"no source: {reason_of(exc)}"] += 1
-            report.failed_kernels[_kernel_label(k)] = reason_of(exc)
+            report.failed_kernels[kernel_label(k)] = reason_of(exc)
             continue
-        if _warp.is_generic_kernel(k):
+        if is_generic_kernel(k):
             report.generic += 1
-            overloads = _warp.kernel_overloads(k)
+            overloads = kernel_overloads(k)
             if not overloads:
                 report.generic_no_overload += 1
-                report.generic_no_overload_kernels.append(_kernel_label(k))
+                report.generic_no_overload_kernels.append(kernel_label(k))
                 continue
             report.overloads += len(overloads)
             members = overloads
@@ -230,8 +224,8 @@ def mine_package(
         if not prov.license or not is_allowed(prov.license, allow_licenses):
             report.non_permissive += len(members)
             continue
-        if not _warp.is_generic_kernel(k):
-            key = _variant_key(k)
+        if not is_generic_kernel(k):
+            key = variant_key(k)
             if key in variants:  # another instance of a factory's kernel: the same Python code again
                 report.same_source += 1
                 continue
@@ -241,13 +235,13 @@ def mine_package(
 
     out: list[tuple[KernelRecord, Provenance]] = []
     for (module_name, _), group in sorted(groups.items(), key=lambda item: item[0]):
-        for kernel, recs in _extract_isolated(group, module_name, targets, report, root):
+        for kernel, recs in extract_isolated(group, module_name, targets, report, root):
             prov = provenance[id(kernel)]
             for rec in recs:
                 report.extracted += 1
                 if max(len(getattr(rec, c) or "") for c in GENERATED_COLUMNS) > MAX_CODE_CHARS:
                     report.too_large += 1
-                    report.too_large_kernels.append(f"{_kernel_label(kernel)}[{_arg_signature(rec)}]")
+                    report.too_large_kernels.append(f"{kernel_label(kernel)}[{arg_signature(rec)}]")
                     continue
                 _finish_record(rec, info.name, root)
                 out.append((rec, prov))
@@ -255,139 +249,15 @@ def mine_package(
     return out, report
 
 
-def _variant_key(kernel: Any) -> str:
-    """What instances of one factory's kernel share: the kernel's exact Python source, the sources of the Warp
-    functions its closure captured, and its argument types (they differ only in captured values).
-
-    Exact text, not the normalised one: two kernels that differ only in which global helper they call
-    normalise alike but generate different rows (the duplicate filter after extraction compares those).
-    """
-    func = _warp.kernel_python_function(kernel)
-    parts = [inspect.getsource(func)]
-    for cell in func.__closure__ or ():
-        try:
-            captured = cell.cell_contents
-        except ValueError:  # an empty cell
-            continue
-        inner = getattr(captured, "func", None)
-        if callable(inner) and hasattr(inner, "__code__"):
-            try:
-                parts.append(inspect.getsource(inner))
-            except (OSError, TypeError):
-                parts.append(repr(captured))
-    parts.append(",".join(t for _, t in _warp.kernel_args(kernel)))
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-def _extract_isolated(group: list[Any], module_name: str, targets: Sequence[str],
-                      report: PackageReport, root: Path) -> list[tuple[Any, list[KernelRecord]]]:
-    """Extract a group at once; when that fails, kernel by kernel so one bad kernel costs only itself.
-
-    Returns ``(kernel, records)`` in group order (a generic kernel gives one record per overload).
-    """
-    expected = [len(_warp.kernel_overloads(k)) if _warp.is_generic_kernel(k) else 1 for k in group]
-    try:
-        recs = _extract_group(group, module_name, targets)
-    except Exception as exc:  # noqa: BLE001
-        logger.info("group %s failed (%s); retrying kernel by kernel", module_name, reason_of(exc))
-    else:
-        if len(recs) == sum(expected):
-            return _split_by_kernel(group, expected, recs)
-    out = []
-    for k, n in zip(group, expected):
-        try:
-            recs = _extract_group([k], module_name, targets)
-        except Exception as exc:  # noqa: BLE001 - Warp rejecting real code is counted with its reason
-            recs = _extract_with_launch_block_dim(k, module_name, targets)
-            if recs is None:
-                reason = _relative_paths(reason_of(exc), root)
-                report.failed[reason] += n
-                report.failed_kernels[_kernel_label(k)] = reason
-                continue
-            report.launch_block_dim += n
-        out.append((k, recs))
-    return out
-
-
-def launch_block_dims(kernel: Any) -> list[int]:
-    """The ``block_dim`` values the kernel's own module launches it with (``wp.launch[_tiled](k, ..., block_dim=N)``).
-
-    ``N`` may be a literal or a module-level name. Tile kernels can need it: Warp generates
-    a module for the ``block_dim`` of the launch, and some tile builtins reject the default (256).
-    """
-    func = _warp.kernel_python_function(kernel)
-    py_module = sys.modules.get(func.__module__)
-    try:
-        tree = ast.parse(inspect.getsource(py_module))
-    except (OSError, TypeError, SyntaxError):
-        return []
-    dims: list[int] = []
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("launch", "launch_tiled")):
-            continue
-        target = node.args[0] if node.args else next((kw.value for kw in node.keywords if kw.arg == "kernel"), None)
-        if not (isinstance(target, ast.Name) and target.id == func.__name__):
-            continue
-        for kw in node.keywords:
-            if kw.arg != "block_dim":
-                continue
-            if isinstance(kw.value, ast.Constant):
-                value = kw.value.value
-            elif isinstance(kw.value, ast.Name):
-                value = getattr(py_module, kw.value.id, None)
-            else:
-                continue
-            if isinstance(value, int) and not isinstance(value, bool) and value > 0 and value not in dims:
-                dims.append(value)
-    return dims
-
-
-def _extract_with_launch_block_dim(kernel: Any, module_name: str, targets: Sequence[str]) -> list[KernelRecord] | None:
-    """Retry a kernel with each ``block_dim`` it is launched with in its own module; ``None`` if none works."""
-    warp_module = _warp.warp_module_name(kernel)
-    for block_dim in launch_block_dims(kernel):
-        saved = dict(wp.get_module_options(warp_module))
-        try:
-            wp.set_module_options({"block_dim": block_dim}, warp_module)
-            recs = _extract_group([kernel], module_name, targets)
-        except Exception:  # noqa: BLE001 - the first failure is the one reported
-            continue
-        finally:
-            wp.set_module_options({"block_dim": saved.get("block_dim")}, warp_module)
-        for rec in recs:
-            rec.params = json.dumps({"block_dim": block_dim})
-        return recs
-    return None
-
-
-def _split_by_kernel(group: list[Any], expected: list[int], recs: list[KernelRecord]) -> list[tuple[Any, list]]:
-    # extract_module orders records: non-generic kernels first (group order), then overloads per generic kernel.
-    plain = [k for k in group if not _warp.is_generic_kernel(k)]
-    generic = [(k, n) for k, n in zip(group, expected) if _warp.is_generic_kernel(k)]
-    by_kernel: dict[int, list[KernelRecord]] = {id(k): [r] for k, r in zip(plain, recs)}
-    i = len(plain)
-    for k, n in generic:
-        by_kernel[id(k)] = recs[i : i + n]
-        i += n
-    return [(k, by_kernel[id(k)]) for k in group]
-
-
-def _relative_paths(text: str, root: Path) -> str:
-    """Warp writes each definition's absolute source path into the generated code (``// /.../file.py:12``)
-    and into its error messages; make them relative to the package root, so output is the same on every machine."""
-    return text.replace(f"{root.as_posix()}/", "")
-
-
 def _finish_record(rec: KernelRecord, package: str, root: Path) -> None:
     for name in GENERATED_COLUMNS:
         value = getattr(rec, name)
         if value:
-            setattr(rec, name, _relative_paths(value, root))
+            setattr(rec, name, relative_paths(value, root))
     rec.generated = {}  # the whole module's code, per record: only native validation reads it (not run on real code)
     rec.family = FAMILY
     rec.template = package
-    rec.id = hashlib.sha256(f"{rec.python_source}\0{_arg_signature(rec)}".encode()).hexdigest()[:16]
+    rec.id = hashlib.sha256(f"{rec.python_source}\0{arg_signature(rec)}".encode()).hexdigest()[:16]
 
 
 def dedupe_key(python_source: str, arguments: Sequence[dict[str, str]] | None = None) -> str:

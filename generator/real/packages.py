@@ -11,10 +11,13 @@ import importlib.metadata as md
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
+from typing import cast
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from common.errors import WarpIRError
 from generator.real.licenses import distribution_license
 
 WARP = "warp-lang"
@@ -23,7 +26,7 @@ _REPO_LABELS = ("repository", "source", "source code", "code", "github", "homepa
 _LICENSE_FILE_RE = re.compile(r"^(LICEN[CS]E|COPYING)", re.IGNORECASE)
 
 
-class PackageError(ValueError):
+class PackageError(WarpIRError, ValueError):
     """A package named for mining is not installed (the message is one line)."""
 
 
@@ -55,6 +58,11 @@ class PackageInfo:
     repository: str
 
 
+def _metadata(dist: md.Distribution) -> Message:
+    """A distribution's metadata, an ``email.message.Message`` (typeshed's ``PackageMetadata`` has no ``get``)."""
+    return cast(Message, dist.metadata)
+
+
 def _distribution(name: str) -> md.Distribution | None:
     try:
         return md.distribution(name)
@@ -62,7 +70,7 @@ def _distribution(name: str) -> md.Distribution | None:
         pass
     wanted = canonical(name)
     for dist in md.distributions():
-        if canonical(dist.metadata.get("Name") or "") == wanted:
+        if canonical(_metadata(dist).get("Name") or "") == wanted:
             return dist
     return None
 
@@ -85,7 +93,7 @@ def warp_dependents() -> list[str]:
     """
     requires: dict[str, set[str]] = {}
     for dist in md.distributions():
-        name = canonical(dist.metadata.get("Name") or "")
+        name = canonical(_metadata(dist).get("Name") or "")
         if name:
             requires.setdefault(name, set()).update(_requirement_names(dist))
     found: set[str] = set()
@@ -121,7 +129,7 @@ def _import_names(dist: md.Distribution) -> tuple[str, ...]:
     return tuple(sorted(n for n in top if n.isidentifier() and not n.startswith("_")))
 
 
-def _repository(meta) -> str:
+def _repository(meta: Message) -> str:
     urls: dict[str, str] = {}
     for entry in meta.get_all("Project-URL") or []:
         label, _, url = entry.partition(",")
@@ -155,7 +163,7 @@ def package_info(name: str) -> PackageInfo:
     dist = _distribution(name)
     if dist is None:
         raise PackageError(f"package {name!r} is not installed: pip install {name} (or leave it out of --packages)")
-    meta = dist.metadata
+    meta = _metadata(dist)
     license_file, license_text = _license_file(dist)
     license_expr, source = distribution_license(meta, license_text)
     return PackageInfo(name=canonical(meta.get("Name") or name), version=dist.version,

@@ -17,7 +17,8 @@ class Provenance:
         package: Distribution name, e.g. ``"warp-lang"``.
         package_version: Its installed version.
         module: Python module that defines the kernel, e.g. ``"warp.examples.core.example_sph"``
-            (Warp's library kernels are defined in its internal package, :data:`extraction._warp.INTERNAL_PACKAGE`).
+            (Warp's library kernels are defined in its internal package,
+            :data:`extraction.warp_objects.INTERNAL_PACKAGE`).
         warp_module: Warp module the kernel is built in (its public name, e.g. ``"warp.sparse"``).
         path: Source file relative to the package root (the directory holding the import package),
             e.g. ``"warp/examples/core/example_sph.py"``.

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from extraction import _warp
+from extraction.warp_objects import INTERNAL_PACKAGE
 from generator.real.licenses import normalize_expression
 from generator.real.packages import WARP, PackageInfo
 
@@ -53,7 +53,7 @@ class PackageSpec:
     script_parts: tuple[str, ...] = ("examples", "example", "scripts", "benchmarks", "benchmark")
 
 
-_INTERNAL = _warp.INTERNAL_PACKAGE  # where Warp's library code (and so its library kernels) is defined
+_INTERNAL = INTERNAL_PACKAGE  # where Warp's library code (and so its library kernels) is defined
 
 # Packages whose layout needs more than the default rules (:func:`package_spec` covers the others).
 PACKAGES: dict[str, PackageSpec] = {
@@ -183,7 +183,7 @@ def _definition_statement(node: ast.stmt) -> bool:
 
 
 def runs_at_import(tree: ast.Module) -> bool:
-    """Whether a script does work at import: it has no ``__main__`` guard and top-level statements beyond definitions."""
+    """Whether a script does work at import: no ``__main__`` guard, and top-level statements beyond definitions."""
     if any(_is_main_guard(n) for n in tree.body):
         return False
     return not all(_definition_statement(n) for n in tree.body)

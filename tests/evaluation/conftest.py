@@ -35,7 +35,7 @@ def scale_row() -> dict:
 @pytest.fixture(scope="session")
 def pch_dir(tmp_path_factory) -> str:
     """Warp's CPU headers precompiled once for the session's scoring tests."""
-    from evaluation.harness import warm_headers
+    from evaluation.compiling import warm_headers
 
     path = str(tmp_path_factory.mktemp("pch"))
     warm_headers(path)

@@ -133,3 +133,40 @@ def test_a_models_answer_runs_without_the_secrets_of_the_environment(score, blen
     seen = json.loads(dump.read_text())
     assert "PATH" in seen and "HF_TOKEN" not in seen and "MY_API_KEY" not in seen
     assert os.environ["HF_TOKEN"] == "secret-value"  # the scorer's own process keeps it
+
+
+def test_scoring_progress_counts_predictions_and_names_each_stage(score, blend_row, scale_row, monkeypatch):
+    import logging
+
+    import common.progress as progress_module
+    from common.progress import Progress
+
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    monkeypatch.setattr(progress_module, "_bars_allowed", False)
+    log, handler = logging.getLogger(progress_module.LOGGER), Collect()
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    task = TASKS["python→cpp_forward"]
+    problems = [Problem(1, blend_row, task, (blend_row[task.target], "nonsense")),
+                Problem(2, scale_row, task, (scale_row[task.target],))]
+    try:
+        with Progress(3, "scoring", "prediction", done="scored", every_s=0.0) as bar:
+            samples = score(problems, bar=bar)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    assert [s.correct for s in samples] == [True, False, True]
+    stages = ("generate reference modules", "generate predicted modules", "compile references", "compile predictions",
+              "run references", "run predictions")
+    last = "python→cpp_forward: run predictions done"
+    assert [re.sub(r"\d+\.\d s", "T", ln) for ln in lines] == [
+        *(f"scoring: 0 of 3 predictions (0%, T); python→cpp_forward: {stage} done" for stage in stages),
+        f"scoring: 3 of 3 predictions (100%, T); {last}",
+        f"scored 3 of 3 predictions in T ({last})",
+    ]

@@ -6,9 +6,9 @@ import pytest
 
 
 def _module(row: dict, target: str) -> str:
-    from evaluation.execute import Program, prepare
+    from evaluation.execute import KernelSpec, prepare
 
-    return prepare(Program(row["python_source"], row["kernel_name"], target)).source
+    return prepare(KernelSpec(row["python_source"], row["kernel_name"], target)).source
 
 
 def test_definitions_split_structs_functions_and_directives():

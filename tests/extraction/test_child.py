@@ -49,7 +49,7 @@ def write(tmp_path: Path, name: str, source: str) -> str:
 
 def gone(pid: int, within_s: float = 10.0) -> bool:
     """Whether process ``pid`` has ended (zombies waiting for their reaper count as ended)."""
-    import psutil  # noqa: PLC0415
+    import psutil
 
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import warp as wp
-import warp.types  # noqa: F401
+import warp.types
 
 pytestmark = pytest.mark.gpu
 

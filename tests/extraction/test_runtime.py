@@ -63,7 +63,8 @@ def test_run_level_skips_gradient():
 
 
 def test_nonfinite_output_is_not_ran():
-    src = "import warp as wp\n\n@wp.kernel\ndef k(x: wp.array(dtype=float)):\n    x[wp.tid()] = wp.log(x[wp.tid()] * 0.0)\n"
+    src = ("import warp as wp\n\n@wp.kernel\ndef k(x: wp.array(dtype=float)):\n"
+           "    x[wp.tid()] = wp.log(x[wp.tid()] * 0.0)\n")
     res = check(src, "k", level="run")
     assert res.ran is False and "non-finite" in res.note
 

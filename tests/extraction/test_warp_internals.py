@@ -1,12 +1,13 @@
 """Every use of warp._src lives in extraction/_warp.py; these tests catch a Warp upgrade that breaks it."""
 
 import importlib.metadata
-import re
 import pathlib
+import re
 
 import warp as wp
 
 from extraction import _warp
+from extraction.signatures import user_builtin_names
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -22,12 +23,13 @@ _INTERNAL_USE = re.compile(r"^\s*(from|import)\s+warp\._src|[^\"'`\w]warp\._src\
 def test_only_one_module_touches_warp_internals():
     files = [p for d in ("extraction", "generator", "warp_ir", "fem_examples") for p in (ROOT / d).rglob("*.py")]
     files.append(ROOT / "warp_ir_dataset.py")
-    offenders = [str(p.relative_to(ROOT)) for p in files if p.name != "_warp.py" and _INTERNAL_USE.search(p.read_text())]
+    offenders = [str(p.relative_to(ROOT)) for p in files
+                 if p.name != "_warp.py" and _INTERNAL_USE.search(p.read_text())]
     assert offenders == []
 
 
 def test_builtin_registry():
-    names = _warp.user_builtin_names()
+    names = user_builtin_names()
     assert {"sin", "cos", "atomic_add", "dot", "mesh_query_point", "tile_load", "randf"} <= set(names)
     assert not {"address", "load", "store", "copy", "static"} & set(names)
     assert 250 < len(names) < 400

@@ -16,7 +16,7 @@ def fem_warp(tmp_path_factory: pytest.TempPathFactory) -> None:
     per-session temp dir at import time, and other tests may have run first), the cache is left where
     it is: moving it then would only force every shared Warp module to compile again.
     """
-    from warp._src import context  # noqa: PLC0415  (only to ask whether Warp is initialised)
+    from warp._src import context  # only to ask whether Warp is initialised
 
     if context.runtime is None:
         wp.config.kernel_cache_dir = str(tmp_path_factory.mktemp("warp-cache"))

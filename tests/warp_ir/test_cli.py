@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from common.errors import ConfigError
 from warp_ir.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -116,12 +118,12 @@ def test_long_numbers_are_never_echoed_whole(tmp_path, capsys, args, message):
 
 @pytest.fixture
 def fake_build(monkeypatch):
-    """``warp_ir.build.build`` that records what it was asked and stops there (a one-line error)."""
+    """``warp_ir.build.build`` that records what it was asked and stops there (a one-line error, a mistake)."""
     asked: dict = {}
 
     def build(out, **kwargs):
         asked.update(kwargs)
-        raise ValueError("stopped by the test")
+        raise ConfigError("stopped by the test")
 
     monkeypatch.setattr("warp_ir.build.build", build)
     return asked
@@ -152,8 +154,15 @@ def test_planning_progress_is_shown_without_verbose(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert "planning: drawing 5 programs from 1 family" in lines
-    assert any(ln.startswith("planning: 5 programs kept of ") for ln in lines)
+    assert any(re.fullmatch(r"planned 5 of 5 programs in \d+\.\d s \(\d+ drawn\)", ln) for ln in lines), lines
+    assert any(re.fullmatch(r"compiled 5 of 5 programs in \d+\.\d s \(5 rows, 0 rejected\)", ln) for ln in lines)
     assert not any("INFO" in ln for ln in lines)  # only the progress lines: the rest stays at WARNING
+    assert "Generating" not in proc.stderr and "\r" not in proc.stderr  # no datasets bar in a pipe
+    assert proc.stdout.startswith(f"wrote {tmp_path / 'o'} (synthetic): ")  # the last line: rows, time, path
+    quiet = run_cli("--quiet", "build", "--out", str(tmp_path / "q"), "--num-samples", "5", "--families", "arithmetic")
+    assert quiet.returncode == 0, quiet.stderr
+    assert not any(ln.startswith(("planning", "planned", "compil")) for ln in quiet.stderr.splitlines()), quiet.stderr
+    assert quiet.stdout.startswith(f"wrote {tmp_path / 'q'} (synthetic): train ")
 
 
 def test_nothing_renderable_is_a_one_line_error_naming_the_template(tmp_path):

@@ -10,7 +10,6 @@ import pytest
 
 from warp_ir.lock import FolderLock, FolderLocked
 from warp_ir.outdir import (
-    BACKUP_PREFIX,
     OutputError,
     cache_dir,
     check_output,
@@ -19,6 +18,7 @@ from warp_ir.outdir import (
     recover,
     staging_dir,
 )
+from warp_ir.swap import BACKUP_PREFIX
 
 
 class Killed(BaseException):
@@ -40,9 +40,10 @@ def lay_out(folder, build_files, extra=None):
     (folder / "build_info.json").write_text(json.dumps(info))
 
 
-OLD = {"README.md": "old card", "data/train-00000-of-00002.parquet": "old a", "data/train-00001-of-00002.parquet": "old b",
-       "data/test-00000-of-00001.parquet": "old t"}
-NEW = {"README.md": "new card", "data/train-00000-of-00001.parquet": "new a", "data/test-00000-of-00001.parquet": "new t"}
+OLD = {"README.md": "old card", "data/train-00000-of-00002.parquet": "old a",
+       "data/train-00001-of-00002.parquet": "old b", "data/test-00000-of-00001.parquet": "old t"}
+NEW = {"README.md": "new card", "data/train-00000-of-00001.parquet": "new a",
+       "data/test-00000-of-00001.parquet": "new t"}
 USER = {"LICENSE": "mine", "data/notes.txt": "mine too"}
 
 
@@ -100,8 +101,8 @@ def test_a_kill_at_any_point_of_the_swap_leaves_old_or_new(tmp_path, monkeypatch
 def test_a_journal_naming_other_files_is_refused(tmp_path):
     out = make(tmp_path)
     before = files(out)
-    (cache_dir(out) / "swap.json").write_text(json.dumps({"version": 1, "new": ["README.md"], "old": ["../../etc/passwd",
-                                                                                                        "LICENSE"]}))
+    journal = {"version": 1, "new": ["README.md"], "old": ["../../etc/passwd", "LICENSE"]}
+    (cache_dir(out) / "swap.json").write_text(json.dumps(journal))
     with pytest.raises(OutputError, match="cannot be trusted .not a swap journal"):
         recover(out)
     assert files(out) == before

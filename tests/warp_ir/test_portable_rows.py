@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 import warp
 
-from extraction import _warp, extract_target
+from extraction import extract_target
+from extraction.module_code import stable_path, stable_paths
 from generator.codegen.rowstats import CODE_COLUMNS, RowStats, absolute_path
 from warp_ir.stats import format_stats
 
@@ -28,12 +28,12 @@ def lengths(a: wp.array(dtype=wp.vec3), out: wp.array(dtype=float)):
 
 def test_stable_path():
     site = str(Path(warp.__file__).resolve().parent.parent)
-    assert _warp.stable_path(f"{site}/warp/_src/math.py") == "warp/_src/math.py"
-    assert _warp.stable_path("/somewhere/not/on/the/path/kernels.py") == "kernels.py"
-    assert _warp.stable_path("<warp-ir:0123456789abcdef>") == "<warp-ir:0123456789abcdef>"
-    assert _warp.stable_path("pkg/mod.py") == "pkg/mod.py"
+    assert stable_path(f"{site}/warp/_src/math.py") == "warp/_src/math.py"
+    assert stable_path("/somewhere/not/on/the/path/kernels.py") == "kernels.py"
+    assert stable_path("<warp-ir:0123456789abcdef>") == "<warp-ir:0123456789abcdef>"
+    assert stable_path("pkg/mod.py") == "pkg/mod.py"
     code = f'// {site}/warp/_src/math.py:54\nstatic float f() {{}}\n#line 7 "{site}/pkg/a.py"\n// keep /x/y:z\n'
-    assert _warp.stable_paths(code) == '// warp/_src/math.py:54\nstatic float f() {}\n#line 7 "pkg/a.py"\n' \
+    assert stable_paths(code) == '// warp/_src/math.py:54\nstatic float f() {}\n#line 7 "pkg/a.py"\n' \
                                        "// keep /x/y:z\n"
 
 

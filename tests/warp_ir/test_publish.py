@@ -229,6 +229,7 @@ def no_hf_api(monkeypatch):
 
     monkeypatch.setattr(huggingface_hub, "HfApi", refuse)
     monkeypatch.setattr(huggingface_hub.hf_api, "HfApi", refuse)
+    monkeypatch.setattr(pub, "HfApi", refuse)
 
 
 def test_dry_run_lists_and_sends_nothing(mixed, no_token, no_hf_api, capsys):
@@ -357,14 +358,14 @@ class _FakeHub(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         if self.path == "/api/whoami-v2":
             ok = self.headers.get("authorization") == "Bearer hf_good"
             self._send(200, {"name": "tester"}) if ok else self._send(401, {"error": "Invalid credentials"})
         else:
             self._send(404, {"error": "not found"})
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self._send(400, {"error": "You already created this dataset repo\nsecond line"})
 

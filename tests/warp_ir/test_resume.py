@@ -44,7 +44,8 @@ def test_killed_build_resumes_to_identical_folder(tmp_path):
     assert not (out / "README.md").exists(), "the build was killed too late to test resumption"
     stamps = {p: p.stat().st_mtime_ns for p in shards.glob("*/*.json")}
 
-    resumed = subprocess.run(cli(out, "--keep-cache", verbose=True), check=True, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(cli(out, "--keep-cache", verbose=True), check=True, capture_output=True, text=True,
+                             timeout=600)
     assert "resumed" in resumed.stderr
     for path, stamp in stamps.items():  # finished shards were read back, not regenerated
         assert path.stat().st_mtime_ns == stamp

@@ -31,7 +31,8 @@ ARGS = {"num_samples": 40, "seed": 3, "shard_size": 10}
 CLI_ARGS = ["--num-samples", "40", "--seed", "3", "--shard-size", "10"]
 
 
-def cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def cli(*args: str, env: dict | None = None, cwd: Path | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "warp_ir.cli", *args], capture_output=True, text=True, check=False,
                           timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd)
 
@@ -52,7 +53,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def rows(folder: Path) -> dict[str, list[dict]]:
-    return {split: [r for p in paths for r in pq.read_table(p).to_pylist()] for split, paths in split_files(folder).items()}
+    return {split: [r for p in paths for r in pq.read_table(p).to_pylist()]
+            for split, paths in split_files(folder).items()}
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +189,8 @@ BROKEN = {
     "jinja_syntax": "{#- warp-ir\nfamily: broken\n-#}\nimport warp as wp\n{% if %}\n",
     "bad_header": "{#- warp-ir\nfamily: [unclosed\n-#}\nimport warp as wp\n",
     "invalid_python": ("{#- warp-ir\nfamily: broken\n-#}\nimport warp as wp\n\n@wp.kernel\n"
-                       "def {{ rng.kernel_name() }}(a: wp.array(dtype=float):\n    a[wp.tid()] = {{ rng.uniform(1, 9) }}\n"),
+                       "def {{ rng.kernel_name() }}(a: wp.array(dtype=float):\n"
+                       "    a[wp.tid()] = {{ rng.uniform(1, 9) }}\n"),
 }
 
 
@@ -325,7 +328,8 @@ BAD_COMMAND_LINES = [
     ["build", "--out", "{tmp}/o", "--validate", "everything"], ["build", "--out", "{tmp}/o", "--num-proc", "0"],
     ["build", "--out", "{tmp}/o", "--shard-size", "x"], ["build", "--out", "{tmp}/o", "--split-ratios", "1,1,1"],
     ["build", "--out", "{tmp}/o", "--split-ratios", "-1,1,1"], ["build", "--out", "{tmp}/o", "--split-ratios", "a,b,c"],
-    ["build", "--out", "{tmp}/o", "--split-ratios", "0.5,0.5"], ["build", "--out", "{tmp}/o", "--split-ratios", "inf,0,0"],
+    ["build", "--out", "{tmp}/o", "--split-ratios", "0.5,0.5"],
+    ["build", "--out", "{tmp}/o", "--split-ratios", "inf,0,0"],
     ["build", "--out", "{tmp}/o", "--split-ratios", "nan,0,0"], ["build", "--out", "{tmp}/o", "--config", "nope"],
     ["build", "--out", "{tmp}/o", "--engine", "spark"], ["build", "--out", "{tmp}/o", "--address", "auto"],
     ["build", "--out", "{tmp}/o", "--config", "real", "--engine", "ray"],

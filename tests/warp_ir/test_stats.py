@@ -162,7 +162,7 @@ def test_diversity_counts_are_consistent(small_build, capsys):
 
 
 def test_diversity_finds_a_planted_renamed_copy(small_build, tmp_path, capsys):
-    from generator.planning.similarity import signature
+    from generator.planning.minhash import signature
     from warp_ir.stats import diversity, split_files
 
     folder = tmp_path / "copy"

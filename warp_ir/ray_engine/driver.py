@@ -16,12 +16,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from common.errors import ConfigError, first_line
+from common.progress import Progress
 from generator.codegen.pipeline import Counts
 from generator.codegen.rowstats import RowStats, split_rank
+from generator.config import BuildConfig
 from warp_ir.produced import Produced
 from warp_ir.ray_engine.store import join, open_store, url_of
 from warp_ir.ray_engine.tasks import ROWS_PER_FILE, FileSpec, near_twins_of_files, plan_files, write_file
-from warp_ir.stats import first_line
 
 logger = logging.getLogger(__name__)
 
@@ -38,45 +40,43 @@ class RayTaskFailed(RuntimeError):
     """A task failed for a reason other than its worker dying (that is retried)."""
 
 
-def run_ray(work: str, prefix: str = "data", address: str | None = None, rows_per_file: int = ROWS_PER_FILE,
-            max_in_flight: int | None = None, **config: Any) -> Produced:
+def run_ray(work: str, config: BuildConfig, prefix: str = "data", address: str | None = None,
+            rows_per_file: int = ROWS_PER_FILE, max_in_flight: int | None = None) -> Produced:
     """Build the synthetic configuration with Ray tasks writing their own Parquet files under ``work``.
 
     Args:
         work: Where the files and their markers go (a path or fsspec URL every node can reach); a
             folder per build fingerprint is made there, so a rerun of the same build resumes.
+        config: What to build (the synthetic configuration).
         prefix: The configuration's folder under it (``data``).
         address: ``ray://host:10001``, ``host:6379`` or ``auto``; ``None`` starts a local Ray instance
             (loopback only) unless one is running in this process already.
         rows_per_file: Planned programs per file.
         max_in_flight: File tasks submitted at once (default: two per CPU of the cluster).
-        **config: :class:`warp_ir_dataset.WarpIRConfig` fields.
 
     Returns:
         The files (paths on ``work``'s file system, split -> in order), counts, row statistics, the plan's
         summary and the near-twin report.
 
     Raises:
-        ValueError: Ray is not installed.
+        ConfigError: Ray is not installed.
         RayTaskFailed: A task raised (a file above the Hub's size, templates changed mid-build, ...).
     """
     try:
         import ray  # noqa: PLC0415
     except ImportError as exc:
-        raise ValueError("the ray engine needs Ray: pip install 'warp-ir-dataset[ray]'") from exc
-    from warp_ir_dataset import WarpIRConfig  # noqa: PLC0415
-
-    cfg = WarpIRConfig(**config)
+        raise ConfigError("the ray engine needs Ray: pip install 'warp-ir-dataset[ray]'") from exc
+    cfg = config
     fs, root = open_store(work)
     build_id = f"{cfg.fingerprint()}-{rows_per_file}"
     build_dir = join(root, build_id)
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=WORKER_ENV,
-                 **({} if address else {"_node_ip_address": "127.0.0.1"}))
+        local: dict[str, Any] = {} if address else {"_node_ip_address": "127.0.0.1"}  # loopback only
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=WORKER_ENV, **local)
     try:
         started = time.perf_counter()
-        plan = ray.remote(num_returns=2, max_calls=1, runtime_env=WORKER_ENV)(plan_files)
+        plan: Any = ray.remote(num_returns=2, max_calls=1, runtime_env=WORKER_ENV)(plan_files)  # two refs
         head_ref, signatures_ref = plan.remote(config, rows_per_file)
         head = _get(ray, head_ref, "the plan")
         specs: list[FileSpec] = head["files"]
@@ -121,6 +121,7 @@ def _run_files(ray: Any, specs: list[FileSpec], work: str, prefix: str, build: s
     waiting = list(reversed(specs))
     running: dict[Any, FileSpec] = {}
     reports: dict[str, FileReport] = {}
+    bar, rows = Progress(len(specs), "compiling", "file", done="compiled"), 0
     while waiting or running:
         while waiting and len(running) < limit:
             spec = waiting.pop()
@@ -133,6 +134,9 @@ def _run_files(ray: Any, specs: list[FileSpec], work: str, prefix: str, build: s
                                             RowStats.from_json(marker["row_stats"]), marker["reused"])
             logger.info("ray: %s/%s %s (%d rows); %d of %d file(s) done", prefix, spec.name,
                         "kept" if marker["reused"] else "written", marker["rows"], len(reports), len(specs))
+            rows += marker["rows"]
+            bar.update(1, note=f"{rows:,} rows")
+    bar.close()
     return reports
 
 

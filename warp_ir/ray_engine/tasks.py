@@ -14,18 +14,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from extraction import FEATURES, rows_table
 from generator.codegen.pipeline import Counts
-from generator.planning.plan import ShardSpec, make_plan
 from generator.codegen.rowstats import RowStats, builtin_name_set, split_rank
 from generator.codegen.shard import compile_shard
+from generator.config import BuildConfig
+from generator.planning.plan import ShardSpec, make_plan
 from generator.programs.templates import load_templates
 from warp_ir.ray_engine.store import HashingWriter, file_digest, join, open_store, read_json, write_json, write_whole
 from warp_ir.stats import signatures_for_ids
@@ -71,7 +72,7 @@ class FileSpec:
         return hashlib.sha256(key.encode()).hexdigest()
 
 
-def file_specs(shards: dict[str, Sequence[ShardSpec]], rows_per_file: int = ROWS_PER_FILE) -> list[FileSpec]:
+def file_specs(shards: Mapping[str, Sequence[ShardSpec]], rows_per_file: int = ROWS_PER_FILE) -> list[FileSpec]:
     """Cut each split's shards, in order, into files of at most ``rows_per_file`` planned programs (at least one
     shard each); splits in their plan order."""
     specs: list[FileSpec] = []
@@ -85,22 +86,20 @@ def file_specs(shards: dict[str, Sequence[ShardSpec]], rows_per_file: int = ROWS
     return specs
 
 
-def plan_files(config: dict[str, Any], rows_per_file: int) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:
+def plan_files(cfg: BuildConfig, rows_per_file: int) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:
     """Plan a synthetic build and cut it into files.
 
     Returns:
         ``{"plan": <the plan's JSON summary>, "files": [FileSpec, ...]}``, and the kept programs' row ids and
         MinHash signatures (the near-twin count's input: the driver passes them on without fetching them).
     """
-    from warp_ir_dataset import WarpIRConfig  # noqa: PLC0415 - the builder's config, checked as it checks it
-
-    cfg = WarpIRConfig(**config)
+    assert cfg.families is not None  # BuildConfig fills in the default families
     plan = make_plan(cfg.seed, cfg.num_samples, load_templates(), cfg.families, cfg.split_ratios, cfg.shard_size,
                      workers=cfg.plan_workers, twin_threshold=cfg.twin_threshold, fuzzy_dedup=cfg.fuzzy_dedup)
     return {"plan": plan.to_json(), "files": file_specs(plan.shards, rows_per_file)}, (plan.kept_ids, plan.signatures)
 
 
-def _trusted(marker: Any, identity: str) -> bool:
+def _trusted(marker: Any, identity: str) -> TypeGuard[dict[str, Any]]:
     return isinstance(marker, dict) and marker.get("version") == MARKER_VERSION and \
         marker.get("identity") == identity and isinstance(marker.get("bytes"), int) and \
         isinstance(marker.get("sha256"), str) and isinstance(marker.get("counts"), dict) and \
@@ -160,7 +159,7 @@ def near_twins_of_files(work: str, files: dict[str, list[str]], known: tuple[np.
     """The near-twin report of the rows of ``files`` (paths on ``work``'s file system, split -> in order), as
     :func:`warp_ir.stats.diversity` gives it for a local folder: signatures from the plan (``known``) when every
     row is there, else computed from the rows' sources."""
-    from generator.planning import similarity  # noqa: PLC0415
+    from generator.planning import minhash, similarity  # noqa: PLC0415
 
     fs, _ = open_store(work)
     ordered = sorted(files.items(), key=lambda kv: split_rank(kv[0]))
@@ -179,5 +178,5 @@ def near_twins_of_files(work: str, files: dict[str, list[str]], known: tuple[np.
     matrix = signatures_for_ids(np.array([int(i, 16) for i in ids], dtype=np.uint64), known)
     if matrix is None:
         splits, sources = column("python_source")
-        matrix = similarity.signatures(sources)
-    return similarity.near_twins(matrix, splits, similarity.DEFAULT_THRESHOLD).to_json()
+        matrix = minhash.signatures(sources)
+    return similarity.near_twins(matrix, splits, similarity.DEFAULT_TWIN_THRESHOLD).to_json()

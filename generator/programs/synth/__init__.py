@@ -2,7 +2,7 @@
 
 Instead of rendering templates, :func:`synthesize` builds a well-typed program from Warp's own
 type rules: every builtin call is an overload Warp resolves (:mod:`generator.programs.synth.registry`,
-from :func:`extraction._warp.builtin_signatures`), arguments are generated for their exact types
+from :func:`extraction.signatures.builtin_signatures`), arguments are generated for their exact types
 (:mod:`generator.programs.synth.expressions`), statements and bounded control flow keep Warp's typing
 rules (:mod:`generator.programs.synth.statements`), and :mod:`generator.programs.synth.program` assembles helpers
 and one kernel. Modules:

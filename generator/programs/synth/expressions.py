@@ -9,7 +9,7 @@ bounds...
 
 from __future__ import annotations
 
-from extraction._warp import BuiltinSignature
+from extraction.signatures import BuiltinSignature
 from generator.programs.synth.registry import BINARY_OPERATORS, PYTHON_CASTS, UNARY_OPERATORS, registry
 from generator.programs.synth.scope import ArrayArg, Context, Helper
 from generator.programs.synth.types import SCALAR_TYPES, composite, info, literal, offset_literal, py, scalar_literal
@@ -89,7 +89,8 @@ def special(ctx: Context, form: str, type_name: str, depth: int) -> str:
         vec = composite("vec", t.scalar, t.shape[0])
         return f"wp.{form}({', '.join(expr(ctx, vec, depth - 1) for _ in range(t.shape[0]))})"
     if form == "len":
-        return f"len({rng.choice([v for v in ctx.variables() if info(v.type).kind in ('vec', 'mat', 'quat', 'transform')]).name})"
+        composites = [v for v in ctx.variables() if info(v.type).kind in ("vec", "mat", "quat", "transform")]
+        return f"len({rng.choice(composites).name})"
     if form == "len_array":
         return f"len({rng.choice(ctx.arrays).name})"
     if form == "sample_cdf":

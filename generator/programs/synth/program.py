@@ -10,9 +10,9 @@ from generator.programs.rng import TemplateRng
 from generator.programs.synth.expressions import array_index, expr, helper_call
 from generator.programs.synth.resources import arg_decl, make_resources
 from generator.programs.synth.resources import statement as resource_statement
-from generator.programs.synth.tiles import statement as tile_statement
 from generator.programs.synth.scope import ArrayArg, Context, Helper
 from generator.programs.synth.statements import Emitter, block, declare
+from generator.programs.synth.tiles import statement as tile_statement
 from generator.programs.synth.types import FLOAT_TYPES, INT_TYPES, composite, info, py
 
 _HELPER_NAMES = (
@@ -144,7 +144,8 @@ def synthesize(rng: random.Random, complexity: int) -> tuple[str, dict[str, Any]
     ctx.tids = tids
     for name, t in scalars:
         ctx.declare(name, t, mutable=False)
-    args = [arg_decl(r) for r in ctx.resources] + [_array_decl(ctx, a) for a in inputs] + [f"{n}: {py(t) if t != 'int32' else 'int'}" for n, t in scalars]
+    args = ([arg_decl(r) for r in ctx.resources] + [_array_decl(ctx, a) for a in inputs]
+            + [f"{n}: {py(t) if t != 'int32' else 'int'}" for n, t in scalars])
     args.append(_array_decl(ctx, out))
     kernel_name = ctx.names.kernel_name()
     em.line("@wp.kernel")

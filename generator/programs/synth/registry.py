@@ -1,6 +1,6 @@
 """Warp's builtin overloads, as the synthesizer uses them: indexed by return type.
 
-The data comes from :func:`extraction._warp.builtin_signatures` (Warp's own type rules on a fixed
+The data comes from :func:`extraction.signatures.builtin_signatures` (Warp's own type rules on a fixed
 set of value types); this module only decides which of them the synthesizer may call and how
 an operator builtin is written (``a + b`` for ``add``).
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from extraction._warp import BuiltinSignature, builtin_signatures
+from extraction.signatures import BuiltinSignature, builtin_signatures
 from generator.programs.synth.types import info
 
 # Builtins written as Python operators (``wp.add(a, b)`` is also valid and used now and then).

@@ -212,7 +212,8 @@ def _mesh_ray_test(ctx: Context, em: Emitter, mesh: str, depth: int) -> None:
         declare(ctx, em, "bool", _call(ctx, "mesh_query_ray_anyhit", f"{mesh}, {origin}, {direction}, {max_t}{root}"),
                 name=ctx.names.pick(("blocked", "occluded", "shadowed")))
     else:
-        declare(ctx, em, "int32", _call(ctx, "mesh_query_ray_count_intersections", f"{mesh}, {origin}, {direction}{root}"),
+        declare(ctx, em, "int32",
+                _call(ctx, "mesh_query_ray_count_intersections", f"{mesh}, {origin}, {direction}{root}"),
                 name=ctx.names.pick(("crossings", "n_cross")))
 
 
@@ -221,7 +222,8 @@ def _mesh_overlap(ctx: Context, em: Emitter, mesh: str, depth: int, body: Body |
     center, r = _point(ctx, em, depth), _radius(ctx)
     query = ctx.names.pick(("query", "overlaps", "face_query"))
     if rng.random() < 0.5:
-        em.line(f"{query} = {_call(ctx, 'mesh_query_aabb', f'{mesh}, {center} - wp.vec3f({r}), {center} + wp.vec3f({r})')}")
+        bounds = f"{mesh}, {center} - wp.vec3f({r}), {center} + wp.vec3f({r})"
+        em.line(f"{query} = {_call(ctx, 'mesh_query_aabb', bounds)}")
     else:
         em.line(f"{query} = {_call(ctx, 'mesh_query_sphere', f'{mesh}, {center}, {r}')}")
     face = ctx.names.pick(("face", "tri", "face_index"))
@@ -229,7 +231,8 @@ def _mesh_overlap(ctx: Context, em: Emitter, mesh: str, depth: int, body: Body |
     count, acc = _counter(ctx, em)
     next_fn = rng.choice(("mesh_query_aabb_next", "mesh_query_next"))
     per_item = [f"{count} += 1",
-                f"{acc} += wp.dot({_call(ctx, 'mesh_eval_face_normal', f'{mesh}, {face}')}, {center})", *_cap(ctx, count)]
+                f"{acc} += wp.dot({_call(ctx, 'mesh_eval_face_normal', f'{mesh}, {face}')}, {center})",
+                *_cap(ctx, count)]
     _loop(ctx, em, f"while {_call(ctx, next_fn, f'{query}, {face}')}:", face, per_item, body)
 
 

@@ -1,7 +1,7 @@
 """The value types the synthesizer writes, how they are spelled in Python, and their literals.
 
 Type names are Warp's (``float32``, ``vec3f``, ``mat33d``, ``quatf``, ``transformf``,
-``spatial_vectorf``...), the same names :func:`extraction._warp.builtin_signatures` uses.
+``spatial_vectorf``...), the same names :func:`extraction.signatures.builtin_signatures` uses.
 """
 
 from __future__ import annotations
@@ -110,13 +110,15 @@ def scalar_literal(rng: random.Random | None, scalar: str, lo: float = 0.1, hi: 
     change inside a dynamic loop, so declarations ask for ``bare=False``. ``rng`` is only drawn
     from when ``value`` is not given.
     """
+    if value is None or (scalar == "bool" and not value):
+        if rng is None:
+            raise ValueError(f"scalar_literal: no value given for {scalar} and no rng to draw one")
+        value = rng.choice(("True", "False")) if scalar == "bool" else number(rng, scalar, lo, hi)
     if scalar == "bool":
-        text = value or rng.choice(("True", "False"))
-        return text if bare else f"bool({text})"
-    text = value if value is not None else number(rng, scalar, lo, hi)
+        return value if bare else f"bool({value})"
     if bare and scalar in ("int32", "float32"):
-        return text
-    return f"wp.{scalar}({text})"
+        return value
+    return f"wp.{scalar}({value})"
 
 
 def literal(rng: random.Random, name: str, bare: bool = True) -> str:

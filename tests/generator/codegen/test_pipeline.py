@@ -56,8 +56,8 @@ def test_shard_refuses_changed_templates():
 
     import pytest
 
-    from generator.planning.plan import make_plan
     from generator.codegen.shard import TemplatesChanged, shard_programs
+    from generator.planning.plan import make_plan
 
     plan = make_plan(0, 4, load_templates(), ["arithmetic"], {"train": 1.0}, 4)
     (shard,) = plan.shards["train"]
@@ -73,7 +73,8 @@ def test_plan_does_not_depend_on_workers():
     one = make_plan(5, 300, ts, fams, ratios, 40, workers=1)
     two = make_plan(5, 300, ts, fams, ratios, 40, workers=2)
     for split in ratios:  # same programs in the same order; every split cut into 2k shards of equal size
-        assert [i for sh in one.shards[split] for i in sh.indices] == [i for sh in two.shards[split] for i in sh.indices]
+        order = [i for sh in one.shards[split] for i in sh.indices]
+        assert order == [i for sh in two.shards[split] for i in sh.indices]
         sizes = [len(sh.indices) for sh in two.shards[split]]
         assert len(sizes) >= 2 and len(sizes) % 2 == 0 and max(sizes) - min(sizes) < len(sizes), sizes
         assert max(sizes) <= 40
@@ -88,8 +89,8 @@ def test_shard_rows_do_not_depend_on_a_packages_global_warp_config():
     """warp-simdata sets wp.config.enable_backward = False when imported: the synthetic rows must not follow it."""
     import warp as wp
 
-    from generator.planning.plan import ShardSpec
     from generator.codegen.shard import compile_shard
+    from generator.planning.plan import ShardSpec
     from generator.programs.templates import default_families
 
     shard = ShardSpec("train", 0, 4, (0, 1, 2, 3), tuple(sorted(default_families())))

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pytest
 
 from extraction import rows_table
-from generator.planning.plan import make_plan
 from generator.codegen.resume import load_shard, save_shard, shard_identity
 from generator.codegen.shard import compile_shard
+from generator.planning.plan import make_plan
 from generator.programs.templates import load_templates
 
 TARGETS = ("cpu", "cuda")

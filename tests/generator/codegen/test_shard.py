@@ -12,13 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from generator.planning.plan import ShardSpec
 from generator.codegen.shard import ChildFailed, TemplatesChanged, _compile_here, compile_shard, run_in_child
+from generator.planning.plan import ShardSpec
 from generator.programs.templates import default_families
 
 # top-level code that says where it ran (and what it could see of the environment)
@@ -153,8 +152,10 @@ def test_a_program_that_ends_its_process_fails_the_build_in_one_line(tmp_path):
     (root / "quits" / "now.py.j2").write_text(QUITS_TEMPLATE)
     proc = subprocess.run([sys.executable, "-m", "warp_ir.cli", "build", "--out", str(tmp_path / "out"),
                            "--families", "quits", "--num-samples", "2"], capture_output=True, text=True, timeout=300,
-                          check=False, env={**os.environ, "WARP_IR_TEMPLATES": str(root)})
+                          check=False, env={**os.environ, "WARP_IR_TEMPLATES": str(root), "TMPDIR": str(tmp_path)})
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("warp-ir: error:")]
     assert errors == ["warp-ir: error: the process compiling shard train-00000 exited with status 0 without handing "
                       "back its result"], proc.stderr
+    (log,) = tmp_path.glob("warp-ir-crash-*.log")  # not a mistake of the user's: the traceback is kept, and named
+    assert f"warp-ir: the full traceback is in {log}" in proc.stderr and "ChildFailed: " in log.read_text()

@@ -11,21 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator.planning.similarity import (
-    BIN_LABELS,
+from generator.planning.minhash import (
     NUM_PERM,
     SHINGLE,
-    closest,
     datasketch_signature,
-    near_twins,
     shingle_hashes,
     signature,
     signature_of_normalized,
     signatures,
 )
 from generator.planning.shingles import normalize
+from generator.planning.similarity import BIN_LABELS, closest, near_twins
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 SAXPY = '''import warp as wp
 
@@ -183,7 +181,7 @@ def test_empty_and_bad_input():
 
 
 def test_signature_is_the_same_in_another_process():
-    code = ("import json, sys; from generator.planning.similarity import signature; "
+    code = ("import json, sys; from generator.planning.minhash import signature; "
             "print(json.dumps(signature(sys.stdin.read()).tolist()))")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}  # str hashes differ from this process's
     proc = subprocess.run([sys.executable, "-c", code], input=SAXPY, capture_output=True, text=True, cwd=ROOT,

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from generator.planning import twins as twins_module
+from generator.planning.minhash import NUM_PERM, signature
 from generator.planning.plan import make_plan
-from generator.programs.sampler import sample_program
-from generator.planning.similarity import NUM_PERM, near_twins, signature
-from generator.programs.templates import load_templates
+from generator.planning.similarity import near_twins
 from generator.planning.twins import TwinIndex
+from generator.programs.sampler import sample_program
+from generator.programs.templates import load_templates
 
 RATIOS = {"train": 0.5, "validation": 0.25, "test": 0.25}
 

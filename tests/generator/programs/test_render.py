@@ -36,7 +36,8 @@ def {{ rng.kernel_name() }}({{ rng.name("scalar") }}: wp.array(dtype=float)):
 HOSTILE = {
     "globals": "{% set _ = lipsum.__globals__['os'].system('touch MARKER') %}",
     "private": "{% set _ = rng._rng.__class__.__init__.__globals__['os'].system('touch MARKER') %}",
-    "mro": "{{ ().__class__.__base__.__subclasses__() }}{% set _ = cycler.__init__.__globals__.os.system('touch MARKER') %}",
+    "mro": "{{ ().__class__.__base__.__subclasses__() }}"
+           "{% set _ = cycler.__init__.__globals__.os.system('touch MARKER') %}",
 }
 
 

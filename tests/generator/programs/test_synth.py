@@ -44,14 +44,14 @@ def compiled():
         source, params = _source(f"test:{n}", complexity)
         try:
             rec = compile_program(_program(source, params, complexity, n), ("cpu", "cuda"))
-        except Exception as exc:  # noqa: BLE001 - a rejection is a measurement here
+        except Exception as exc:  # a rejection is a measurement here
             rec = reason_of(exc)
         out.append((source, params, rec))
     return out
 
 
 def test_registry_is_plain_data_resolved_by_warp():
-    from extraction._warp import SIGNATURE_TYPES, builtin_signatures
+    from extraction.signatures import SIGNATURE_TYPES, builtin_signatures
 
     sigs = builtin_signatures()
     assert builtin_signatures() is sigs  # cached
@@ -192,8 +192,7 @@ def test_programs_with_resources_and_tiles_run_on_cpu():
 def test_arrays_stay_small_enough_for_the_run_validator():
     """An array of another rank than the launch gets (max launch side)**ndim elements from the validator."""
     from extraction.inputs import LAUNCH_SHAPES
-    from generator.programs.synth.program import synthesize
-    from generator.programs.synth.program import MAX_ARRAY_ELEMENTS
+    from generator.programs.synth.program import MAX_ARRAY_ELEMENTS, synthesize
 
     for n in range(200):
         _, params = synthesize(random.Random(f"ranks:{n}"), 1 + n % 4)
@@ -248,7 +247,8 @@ def test_tile_idioms_and_index_volumes_reach_the_generated_code():
 
 
 def test_loop_counts_of_builtins_are_small_literals():
-    """``curlnoise``'s octaves is a loop count: a computed ``uint32`` (``wp.uint32(1) - wp.uint32(3)``) ran for hours."""
+    """``curlnoise``'s octaves is a loop count: a computed ``uint32`` (``wp.uint32(1) - wp.uint32(3)``) ran for
+    hours."""
     import ast
 
     from generator.programs.synth.program import synthesize

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from extraction._warp import INTERNAL_PACKAGE as SRC
-from generator.real.mine import launch_block_dims, mine_real
+from extraction.warp_objects import INTERNAL_PACKAGE as SRC
+from generator.real.groups import launch_block_dims
+from generator.real.mine import mine_real
 from generator.real.sources import PACKAGES, enumerate_modules, package_root, runs_at_import
 
 SPH = "warp.examples.core.example_sph"
@@ -94,7 +95,8 @@ def test_enumeration_excludes_tests_and_guards_scripts():
     import ast
 
     guarded = ast.parse("import warp as wp\n@wp.kernel\ndef k():\n    pass\nif __name__ == '__main__':\n    run()\n")
-    unguarded = ast.parse("import warp as wp\nwp.set_module_options({})\nX = wp.constant(1)\nfor d in wp.get_devices():\n    pass\n")
+    unguarded = ast.parse("import warp as wp\nwp.set_module_options({})\nX = wp.constant(1)\n"
+                          "for d in wp.get_devices():\n    pass\n")
     assert not runs_at_import(guarded) and runs_at_import(unguarded)
     assert not runs_at_import(ast.parse("import warp as wp\nwp.init()\nN = 3\n"))
 

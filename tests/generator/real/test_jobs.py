@@ -54,3 +54,42 @@ def test_what_a_package_started_is_killed_when_its_mining_ends(forker_site, tmp_
     assert mined.report["status"] == "mined" and mined.table.num_rows == 2, json.dumps(mined.report)
     pids = [int(p) for p in pid_file.read_text().split()]
     assert pids and all(gone(pid, within_s=2.0) for pid in pids)
+
+
+def test_mining_shows_each_package_done(monkeypatch, tmp_path):
+    """Packages mined of those asked, the last one's status and rows, and a last line (plain: not a terminal)."""
+    import logging
+    import re
+
+    import pyarrow as pa
+
+    import common.progress as progress_module
+    import generator.real.jobs as jobs_module
+    from generator.real.jobs import Mined, mine_all
+
+    def fake_mine(job, folder, timeout_s, memory_mb, stop):
+        rows = {"pkg-a": 3, "pkg-b": 0}[job.package]
+        table = pa.table({"n": list(range(rows))}) if rows else None
+        return Mined(job.package, table, {"status": "mined" if rows else "failed: the child exited"}, {})
+
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    monkeypatch.setattr(jobs_module, "mine_isolated", fake_mine)
+    monkeypatch.setattr(jobs_module, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(progress_module, "_bars_allowed", False)
+    log, handler = logging.getLogger(progress_module.LOGGER), Collect()
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        mined = mine_all([MineJob("pkg-a", ("cpu",)), MineJob("pkg-b", ("cpu",))], tmp_path)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    assert [m.package for m in mined] == ["pkg-a", "pkg-b"]
+    assert any(re.fullmatch(r"mining: 1 of 2 packages \(50%, \d+\.\d s\); pkg-a mined, 3 rows", ln) for ln in lines)
+    assert re.fullmatch(r"mined 2 of 2 packages in \d+\.\d s \(pkg-b failed, 0 rows\)", lines[-1]), lines

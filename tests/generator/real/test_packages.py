@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from generator.real.jobs import MineJob, mine_isolated
 from generator.real.config import check_real_settings, held_out_packages, plan_real, real_jobs, real_table
+from generator.real.jobs import MineJob, mine_isolated
 from generator.real.packages import PackageError, canonical, package_info, resolve_packages, warp_dependents
 
 TARGETS = ("cpu",)

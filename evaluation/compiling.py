@@ -1,0 +1,63 @@
+"""Compiling the scorer's modules: a compiler call in a child with limits, a failing batch bisected, and Warp's
+headers precompiled once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+from extraction import _warp, native
+from extraction.isolate import Crashed, run_isolated
+from extraction.loader import loaded_source
+from extraction.warp_objects import module_of
+
+logger = logging.getLogger(__name__)
+
+COMPILE_TIMEOUT_S = 600.0  # one compiler call on a batch
+MEMORY_MB = 4096  # what a child may allocate beyond what it inherits
+
+
+def compile_isolated(sources: Sequence[str], target: str, path: str, pch_dir: str | None) -> str | None:
+    """:func:`extraction.native.compile_sources` in a child with a time and memory limit (a source may hang Clang)."""
+    result = run_isolated([None], lambda _: native.compile_sources(sources, target, path, pch_dir),
+                          timeout_s=COMPILE_TIMEOUT_S, memory_mb=2 * MEMORY_MB)[0]
+    return f"compiler {result.reason}" if isinstance(result, Crashed) else result
+
+
+def compile_units(units: Sequence[Any], target: str, path: str, pch_dir: str | None) -> dict[int, str]:
+    """Compile ``units`` into one binary at ``path`` (+ extension); the broken ones, by index, with why."""
+    def attempt(batch: Sequence[Any]) -> str | None:
+        return compile_isolated([u.source for u in batch], target, path, pch_dir)
+
+    error = attempt(units)
+    if error is None:
+        return {}
+    # a broken module is found alone (bisection), so its message's line numbers are its own; the path is ours
+    neutral = f"module.{'cpp' if target == 'cpu' else 'cu'}"
+    broken = {i: message.replace(path, neutral) for i, message in native.find_broken(units, attempt, error).items()}
+    good = [u for i, u in enumerate(units) if i not in broken]
+    if good and attempt(good) is not None:  # cannot happen unless the compiler is flaky
+        broken.update({i: "compile failed in its batch" for i, u in enumerate(units) if u in good})
+    return broken
+
+
+_WARM = """import warp as wp
+
+
+@wp.kernel
+def warm(a: wp.array(dtype=float)):
+    a[wp.tid()] = 1.0
+"""
+
+
+def warm_headers(pch_dir: str) -> None:
+    """Precompile Warp's CPU headers into ``pch_dir`` (once, before workers share the folder)."""
+    _warp.init_quiet()
+    with tempfile.TemporaryDirectory(prefix="warp-ir-pch-") as tmp, loaded_source(_WARM, "warp_ir_eval_warm") as mod:
+        source = _warp.codegen_module(module_of(mod.warm), "cpu").source
+        result = compile_isolated([source], "cpu", os.path.join(tmp, "warm.cpp"), pch_dir)
+    if result is not None:
+        logger.warning("precompiling Warp's headers failed (%s): compiles will be slower", result)

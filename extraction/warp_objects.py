@@ -1,0 +1,95 @@
+"""Warp's kernel, function, struct and module objects, read through their attributes.
+
+What a kernel was defined from, its overloads, arguments and module; the kernels of a Python module or of
+a Warp module. These read attributes of Warp's objects and never import ``warp._src`` (that stays in
+:mod:`extraction._warp`, which also says whether an object is a kernel at all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import warp as wp
+
+from extraction._warp import is_kernel
+
+# Where Warp keeps its implementation: library kernels are defined in modules under it
+# (e.g. ``warp._src.sparse``) and registered under public Warp module names (``warp.sparse``).
+INTERNAL_PACKAGE = "warp._src"
+
+
+def module_of(kernel: Any) -> Any:
+    """Return the Warp module (``warp._src.context.Module``) a kernel belongs to."""
+    return kernel.module
+
+
+def kernel_enable_backward(kernel: Any, module: Any) -> bool:
+    """Whether Warp generates a backward (adjoint) kernel for this kernel."""
+    options = module.resolve_options(wp.config) | kernel.options
+    return bool(options.get("enable_backward", True))
+
+
+def kernel_python_function(kernel: Any) -> Any:
+    """The Python function a kernel was defined from."""
+    return kernel.func
+
+
+def function_python_object(func: Any) -> Any:
+    """The Python function behind a ``@wp.func`` (``None`` for builtins)."""
+    return func.func
+
+
+def struct_python_class(struct: Any) -> Any:
+    """The Python class behind a ``@wp.struct``."""
+    return struct.cls
+
+
+def is_generic_kernel(kernel: Any) -> bool:
+    """Whether a kernel has generic (``typing.Any``) arguments and needs overloads."""
+    return bool(getattr(kernel, "is_generic", False))
+
+
+def kernel_overloads(kernel: Any) -> list[Any]:
+    """Concrete overloads that exist for a generic kernel."""
+    return list(getattr(kernel, "overloads", {}).values())
+
+
+def kernels_in(py_module: Any) -> Iterator[Any]:
+    """Yield the kernels defined at module level in a Python module, in definition order."""
+    seen: set[int] = set()
+    for obj in vars(py_module).values():
+        if is_kernel(obj) and id(obj) not in seen and getattr(obj.func, "__module__", None) == py_module.__name__:
+            seen.add(id(obj))
+            yield obj
+
+
+def module_kernels(module: Any) -> list[Any]:
+    """The kernels registered in a Warp module (the latest object per key: what its codegen builds)."""
+    return list(module.kernels.values())
+
+
+def warp_module_name(kernel: Any) -> str:
+    """Name of the Warp module a kernel is built in (e.g. ``warp.fem.geometry.hexmesh``)."""
+    return kernel.module.name
+
+
+def kernel_arg_types(kernel: Any) -> list[tuple[str, Any]]:
+    """``(name, Warp type object)`` for every argument of a kernel (for building launch inputs)."""
+    return [(arg.label, arg.type) for arg in kernel.adj.args]
+
+
+__all__ = [
+    "INTERNAL_PACKAGE",
+    "function_python_object",
+    "is_generic_kernel",
+    "kernel_arg_types",
+    "kernel_enable_backward",
+    "kernel_overloads",
+    "kernel_python_function",
+    "kernels_in",
+    "module_kernels",
+    "module_of",
+    "struct_python_class",
+    "warp_module_name",
+]
