@@ -15,6 +15,7 @@ os.environ["HF_DATASETS_CACHE"] = str(_TMP / "hf" / "datasets")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["WARP_IR_TEST_TMP"] = str(_TMP)
 os.environ["WARP_CACHE_PATH"] = str(_TMP / "warp-cache")  # child processes (extract) use it too
+os.environ["WARP_IR_CACHE_DIR"] = str(_TMP / "warp-ir-cache")  # generator.programs.envcache: never the user's
 
 import warp as wp  # noqa: E402  (after the environment above)
 

@@ -49,6 +49,7 @@ from typing import Any
 import yaml
 
 from common.errors import WarpIRError
+from generator.programs import envcache
 
 TEMPLATES_DIR = Path(os.environ.get("WARP_IR_TEMPLATES") or Path(__file__).resolve().parents[2] / "templates")
 SYNTH_DIR = Path(__file__).resolve().parent / "synth"
@@ -90,8 +91,14 @@ class Template:
     error: str = field(default="", hash=False, compare=False)
 
 
-def parse_template(path: Path, root: Path = TEMPLATES_DIR) -> Template:
+def parse_template(path: Path, root: Path = TEMPLATES_DIR, headers: dict[str, Any] | None = None) -> Template:
     """Parse one template file's header.
+
+    Args:
+        path: The template file.
+        root: The template folder (names are relative to it).
+        headers: Parsed YAML headers by the SHA-256 of their text (:func:`load_templates` keeps them in the
+            environment's cache, :mod:`generator.programs.envcache`): used when there, added to when parsed.
 
     Raises:
         TemplateError: The header is missing, is not valid YAML, or lacks ``family``.
@@ -100,10 +107,15 @@ def parse_template(path: Path, root: Path = TEMPLATES_DIR) -> Template:
     match = _HEADER_RE.match(text)
     if match is None:
         raise TemplateError(f"{path}: no '{{#- warp-ir ... -#}}' header at the top")
-    try:
-        header = yaml.safe_load(match["yaml"]) or {}
-    except yaml.YAMLError as exc:
-        raise TemplateError(f"{path}: bad YAML header: {exc}".splitlines()[0]) from exc
+    digest = hashlib.sha256(match["yaml"].encode()).hexdigest()
+    header = headers.get(digest) if headers is not None else None
+    if header is None:
+        try:
+            header = yaml.safe_load(match["yaml"]) or {}
+        except yaml.YAMLError as exc:
+            raise TemplateError(f"{path}: bad YAML header: {exc}".splitlines()[0]) from exc
+        if headers is not None and isinstance(header, dict):
+            headers[digest] = header
     if not isinstance(header, dict) or not header.get("family"):
         raise TemplateError(f"{path}: header must declare 'family'")
     complexity = tuple(int(c) for c in header.get("complexity", [1]))
@@ -145,7 +157,24 @@ def load_templates(root: Path = TEMPLATES_DIR) -> tuple[Template, ...]:
     A template that fails to parse is kept as a broken one (see the module docstring).
     """
     paths = sorted(root.rglob("*.py.j2"), key=lambda p: p.relative_to(root).as_posix())
-    return (*(_load(p, root) for p in paths), _synthesized())
+    # the YAML headers, parsed once per environment (pure-Python YAML: about 60 ms for the shipped templates)
+    key = {"yaml": yaml.__version__, "code": envcache.file_digest(Path(__file__))}
+    cached = envcache.load("template-headers", key, _valid_headers) or {}
+    headers = dict(cached)
+    templates = (*(_load(p, root, headers) for p in paths), _synthesized())
+    in_use = {digest: headers[digest] for digest in map(_header_digest, templates) if digest in headers}
+    if in_use.keys() != cached.keys():  # new headers parsed, or headers no longer used: written again
+        envcache.store("template-headers", key, in_use)
+    return templates
+
+
+def _header_digest(template: Template) -> str:
+    match = _HEADER_RE.match(template.source)
+    return hashlib.sha256(match["yaml"].encode()).hexdigest() if match else ""
+
+
+def _valid_headers(data: Any) -> bool:
+    return isinstance(data, dict) and all(isinstance(k, str) and isinstance(v, dict) for k, v in data.items())
 
 
 def _synthesized() -> Template:
@@ -155,12 +184,13 @@ def _synthesized() -> Template:
                     builtins=(), params={}, source=code, meta={"synthesizer": "kernel"})
 
 
-def _load(path: Path, root: Path) -> Template:
+def _load(path: Path, root: Path, headers: dict[str, Any] | None = None) -> Template:
     try:
-        return parse_template(path, root)
+        return parse_template(path, root, headers)
     except (TemplateError, OSError, UnicodeDecodeError) as exc:
         rel = path.relative_to(root)
-        reason = str(exc).removeprefix(f"{path}: ") if isinstance(exc, TemplateError) else f"{type(exc).__name__}: {exc}"
+        reason = (str(exc).removeprefix(f"{path}: ") if isinstance(exc, TemplateError)
+                  else f"{type(exc).__name__}: {exc}")
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:

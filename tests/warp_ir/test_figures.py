@@ -97,3 +97,21 @@ def test_similarity_figure_marks_the_twin_threshold(pyplot):
     assert x == pytest.approx(bars["0.85–0.9"]) and line.get_label() == "near-twin threshold (0.875)"
     heights = {label: patch.get_height() for label, patch in zip(bars, ax.patches, strict=True)}
     assert heights == {label: DIVERSITY["max_similarity_histogram"].get(label, 0) for label in bars}
+
+
+@pytest.mark.parametrize("how", ["no fork", "child fails"])
+def test_figures_drawn_here_when_the_forked_process_cannot(tmp_path: Path, monkeypatch, how):
+    """The slowest figure is drawn in a forked process; where none starts, or it dies, the same bytes are drawn
+    here."""
+    from warp_ir import figures
+
+    parallel = write_figures(STATS, tmp_path / "a", DIVERSITY)
+    if how == "no fork":
+        monkeypatch.setattr(figures, "_start", lambda work: None)
+    else:
+        real = figures._start
+        monkeypatch.setattr(figures, "_start", lambda work: real(lambda: __import__("os")._exit(3)))
+    serial = write_figures(STATS, tmp_path / "b", DIVERSITY)
+    assert serial == parallel == figure_names("synthetic")
+    for rel in parallel.values():
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()

@@ -103,3 +103,19 @@ def test_same_rows_from_two_warp_installs(tmp_path):
             assert all(absolute_path(text or "") is None for text in a.column(column).to_pylist())
     # the rows do hold Warp's own Python-defined functions, written relative to the installation
     assert any("// warp/_src/" in (text or "") for t in first for text in t.column("cpp_forward").to_pylist())
+
+
+def test_absolute_path_prefilter_changes_no_answer():
+    """absolute_path scans for a file suffix first: every text the full pattern matches has one."""
+    import re
+
+    from generator.codegen import rowstats
+
+    texts = [
+        "/usr/lib/python3/foo.py", "x /a/b/c.h y", "C:\\Users\\me\\x.cpp", "a/b/c.py", "/a/b/c.pyi", "//a/b/c.cu\n",
+             "http://x/y/z.so", "/a/b/c.pyx.", "wp.cos(x)", "// warp/_src/math.py:0", "/a/b/c.cc", "/a/b/lib.dylib",
+             "/a/b/c.hpp", "/a/b/c.cuh", "D:/x/y.dll", "/a/b/c.pyc", "/a/b/c.cpython-311.so", "/a/b/.c"]
+    full = re.compile(rowstats._ABSOLUTE_PATH_RE.pattern)
+    for text in texts:
+        m = full.search(text)
+        assert rowstats.absolute_path(text) == (m.group(0) if m else None), text

@@ -7,11 +7,17 @@ an operator builtin is written (``a + b`` for ``add``).
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from functools import cache
+from pathlib import Path
+from typing import Any
 
+from extraction import user_builtin_names, warp_version
 from extraction.signatures import BuiltinSignature, builtin_signatures
+from generator.programs import envcache
 from generator.programs.synth.types import info
 
 # Builtins written as Python operators (``wp.add(a, b)`` is also valid and used now and then).
@@ -104,11 +110,11 @@ def usable(sig: BuiltinSignature) -> bool:
 
 @cache
 def registry() -> Registry:
-    """The registry, built once per process from Warp's builtin table (about half a second)."""
+    """The registry, built once per process from Warp's builtin signatures (:func:`signatures`)."""
     by_return: dict[str, list[BuiltinSignature]] = {}
     by_name: dict[str, list[BuiltinSignature]] = {}
     multi = []
-    for sig in builtin_signatures():
+    for sig in signatures():
         by_name.setdefault(sig.name, []).append(sig)
         if len(sig.return_types) == 1:
             by_return.setdefault(sig.return_types[0], []).append(sig)
@@ -116,3 +122,35 @@ def registry() -> Registry:
             multi.append(sig)
     return Registry(by_return={k: tuple(v) for k, v in by_return.items()}, multi=tuple(multi),
                     by_name={k: tuple(v) for k, v in by_name.items()})
+
+
+def signatures() -> tuple[BuiltinSignature, ...]:
+    """:func:`extraction.signatures.builtin_signatures`, computed once per environment (about 0.6 s) and kept in
+    :mod:`generator.programs.envcache`, keyed by Warp's version, location and builtin names and by the code that
+    computes them."""
+    import warp  # noqa: PLC0415 - already imported by extraction
+
+    code = Path(sys.modules[builtin_signatures.__module__].__file__ or "")
+    names = hashlib.sha256("\n".join(user_builtin_names()).encode()).hexdigest()[:16]
+    key = {"warp": warp_version(), "warp_path": str(Path(warp.__file__).resolve().parent), "builtins": names,
+           "code": envcache.file_digest(code)}
+    rows = envcache.cached("builtin-signatures", key, _signature_rows, _valid_rows)
+    return tuple(BuiltinSignature(name, tuple(arg_names), tuple(arg_types), tuple(returns), differentiable, optional,
+                                  dtype_param)
+                 for name, arg_names, arg_types, returns, differentiable, optional, dtype_param in rows)
+
+
+def _signature_rows() -> list[list[Any]]:
+    """:func:`builtin_signatures` as JSON rows (one list of the fields per signature)."""
+    return [[list(v) if isinstance(v, tuple) else v for v in astuple(sig)] for sig in builtin_signatures()]
+
+
+def _valid_rows(rows: Any) -> bool:
+    """Whether ``rows`` (from the cache) are signatures as :func:`signatures` stores them."""
+    def strings(v: Any) -> bool:
+        return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+    return isinstance(rows, list) and all(
+        isinstance(r, list) and len(r) == 7 and isinstance(r[0], str) and strings(r[1]) and strings(r[2])
+        and strings(r[3]) and bool(r[3]) and isinstance(r[4], bool) and type(r[5]) is int and isinstance(r[6], bool)
+        for r in rows)
