@@ -61,14 +61,14 @@ class Registry:
         found = _RETURNING.get(key)
         if found is None:
             ok = set(allowed)
-            found = []
+            matching: list[BuiltinSignature] = []
             for sig in self.by_return.get(type_name, ()):
                 is_op = sig.name in BINARY_OPERATORS or sig.name in UNARY_OPERATORS
                 if operators is not None and is_op != operators:
                     continue
                 if all(a in ok for a in sig.arg_types) and usable(sig):
-                    found.append(sig)
-            found = tuple(found)
+                    matching.append(sig)
+            found = tuple(matching)
             if len(_RETURNING) < 100_000:
                 _RETURNING[key] = found
         return list(found)
