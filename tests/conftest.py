@@ -87,3 +87,30 @@ def site(tmp_path_factory):
         yield site
     for name in [m for m in sys.modules if m.startswith("wirt_")]:
         del sys.modules[name]
+
+
+@pytest.fixture()
+def progress_lines(monkeypatch):
+    """Collect the progress logger's INFO lines (as ``warp-ir`` shows them); call with ``bars`` to allow tqdm bars."""
+    import logging
+
+    import common.progress as progress_module
+
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    log, handler = logging.getLogger(progress_module.LOGGER), Collect()
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+    def collect(bars: bool) -> list[str]:
+        monkeypatch.setattr(progress_module, "_bars_allowed", bars)
+        return lines
+
+    yield collect
+    log.removeHandler(handler)
+    log.setLevel(level)

@@ -21,22 +21,9 @@ class Terminal(io.StringIO):
 
 
 @pytest.fixture()
-def shown(monkeypatch):
+def shown(monkeypatch, progress_lines):
     """The progress logger's INFO lines, collected (as ``warp-ir`` shows them), with bars allowed."""
-    lines: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
-
-    log, handler = logging.getLogger(LOGGER), Collect()
-    level = log.level
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    monkeypatch.setattr(progress_module, "_bars_allowed", True)
-    yield lines
-    log.removeHandler(handler)
-    log.setLevel(level)
+    return progress_lines(True)
 
 
 def test_not_a_terminal_gets_plain_lines_with_counts(shown):

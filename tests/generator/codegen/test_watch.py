@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 
 import datasets
 import pytest
 
-import common.progress as progress_module
 import generator.codegen.watch as watch_module
-from common.progress import LOGGER
 from generator.codegen.watch import watch_shards
 
 
 @pytest.fixture()
-def shown(monkeypatch):
+def shown(monkeypatch, progress_lines):
     """The progress logger's INFO lines, collected, in plain lines (not a terminal)."""
-    lines: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
-
-    log, handler = logging.getLogger(LOGGER), Collect()
-    level = log.level
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    monkeypatch.setattr(progress_module, "_bars_allowed", False)
     monkeypatch.setattr(watch_module, "POLL_S", 0.01)
-    yield lines
-    log.removeHandler(handler)
-    log.setLevel(level)
+    return progress_lines(False)
 
 
 def counts(rows: int, rejected: dict[str, int]) -> str:
