@@ -27,7 +27,7 @@ from common.atomic import write_json_atomic
 from extraction import FEATURES
 from generator.codegen.pipeline import Counts
 from generator.codegen.rowstats import ROW_STATS, RowStats, builtin_name_set, merge_counts, merge_row_stats
-from generator.codegen.shard import run_shard
+from generator.codegen.shard import run_shards
 from generator.config import BuildConfig
 from generator.planning.plan import PLAN_SIGNATURES, make_plan, read_signatures, write_signatures
 from generator.programs.templates import load_templates
@@ -158,8 +158,8 @@ class WarpIR(datasets.ArrowBasedBuilder):
         names = builtin_name_set() if cfg.stats_dir else set()
         # keys as datasets' packaged builders give them: the shard's index in this job's list (a worker gets a slice
         # of the split's shards), then the table's; an empty shard yields nothing
-        for i, shard in enumerate(shards):
-            table = run_shard(shard, cfg.targets, cfg.validate, cfg.stats_dir, resume)
+        # the next shard compiles while this one's rows are counted and written
+        for i, (shard, table) in enumerate(run_shards(shards, cfg.targets, cfg.validate, cfg.stats_dir, resume)):
             if cfg.stats_dir:  # the card's statistics, gathered here while the rows stream past
                 stats = RowStats()
                 stats.add_table(shard.split, table, names)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from common.errors import first_line
+from common.forked import write_all
 from extraction.environ import drop_secrets_from_process
 
 logger = logging.getLogger(__name__)
@@ -36,13 +37,6 @@ class Crashed:
 
     def __repr__(self) -> str:
         return f"Crashed({self.reason!r})"
-
-
-def write_all(fd: int, data: bytes | memoryview) -> None:
-    """Write every byte of ``data`` to ``fd`` (a pipe takes a large write in parts)."""
-    view = memoryview(data).cast("B")
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _send(fd: int, obj: Any) -> None:

@@ -100,15 +100,15 @@ def test_an_empty_first_shard(tmp_path, monkeypatch):
     processes too."""
     import warp_ir_dataset
 
-    real_run_shard = warp_ir_dataset.run_shard
+    real_run_shards = warp_ir_dataset.run_shards
     first = train_shards(plan_workers=2)[0]
 
-    def run_shard(shard, *args, **kwargs):
-        table = real_run_shard(shard, *args, **kwargs)
-        return table.slice(0, 0) if shard.name == first.name else table
+    def run_shards(shards, *args, **kwargs):
+        for shard, table in real_run_shards(shards, *args, **kwargs):
+            yield shard, (table.slice(0, 0) if shard.name == first.name else table)
 
     whole = prepared(tmp_path, "whole", None, plan_workers=2).as_dataset()["train"]["id"]
-    monkeypatch.setattr(warp_ir_dataset, "run_shard", run_shard)
+    monkeypatch.setattr(warp_ir_dataset, "run_shards", run_shards)
     for num_proc in (None, 2):
         ds = prepared(tmp_path, f"p{num_proc}", num_proc, plan_workers=2).as_dataset()
         assert ds["train"]["id"] == whole[len(first.indices):]  # the first shard's rows, and only they, are gone

@@ -20,9 +20,17 @@ from generator.planning.similarity import DEFAULT_TWIN_THRESHOLD
 from generator.programs.templates import default_families
 from generator.version import BUILDER_VERSION
 from warp_ir.card import write_card
-from warp_ir.figures import write_figures
+from warp_ir.figures import start_figures
 from warp_ir.produced import Produced
-from warp_ir.stats import BUILD_INFO, builtin_groups, builtin_name_set
+from warp_ir.stats import (
+    BUILD_INFO,
+    CONFIG_PREFIX,
+    builtin_groups,
+    builtin_name_set,
+    in_real,
+    record_for_card,
+    split_files,
+)
 from warp_ir.tokens import tokenizer_name
 from warp_ir.views import ViewOptions
 
@@ -60,6 +68,10 @@ class BuildInfo:
     diversity: dict[str, Any] | None = None  # near-twins among the rows (none without rows)
     tokens: dict[str, Any] | None = None  # token counts (with a tokenizer)
     views: dict[str, Any] | None = None  # the chat views written (with --views)
+    # the statistics the card shows, so that a build of the other configuration need not read these rows again
+    summary: dict[str, Any] | None = None
+    # real: program key (generator.planning.shingles.program_key) -> kernel, for the card's overlap check
+    program_keys: dict[str, str] | None = None
 
     @classmethod
     def of(cls, produced: Produced, command: str, files: list[str], figures: dict[str, str],
@@ -108,13 +120,49 @@ def record_build(staged: Path, produced: Produced, command: str, data_files: lis
     """
     name = produced.config.name
     stats = produced.row_stats.summary(name, builtin_name_set(), {}, list(produced.files), builtin_groups())
-    figures = write_figures(stats, staged, produced.diversity)
+    drawing = start_figures(stats, staged, produced.diversity)  # drawn while the record and the card are written
+    figures = drawing.names
     record = BuildInfo.of(produced, command, [*data_files, *(extra_files or []), *figures.values()], figures,
                           extras or {})
-    stats["build"] = record.to_json()
-    write_json_atomic(staged / BUILD_INFO, {**previous, name: stats["build"]})
-    write_card(staged, {name: stats}, card_folders)
+    record.summary = {key: value for key, value in stats.items() if key != "build"}
+    if name == "real":
+        record.program_keys = dict(sorted(produced.row_stats.programs.items()))
+    entry = record.to_json()
+    stats["build"] = record_for_card(entry)
+    write_json_atomic(staged / BUILD_INFO, {**previous, name: entry})
+    known = {name: stats, **recorded_stats(previous, name)}
+    write_card(staged, known, card_folders, real_overlap(produced, previous, card_folders))
+    drawing.wait()
     return record, stats
+
+
+def recorded_stats(previous: dict[str, Any], built: str) -> dict[str, dict[str, Any]]:
+    """The statistics of the configurations other than ``built``, as their records hold them (those whose record
+    predates ``summary`` are left out: the card computes theirs from the rows)."""
+    out = {}
+    for name, entry in previous.items():
+        if name != built and isinstance(entry, dict) and isinstance(entry.get("summary"), dict):
+            out[name] = {**entry["summary"], "build": record_for_card(entry)}
+    return out
+
+
+def real_overlap(produced: Produced, previous: dict[str, Any],
+                 card_folders: dict[str, Path] | None) -> list[str] | None:
+    """The real kernels whose normalised program is also a synthetic one, from what the builds recorded.
+
+    A synthetic build compares its own programs (gathered while its rows streamed past) with the real
+    record's program keys. A real build has no such record of the synthetic programs (a key per row of a
+    configuration that may hold millions): ``None``, and the card reads the synthetic programs once.
+    """
+    if card_folders is None:
+        return []
+    if produced.config.name == "real":
+        return None if split_files(card_folders["synthetic"], CONFIG_PREFIX["synthetic"]) else []
+    if not split_files(card_folders["real"], CONFIG_PREFIX["real"]):
+        return []
+    real = (previous.get("real") or {}).get("program_keys")
+    return in_real(real, produced.row_stats.programs) if isinstance(real, dict) else None
+
 
 
 def config_summary(cfg: Any) -> dict[str, Any]:

@@ -34,22 +34,27 @@ def _card_template() -> Path:
     raise FileNotFoundError("dataset_card.md not found (reinstall warp-ir-dataset)")
 
 
-def write_card(dest: Path, known: dict[str, dict[str, Any]], folders: dict[str, Path] | None = None) -> None:
+def write_card(dest: Path, known: dict[str, dict[str, Any]], folders: dict[str, Path] | None = None,
+               overlap: list[str] | None = None) -> None:
     """Render ``dest/README.md`` from the statistics of every configuration present.
 
     Args:
         dest: Where the card goes (a build's staging folder).
-        known: Statistics already computed, by config name (the others are computed here).
+        known: Statistics already computed or recorded, by config name (those of a configuration present in
+            ``folders`` but missing here are computed from its rows: a folder built before records kept them).
         folders: Config name -> the folder holding its files (the staging folder for the configuration being
             built, the output folder for the others); ``None``: the configurations of ``known`` alone, without
             split sizes or an example row (a build written to an object store).
+        overlap: The real kernels whose normalised program also appears among the synthetic ones (``None``:
+            read from the rows of both).
     """
     if folders is None:
         (dest / CARD).write_text(render_card(known, []), encoding="utf-8")
         return
-    stats = {name: known.get(name) or compute_stats(folders[name], name)
-             for name in CONFIG_PREFIX if split_files(folders[name], CONFIG_PREFIX[name])}
-    overlap = real_in_synthetic(folders["synthetic"], folders["real"])
+    present = [name for name in CONFIG_PREFIX if split_files(folders[name], CONFIG_PREFIX[name])]
+    stats = {name: known.get(name) or compute_stats(folders[name], name) for name in present}
+    if overlap is None:
+        overlap = real_in_synthetic(folders["synthetic"], folders["real"])
     # the card reads split sizes and an example row: each configuration's files from dest (what this
     # build staged) if it holds them, else from its folder
     searched = list(dict.fromkeys([dest, folders["synthetic"], folders["real"]]))

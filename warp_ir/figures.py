@@ -9,15 +9,11 @@ that draw them (tested: drawing twice gives identical files).
 
 from __future__ import annotations
 
-import gc
-import json
 import logging
-import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common.forked import Child, ChildFailed, start_child
 from generator.codegen.rowstats import CODE_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -25,8 +21,9 @@ logger = logging.getLogger(__name__)
 FIGURES_DIR = "figures"  # beside README.md in the dataset folder
 _DPI = 100
 _TEMPLATE_COLOR, _SYNTH_COLOR, _OTHER_COLOR = "#4C72B0", "#DD8452", "#BBBBBB"
-# Drawn in a forked process while this one draws the others: the slowest figure (about 60% of the time)
-_FORKED = ("lengths",)
+# Each group is drawn in a forked process of its own (the lengths figure is about half the work), while this one
+# writes the record and the card
+_GROUPS = (("lengths",), ("families", "coverage", "similarity"))
 
 
 def figure_names(config: str) -> dict[str, str]:
@@ -35,32 +32,95 @@ def figure_names(config: str) -> dict[str, str]:
 
 
 def write_figures(stats: dict[str, Any], dest: Path, diversity: dict[str, Any] | None = None) -> dict[str, str]:
-    """Draw the card's figures for one configuration into ``dest/figures/``.
-
-    Args:
-        stats: The configuration's statistics (:meth:`warp_ir.stats.RowStats.summary`).
-        dest: The (staged) dataset folder.
-        diversity: :func:`warp_ir.stats.diversity` output (the similarity figure needs it).
+    """Draw the card's figures for one configuration into ``dest/figures/`` (see :func:`start_figures`).
 
     Returns:
         Figure key -> path relative to ``dest``, for each figure written (``families``, ``lengths``,
         ``coverage``, ``similarity``).
     """
-    names = figure_names(stats["config"])
+    return start_figures(stats, dest, diversity).wait()
+
+
+def start_figures(stats: dict[str, Any], dest: Path, diversity: dict[str, Any] | None = None) -> DrawingFigures:
+    """Start drawing the card's figures for one configuration into ``dest/figures/``, in forked processes.
+
+    What the caller does next (write the record and the card, which name the figures) overlaps the
+    drawing; :meth:`DrawingFigures.wait` waits for it (and draws here what a process failed to draw).
+
+    Args:
+        stats: The configuration's statistics (:meth:`warp_ir.stats.RowStats.summary`).
+        dest: The (staged) dataset folder.
+        diversity: :func:`warp_ir.stats.diversity` output (the similarity figure needs it).
+    """
+    names = {key: path for key, path in figure_names(stats["config"]).items() if _has_data(key, stats, diversity)}
     (dest / FIGURES_DIR).mkdir(parents=True, exist_ok=True)
     _pyplot()  # imported here, so that a forked process has it
+    groups = [[k for k in names if k in group] for group in _GROUPS]
+    drawing = DrawingFigures(names, stats, dest, diversity)
+    for keys in filter(None, groups):
+        drawing.start(keys)
+    return drawing
 
-    def draw(keys: list[str]) -> list[str]:
-        return [key for key in keys if _write_figure(key, stats, diversity, dest / names[key])]
 
-    forked = [k for k in names if k in _FORKED]
-    child = _start(lambda: draw(forked)) if forked else None
-    done = set(draw([k for k in names if k not in _FORKED]))
-    got = _finish(child) if child is not None else None
-    done |= set(got if got is not None else draw(forked))  # a child that failed: drawn here instead
-    written = {key: names[key] for key in names if key in done}
-    logger.info("figures: %s", ", ".join(written.values()))
-    return written
+class DrawingFigures:
+    """Figures being drawn (:func:`start_figures`).
+
+    Attributes:
+        names: Figure key -> path relative to the dataset folder, for each figure being drawn.
+    """
+
+    def __init__(self, names: dict[str, str], stats: dict[str, Any], dest: Path,
+                 diversity: dict[str, Any] | None) -> None:
+        self.names, self.stats, self.dest, self.diversity = names, stats, dest, diversity
+        self.children: list[tuple[list[str], Child | None]] = []
+
+    def start(self, keys: list[str]) -> None:
+        """Start drawing ``keys`` in a forked process (or leave them to :meth:`wait` where none starts)."""
+
+        def work() -> tuple[dict[str, Any], None]:
+            return {"drawn": self.draw(keys)}, None
+
+        try:
+            self.children.append((keys, start_child(work, f"drawing the figures {', '.join(keys)}")))
+        except OSError:  # no process to be had: drawn here, when waited for
+            self.children.append((keys, None))
+
+    def draw(self, keys: list[str]) -> list[str]:
+        """Draw ``keys`` in this process; the keys drawn."""
+        return [key for key in keys if _write_figure(key, self.stats, self.diversity, self.dest / self.names[key])]
+
+    def wait(self) -> dict[str, str]:
+        """Wait for every figure; figure key -> path relative to the dataset folder.
+
+        Raises:
+            RuntimeError: A figure announced in :attr:`names` was not drawn.
+        """
+        done: set[str] = set()
+        for keys, child in self.children:
+            got = None
+            if child is not None:
+                try:
+                    drawn = child.result()[0].get("drawn")
+                    got = [str(k) for k in drawn] if isinstance(drawn, list) else None
+                except ChildFailed as exc:
+                    logger.info("figures drawn here instead: %s", exc)
+            done |= set(got if got is not None else self.draw(keys))  # a process that failed: drawn here instead
+        self.children.clear()
+        if done != set(self.names):
+            raise RuntimeError(f"figures announced but not drawn: {sorted(set(self.names) - done)}")
+        logger.info("figures: %s", ", ".join(self.names.values()))
+        return dict(self.names)
+
+
+def _has_data(key: str, stats: dict[str, Any], diversity: dict[str, Any] | None) -> bool:
+    """Whether figure ``key`` has the statistics it needs (each drawer draws nothing without them)."""
+    if key == "families":
+        return bool(stats.get("families"))
+    if key == "lengths":
+        return any(c in (stats.get("line_histograms") or {}) for c in CODE_COLUMNS)
+    if key == "coverage":
+        return bool((stats.get("builtin_coverage") or {}).get("by_group"))
+    return bool(diversity)
 
 
 def _write_figure(key: str, stats: dict[str, Any], diversity: dict[str, Any] | None, path: Path) -> bool:
@@ -71,49 +131,6 @@ def _write_figure(key: str, stats: dict[str, Any], diversity: dict[str, Any] | N
     fig.savefig(path, dpi=_DPI, format="png", metadata={"Software": None})
     _pyplot().close(fig)
     return True
-
-
-def _start(work: Callable[[], list[str]]) -> tuple[int, int] | None:
-    """Run ``work`` in a forked process; ``(pid, read end of its pipe)``, or ``None`` where it cannot fork."""
-    sys.stdout.flush()  # buffered output would be written twice otherwise
-    sys.stderr.flush()
-    read_fd, write_fd = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_fd)
-        os.close(write_fd)
-        return None
-    if pid == 0:  # the child: writes its answer (JSON) and exits, never returning into the caller's code
-        code = 1
-        try:
-            os.close(read_fd)
-            gc.freeze()  # what it inherited is not walked by its collections (nor its pages copied)
-            os.write(write_fd, json.dumps(work()).encode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    return pid, read_fd
-
-
-def _finish(child: tuple[int, int] | None) -> list[str] | None:
-    """What a process :func:`_start` started answered, once it has exited; ``None`` when it failed."""
-    if child is None:
-        return None
-    pid, read_fd = child
-    chunks = []
-    try:
-        while chunk := os.read(read_fd, 65536):
-            chunks.append(chunk)
-    finally:
-        os.close(read_fd)
-        _, status = os.waitpid(pid, 0)
-    try:
-        answer = json.loads(b"".join(chunks)) if os.waitstatus_to_exitcode(status) == 0 else None
-    except ValueError:
-        answer = None
-    return [str(k) for k in answer] if isinstance(answer, list) else None
 
 
 def draw_figure(key: str, stats: dict[str, Any], diversity: dict[str, Any] | None = None) -> Any:

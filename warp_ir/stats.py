@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,15 @@ def iter_rows(paths: list[Path], columns: list[str], batch_size: int = 512) -> I
             yield from rows
 
 
+# what a configuration's record holds for the builds of the other configurations, not for its own card
+RECORD_ONLY = ("summary", "program_keys")
+
+
+def record_for_card(entry: dict[str, Any]) -> dict[str, Any]:
+    """A configuration's ``build_info.json`` entry as its card shows it (without :data:`RECORD_ONLY`)."""
+    return {key: value for key, value in entry.items() if key not in RECORD_ONLY}
+
+
 def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[str] | None = None) -> dict[str, Any]:
     """Statistics of one configuration of the dataset written under ``folder``, read from its Parquet files.
 
@@ -113,7 +122,7 @@ def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[s
     files = split_files(folder, CONFIG_PREFIX[config])
     if not files:
         raise StatsError(f"no Parquet files under {folder / CONFIG_PREFIX[config]}")
-    info = build_info(folder).get(config, {})  # before the long pass over the rows: a broken file fails fast
+    info = record_for_card(build_info(folder).get(config, {}))  # before the long pass: a broken file fails fast
     names = set(builtin_names) if builtin_names is not None else builtin_name_set()
     stats = files_row_stats(files, names)
     return stats.summary(config, names, info, list(files), builtin_groups() if builtin_names is None else None)
@@ -132,22 +141,23 @@ def files_row_stats(files: dict[str, list[Path]], names: set[str]) -> RowStats:
     return stats
 
 
-def normalized_hashes(folder: Path, config: str) -> Iterator[tuple[str, str]]:
-    """``(normalised hash, kernel name)`` of every program of one configuration, a file at a time."""
-    from generator.planning.shingles import normalized_hash  # noqa: PLC0415
+def program_keys(folder: Path, config: str) -> Iterator[tuple[str, str]]:
+    """``(program key, kernel name)`` of every program of one configuration, read a file at a time."""
+    from generator.planning.shingles import program_key  # noqa: PLC0415
 
     for paths in split_files(folder, CONFIG_PREFIX[config]).values():
         for path in paths:
             with _reading(path):
                 rows = pq.read_table(path, columns=["python_source", "kernel_name"]).to_pylist()
             for row in rows:
-                yield normalized_hash(row["python_source"]), row["kernel_name"]
+                yield program_key(row["python_source"] or ""), row["kernel_name"]
 
 
 def real_in_synthetic(synthetic_folder: Path, real_folder: Path | None = None) -> list[str]:
-    """Kernels of the ``real`` configuration whose normalised program also appears in ``synthetic``.
+    """Kernels of the ``real`` configuration whose normalised program also appears in ``synthetic``, read from
+    the rows (a build takes them from what it recorded instead: :func:`warp_ir.build_record.real_overlap`).
 
-    Only the real programs' hashes are held (a few thousand); the synthetic ones stream past.
+    Only the real programs' keys are held (a few thousand); the synthetic ones stream past.
 
     Args:
         synthetic_folder: Folder holding ``data/``.
@@ -156,8 +166,13 @@ def real_in_synthetic(synthetic_folder: Path, real_folder: Path | None = None) -
     real_folder = real_folder or synthetic_folder
     if not split_files(synthetic_folder, "data") or not split_files(real_folder, "real"):
         return []
-    real = dict(normalized_hashes(real_folder, "real"))
-    return sorted({real[h] for h, _ in normalized_hashes(synthetic_folder, "synthetic") if h in real})
+    real = dict(program_keys(real_folder, "real"))
+    return in_real(real, (key for key, _ in program_keys(synthetic_folder, "synthetic")))
+
+
+def in_real(real: dict[str, str], synthetic: Iterable[str]) -> list[str]:
+    """The kernels of ``real`` (program key -> kernel) whose key is among the ``synthetic`` keys, sorted."""
+    return sorted({real[key] for key in synthetic if key in real})
 
 
 def diversity(folder: Path, config: str = "synthetic", threshold: float | None = None,

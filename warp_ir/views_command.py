@@ -7,7 +7,7 @@ from typing import Any
 
 from common.atomic import write_json_atomic
 from generator.codegen.rowstats import CONFIG_PREFIX
-from warp_ir.build_record import view_options
+from warp_ir.build_record import recorded_stats, view_options
 from warp_ir.card import write_card
 from warp_ir.lock import FolderLock
 from warp_ir.outdir import (
@@ -61,10 +61,10 @@ def add_views(folder: Path, views: ViewOptions) -> dict[str, Any]:
         if tok is not None:
             entry["tokens"] = token_lengths(folder, tok, tokenizer_name(views.tokenizer or ""))
         write_json_atomic(staged / BUILD_INFO, info)
-        stats = {name: compute_stats(folder, name) for name in CONFIG_PREFIX
-                 if split_files(folder, CONFIG_PREFIX[name])}
-        for name, st in stats.items():
-            st["build"] = info.get(name, {})
+        stats = recorded_stats(info, built="")  # the statistics as the records hold them
+        for name in CONFIG_PREFIX:  # or, for a record older than that, computed from the rows
+            if name not in stats and split_files(folder, CONFIG_PREFIX[name]):
+                stats[name] = {**compute_stats(folder, name), "build": info.get(name, {})}
         write_card(staged, stats, {name: folder for name in CONFIG_PREFIX})
         commit(folder, "synthetic", overwrite=False, only=VIEWS_DIR + "/")
     return report

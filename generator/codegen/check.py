@@ -2,7 +2,7 @@
 
 Used by ``warp-ir check-templates`` and by template authors while they write one. A checked program
 is imported (its top-level code runs): that happens in a child process forked for each template
-(:func:`generator.codegen.shard.run_in_child`), which hands its report back as JSON.
+(:func:`common.forked.run_in_child`), which hands its report back as JSON.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.forked import ChildFailed, run_in_child
+from extraction.environ import drop_secrets_from_process
 from generator.codegen.pipeline import compile_program, reason_of
-from generator.codegen.shard import ChildFailed, run_in_child
 from generator.programs.render import render
 from generator.programs.sampler import Program
 from generator.programs.templates import Template
@@ -55,7 +56,7 @@ def check_template(template: Template, n: int, seed: int = 0,
     """
     try:
         header, _ = run_in_child(lambda: (_check_here(template, n, seed, targets).to_json(), None),
-                                 f"checking template {template.name}")
+                                 f"checking template {template.name}", first=drop_secrets_from_process)
         return TemplateReport.from_json(header)
     except ChildFailed as exc:
         return TemplateReport(template.name, template.family, failed=n, reasons=Counter({str(exc): n}))

@@ -1,30 +1,33 @@
-"""Finished shards (and mined packages) kept on disk so a killed build resumes: Arrow IPC data, verified before it
-is trusted.
+"""Finished work kept so that a killed build resumes: the one format of every engine, verified before it is trusted.
 
-A shard is saved as two files in its build's resume folder:
+Finished rows (a local build's shard, a mined package, a Ray task's file) are kept as two files:
 
-* ``<split>-<id>.arrow``: its rows, an Arrow IPC file in the dataset's own schema (a data
-  format: reading it runs no code);
-* ``<split>-<id>.json``: its manifest: which shard it is (split, id, seed, a digest of its
-  sample indices, families, templates, targets, validation level), the row count, the data
-  file's size and SHA-256, and the shard's counts.
+* the data: a Parquet file in the dataset's own schema, written by ``datasets``' own writer in row
+  groups of :data:`ROW_GROUP_ROWS` (a data format: reading it runs no code);
+* its manifest (JSON): the format version, what made the rows (``identity``: for a shard its split,
+  id, seed, a digest of its sample indices, families, templates, targets and validation level), the
+  row count, the data file's size and SHA-256, and what the work counted (``counts``, a report).
 
-Both are written through a temporary name and a rename, data first, so a manifest always
-describes a complete data file. :func:`load_shard` trusts a saved shard only when every check
-passes; a missing, truncated, corrupted, foreign (another shard's) or tampered one is logged with
-its path, deleted and compiled again, so the build ends with the same rows as an uninterrupted one.
+Both are written through a temporary name and a rename, data first, so a manifest always describes
+a complete data file. :func:`load_table` trusts saved rows only when every check passes
+(:func:`trusted`, then the size and digest of the data); missing, truncated, corrupted, foreign
+(another shard's) or tampered rows are logged with their path, deleted and made again, so the build
+ends with the same rows as an uninterrupted one. The Ray engine keeps its finished files in the same
+format (:mod:`warp_ir.ray_engine.tasks`), on any file system.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from common.atomic import write_atomic
 from extraction import FEATURES
@@ -32,7 +35,8 @@ from generator.planning.plan import ShardSpec
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 1: Arrow IPC data files (rejected, so made again)
+ROW_GROUP_ROWS = 100  # rows per Parquet row group (~3 MB uncompressed: the Hub's viewer reads them one at a time)
 
 
 def digest(data: bytes | memoryview) -> str:
@@ -55,7 +59,29 @@ def shard_identity(shard: ShardSpec, targets: Sequence[str], validate: str) -> d
 
 
 def _paths(folder: Path, shard: ShardSpec) -> tuple[Path, Path]:
-    return folder / f"{shard.name}.arrow", folder / f"{shard.name}.json"
+    return folder / f"{shard.name}.parquet", folder / f"{shard.name}.json"
+
+
+def parquet_writer(stream: BinaryIO) -> Any:
+    """``datasets``' own Parquet writer (its schema metadata, row groups of :data:`ROW_GROUP_ROWS`) on ``stream``;
+    ``write_table`` each table, then ``finalize(close_stream=False)``."""
+    from datasets.arrow_writer import ParquetWriter  # noqa: PLC0415 - datasets takes a second to import
+
+    return ParquetWriter(features=FEATURES, stream=stream, writer_batch_size=ROW_GROUP_ROWS)
+
+
+def manifest(identity: Any, rows: int, size: int, sha256: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of finished rows: the format version, ``identity``, the row count, the data file's size and
+    SHA-256, and ``extra`` (counts, row statistics, a report)."""
+    return {"version": MANIFEST_VERSION, "identity": identity, "rows": rows, "bytes": size, "sha256": sha256,
+            **extra}
+
+
+def trusted(saved: Any, identity: Any) -> bool:
+    """Whether ``saved`` is a manifest of this format for the work ``identity`` (its data still to be checked)."""
+    return isinstance(saved, dict) and saved.get("version") == MANIFEST_VERSION and \
+        saved.get("identity") == identity and isinstance(saved.get("rows"), int) and \
+        isinstance(saved.get("bytes"), int) and isinstance(saved.get("sha256"), str)
 
 
 def save_table(data_path: Path, manifest_path: Path, identity: dict[str, Any], table: pa.Table,
@@ -63,20 +89,21 @@ def save_table(data_path: Path, manifest_path: Path, identity: dict[str, Any], t
     """Save finished rows and their manifest (data first, each through a rename).
 
     Args:
-        data_path: The rows' Arrow IPC file.
-        manifest_path: The manifest: ``identity``, row count, the data file's size and SHA-256, and ``extra``.
+        data_path: The rows' Parquet file.
+        manifest_path: The manifest (:func:`manifest`).
         identity: What made these rows (a later load must present the same).
         table: The rows, in the dataset's schema.
         extra: More JSON kept in the manifest (counts, a report).
     """
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, table.schema) as writer:
+    sink = io.BytesIO()
+    writer = parquet_writer(sink)
+    if table.num_rows:
         writer.write_table(table)
-    data = memoryview(sink.getvalue())  # no copy: hashed and written from Arrow's own buffer
+    rows, _ = writer.finalize(close_stream=False)
+    data = sink.getbuffer()
     write_atomic(data_path, data)
-    manifest = {"version": MANIFEST_VERSION, "shard": identity, "rows": table.num_rows, "bytes": len(data),
-                "sha256": digest(data), **extra}
-    write_atomic(manifest_path, json.dumps(manifest, sort_keys=True).encode())
+    write_atomic(manifest_path, json.dumps(manifest(identity, rows, len(data), digest(data), extra),
+                                           sort_keys=True).encode())
 
 
 def save_shard(folder: Path, shard: ShardSpec, identity: dict[str, Any], table: pa.Table,
@@ -92,26 +119,24 @@ def _verify(data_path: Path, manifest_path: Path, identity: dict[str, Any]) -> t
         ShardRejected: A check failed.
     """
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        saved = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ShardRejected(f"unreadable manifest ({type(exc).__name__})") from exc
-    if not isinstance(manifest, dict) or manifest.get("version") != MANIFEST_VERSION:
-        raise ShardRejected("not a warp-ir shard manifest")
-    if manifest.get("shard") != identity:
-        raise ShardRejected("the manifest describes another shard")
+    if not trusted(saved, identity):
+        raise ShardRejected("not a warp-ir manifest of this format, or it describes other work")
     try:
         data = data_path.read_bytes()
     except OSError as exc:
         raise ShardRejected(f"data file unreadable ({exc.strerror})") from exc
-    if len(data) != manifest.get("bytes") or digest(data) != manifest.get("sha256"):
+    if len(data) != saved["bytes"] or digest(data) != saved["sha256"]:
         raise ShardRejected("the data file does not match its checksum (truncated, corrupted or replaced)")
     try:
-        table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
+        table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowInvalid, OSError) as exc:
-        raise ShardRejected(f"not an Arrow file ({exc})") from exc
-    if table.schema != FEATURES.arrow_schema or table.num_rows != manifest["rows"]:
+        raise ShardRejected(f"not a Parquet file ({exc})") from exc
+    if not table.schema.equals(FEATURES.arrow_schema, check_metadata=False) or table.num_rows != saved["rows"]:
         raise ShardRejected("its rows do not have the dataset's schema or count")
-    return table, manifest
+    return table.replace_schema_metadata(FEATURES.arrow_schema.metadata), saved
 
 
 def _check_counts(manifest: dict[str, Any], identity: dict[str, Any]) -> dict[str, Any]:

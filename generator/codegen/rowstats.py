@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from extraction import user_builtin_groups, user_builtin_names
 from generator.codegen.pipeline import Counts
+from generator.planning.shingles import program_key
 
 CODE_COLUMNS = ("python_source", "cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward")
 # the columns RowStats.add reads
@@ -136,6 +137,9 @@ class RowStats:
     flags: Counter = field(default_factory=Counter)
     grad_failures: list[GradFailure] = field(default_factory=list)
     absolute_paths: Counter = field(default_factory=Counter)  # code column -> rows holding an absolute path
+    # normalised program (program_key) -> the kernel of its first row: what the card's overlap check between the
+    # configurations needs from the rows
+    programs: dict[str, str] = field(default_factory=dict)
 
     def add(self, split: str, row: dict[str, Any], names: set[str]) -> None:
         """Count one row of ``split`` (``names``: Warp's user-facing builtins)."""
@@ -151,6 +155,7 @@ class RowStats:
                 if absolute_path(text):
                     self.absolute_paths[c] += 1
         self.used.update(builtins_used(row["python_source"], row.get("cpp_forward"), names))
+        self.programs.setdefault(program_key(row["python_source"] or ""), row["kernel_name"])
         v = row.get("validation") or {}
         self.levels[v.get("level", "codegen")] += 1
         for key in ("cpu_compiled", "cuda_compiled", "ran", "grad_ok"):
@@ -180,6 +185,8 @@ class RowStats:
             self.lines[c] += other.lines[c]
             self.chars[c] += other.chars[c]
         self.grad_failures += other.grad_failures[: 100 - len(self.grad_failures)]
+        for key, kernel in other.programs.items():
+            self.programs.setdefault(key, kernel)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form."""
@@ -199,6 +206,7 @@ class RowStats:
         out.chars = {c: array("i", v) for c, v in data["chars"].items()}
         out.grad_failures = data["grad_failures"]
         out.absolute_paths = Counter(data.get("absolute_paths", {}))
+        out.programs = dict(data.get("programs", {}))
         return out
 
     def summary(self, config: str, names: set[str], info: dict[str, Any], splits: list[str] | None = None,

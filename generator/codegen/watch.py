@@ -1,7 +1,7 @@
 """The compilation's progress, seen from the process that waits on it.
 
 The shards are compiled in the ``datasets`` builder's worker processes; each one that finishes leaves its
-count file, ``<split>-<shard>.json``, in the build's statistics folder (:func:`generator.codegen.shard.run_shard`),
+count file, ``<split>-<shard>.json``, in the build's statistics folder (:func:`generator.codegen.shard.run_shards`),
 after ``plan.json`` with the number of programs planned. :func:`watch_shards` reads them as they appear, in a
 thread of the waiting process, and counts programs compiled of those planned (:mod:`common.progress`): nothing
 crosses a process boundary, and nothing is written.

@@ -30,7 +30,7 @@ from generator.planning.shingles import normalize, split_of
 from generator.planning.similarity import DEFAULT_TWIN_THRESHOLD
 from generator.planning.twins import TwinIndex
 from generator.programs.render import RenderError, compile_templates, python_error
-from generator.programs.sampler import sample_program
+from generator.programs.sampler import RENDERED, sample_program
 from generator.programs.templates import Template, load_templates, templates_digest
 
 logger = logging.getLogger(__name__)
@@ -135,10 +135,12 @@ MAX_BATCH = 20_000  # draws held at once (about 1 KB each with their signatures)
 
 
 def draw(seed: int, indices: range, families: tuple[str, ...],
-         templates: Sequence[Template] | None = None) -> list[Draw]:
+         templates: Sequence[Template] | None = None, keep_digest: str = "") -> list[Draw]:
     """Render programs ``indices`` of ``seed``, check they are Python, hash and sign them (no state: safe anywhere).
 
-    A draw that fails to render or renders invalid Python carries ``"family: template: reason"``.
+    A draw that fails to render or renders invalid Python carries ``"family: template: reason"``. With
+    ``keep_digest`` (the digest of ``templates``), the valid programs are kept in
+    :data:`generator.programs.sampler.RENDERED` for the shards' children to reuse.
     """
     templates = templates or _FORKED_TEMPLATES or load_templates()
     out = []
@@ -152,6 +154,8 @@ def draw(seed: int, indices: range, families: tuple[str, ...],
         if invalid:
             out.append(Draw(index, error=f"{program.template.family}: {program.template.name}: {invalid}"[:200]))
             continue
+        if keep_digest:
+            RENDERED.keep(keep_digest, families, seed, program)
         exact = hashlib.sha256(program.source.encode()).digest()[:16]
         normalized = normalize(program.source)
         out.append(Draw(index, exact, hashlib.sha256(normalized.encode()).digest()[:16],
@@ -170,11 +174,12 @@ class _Drawer:
         self.seed, self.families, self.templates, self.workers = seed, families, tuple(templates), workers
         self._pool: multiprocessing.pool.Pool | None = None
         compile_templates(self.templates)
+        self.digest = templates_digest(self.templates)
 
     def draws(self, start: int, count: int) -> list[Draw]:
         """Draws ``start .. start + count - 1``, in order."""
         if self.workers <= 1 or count < MIN_DRAWS_PER_WORKER * self.workers:
-            return draw(self.seed, range(start, start + count), self.families, self.templates)
+            return draw(self.seed, range(start, start + count), self.families, self.templates, self.digest)
         if self._pool is None:
             global _FORKED_TEMPLATES
             _FORKED_TEMPLATES = self.templates
@@ -235,6 +240,7 @@ def make_plan(
     plan = Plan(shards={})
     limit = MAX_DRAWS_PER_SAMPLE * num_samples
     index = 0
+    RENDERED.clear()  # what an earlier plan of this process rendered
     drawer = _Drawer(seed, families, templates, workers)
     started = time.perf_counter()
     progress.info("planning: drawing %s programs from %d %s", f"{num_samples:,}", len(families),

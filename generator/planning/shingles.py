@@ -105,6 +105,12 @@ def normalized_hash(source: str) -> str:
     return hashlib.sha256(normalize(source).encode()).hexdigest()
 
 
+def program_key(source: str) -> str:
+    """16 hex digits of :func:`normalized_hash`: the key under which builds record their programs (the card's
+    check for real programs among the synthetic ones compares these)."""
+    return normalized_hash(source)[:16]
+
+
 def split_of(norm_hash: str, ratios: dict[str, float]) -> str:
     """The split a program belongs to, from its normalised hash and the split ratios (in order).
 

@@ -85,3 +85,36 @@ def sample_program(seed: int, index: int, templates: Sequence[Template], familie
     template = pick_template(templates, families, rng, index)
     rendered = render(template, rng)
     return Program(index=index, template=template, rendered=rendered, module_name=f"warp_ir_{seed}_{index}")
+
+
+class RenderedPrograms:
+    """Programs rendered in this process, kept (up to ``limit_bytes`` of source) for its forked children.
+
+    The plan renders every program it draws; the children that compile the shards, forked from the
+    process that planned, would render the same programs again. They take them from here instead, by
+    ``(templates digest, families, seed, index)``: the same key gives the same bytes by construction.
+    """
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self._programs: dict[tuple[str, tuple[str, ...], int, int], Program] = {}
+        self._bytes = 0
+
+    def clear(self) -> None:
+        """Forget every program (a new plan starts)."""
+        self._programs.clear()
+        self._bytes = 0
+
+    def keep(self, digest: str, families: Sequence[str], seed: int, program: Program) -> None:
+        """Keep ``program`` (rendered with templates of ``digest``) while the limit allows."""
+        if digest and self._bytes + len(program.source) <= self.limit_bytes:
+            self._programs[(digest, tuple(families), seed, program.index)] = program
+            self._bytes += len(program.source)
+
+    def take(self, digest: str, families: Sequence[str], seed: int, index: int) -> Program | None:
+        """The program kept for this key, or ``None``."""
+        return self._programs.get((digest, tuple(families), seed, index)) if digest else None
+
+
+# what this process's plan rendered (64 MiB of source: the first ~20,000 programs of a build)
+RENDERED = RenderedPrograms(64 << 20)

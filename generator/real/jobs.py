@@ -5,7 +5,7 @@ for one package (or for the fem capture, :data:`FEM`), so that a crash, a hang o
 package costs only that package: it is reported with its reason and the build goes on, and
 nothing it imported or allocated is there when the next one is mined.
 
-The child writes the package's rows as an Arrow IPC file beside a manifest (the package's
+The child writes the package's rows as a Parquet file beside a manifest (the package's
 identity: name, version, a digest of its installed files, Warp's and the builder's versions, the
 targets and allowed licenses; the row count, the file's checksum, the mining report) through
 :func:`generator.codegen.resume.save_table`. That pair marks the package finished: a later build with
@@ -100,7 +100,7 @@ class Mined:
 
 def result_paths(folder: Path, package: str) -> tuple[Path, Path, Path]:
     """Where a package's mined rows, their manifest and its child's output are kept in ``folder``."""
-    return folder / f"{package}.arrow", folder / f"{package}.json", folder / f"{package}.log"
+    return folder / f"{package}.parquet", folder / f"{package}.json", folder / f"{package}.log"
 
 
 def _last_line(log: Path) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import datasets
 import pyarrow.parquet as pq
+import pytest
 import warp as wp
 import yaml
 
@@ -164,6 +165,25 @@ def test_real_config_beside_synthetic(small_build, site, tmp_path):
     card = (out / "README.md").read_text()
     assert "## Real configuration" in card and "| wirt-beta | 1.0 | Apache-2.0 | test |" in card
     assert "Not mined: wirt-crash (failed: the child was killed by signal 6)" in card
+
+    # a synthetic build beside it takes the real statistics and program keys from the record: no real row is read
+    from warp_ir import card as card_module
+    from warp_ir import stats as stats_module
+
+    def no_reading(*_args, **_kwargs):
+        raise AssertionError("the rows of the other configuration were read")
+
+    recorded = json.loads((out / "build_info.json").read_text())["real"]
+    assert set(recorded["program_keys"].values()) == {"square", *(r["kernel_name"] for r in real["train"])}
+    assert recorded["summary"]["rows"] == {"train": 2, "test": 1}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(card_module, "compute_stats", no_reading)
+        patch.setattr(stats_module, "program_keys", no_reading)
+        build(out, num_samples=6, seed=3, targets=("cpu",))
+    again = (out / "README.md").read_text()
+    assert again.split("## Real configuration")[1].split("\n## ")[0] == card.split("## Real configuration")[1].split(
+        "\n## ")[0]
+    assert "Real programs that also appear (after normalisation) in the synthetic data: 0." in again
 
 
 def test_synthesized_family_builds_end_to_end(tmp_path):

@@ -121,7 +121,7 @@ def test_what_datasets_wrapped_is_the_line(tmp_path, crash_dir, capsys, monkeypa
     """datasets wraps what a shard raised in a DatasetGenerationError: the line (and the status) is the cause's."""
     from datasets.exceptions import DatasetGenerationError
 
-    from generator.codegen.shard import ChildFailed
+    from common.forked import ChildFailed
     from warp_ir.outdir import OutputError
 
     def wrapped(cause: BaseException) -> DatasetGenerationError:
@@ -193,7 +193,7 @@ MISTAKES = [
     ("generator.real.packages", "PackageError", True),
 ]
 FAILURES = [  # not the user's: exit status 1 and a crash log
-    ("generator.codegen.shard", "ChildFailed"), ("generator.codegen.shard", "TemplatesChanged"),
+    ("common.forked", "ChildFailed"), ("generator.codegen.shard", "TemplatesChanged"),
     ("warp_ir.ray_engine.driver", "RayTaskFailed"),
 ]
 

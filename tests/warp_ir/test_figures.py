@@ -101,16 +101,18 @@ def test_similarity_figure_marks_the_twin_threshold(pyplot):
 
 @pytest.mark.parametrize("how", ["no fork", "child fails"])
 def test_figures_drawn_here_when_the_forked_process_cannot(tmp_path: Path, monkeypatch, how):
-    """The slowest figure is drawn in a forked process; where none starts, or it dies, the same bytes are drawn
-    here."""
+    """The figures are drawn in forked processes; where none starts, or one dies, the same bytes are drawn here."""
     from warp_ir import figures
 
     parallel = write_figures(STATS, tmp_path / "a", DIVERSITY)
-    if how == "no fork":
-        monkeypatch.setattr(figures, "_start", lambda work: None)
-    else:
-        real = figures._start
-        monkeypatch.setattr(figures, "_start", lambda work: real(lambda: __import__("os")._exit(3)))
+    real = figures.start_child
+
+    def start_child(work, what):
+        if how == "no fork":
+            raise OSError("Resource temporarily unavailable")
+        return real(lambda: __import__("os")._exit(3), what)
+
+    monkeypatch.setattr(figures, "start_child", start_child)
     serial = write_figures(STATS, tmp_path / "b", DIVERSITY)
     assert serial == parallel == figure_names("synthetic")
     for rel in parallel.values():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import fsspec
 import pyarrow.parquet as pq
@@ -67,7 +68,7 @@ def _spec(indices=(0, 1, 2)) -> FileSpec:
     return FileSpec("train", 0, 1, (ShardSpec("train", 0, 3, tuple(indices), tuple(sorted(default_families()))),))
 
 
-def test_file_task_writes_marks_and_then_keeps_its_file(memory_url):
+def test_file_task_writes_marks_and_then_keeps_its_file(memory_url, tmp_path):
     fs, root = open_store(memory_url)
     spec = _spec()
     first = write_file(spec, memory_url, "data", spec.identity("b1"), ("cpu",), "codegen")
@@ -79,6 +80,19 @@ def test_file_task_writes_marks_and_then_keeps_its_file(memory_url):
     assert first["row_stats"]["rows"] == {"train": table.num_rows}
     marker = json.loads(fs.cat_file(f"{root}/{DONE}/train-00000-of-00001.parquet.json"))
     assert (marker["bytes"], marker["sha256"]) == file_digest(fs, path)
+    # the one format of finished work: the local engine's resume files have the same manifest and the same bytes
+    from extraction import rows_table
+    from generator.codegen.resume import save_table, trusted
+    from generator.codegen.shard import compile_shard
+
+    assert trusted(marker, spec.identity("b1")) and not trusted(marker, spec.identity("b2"))
+    local = Path(tmp_path)
+    rows, _ = compile_shard(spec.shards[0], ("cpu",))
+    save_table(local / "rows.parquet", local / "rows.json", spec.identity("b1"), rows_table(rows), {})
+    assert (local / "rows.parquet").read_bytes() == fs.cat_file(path)
+    saved = json.loads((local / "rows.json").read_text())
+    assert {k: saved[k] for k in ("version", "identity", "rows", "bytes", "sha256")} == \
+        {k: marker[k] for k in ("version", "identity", "rows", "bytes", "sha256")}
     again = write_file(spec, memory_url, "data", spec.identity("b1"), ("cpu",), "codegen")
     assert again["reused"] and again["sha256"] == first["sha256"]
     # another build's marker (another identity), or a file that no longer matches its marker: written again

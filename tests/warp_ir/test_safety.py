@@ -164,7 +164,7 @@ def test_damaged_foreign_tampered_and_planted_resume_files(reference, tmp_path, 
     out = tmp_path / "out"
     build(out, keep_cache=True, **ARGS)
     shards = next((out / ".warp-ir-cache" / "shards").iterdir())
-    train = sorted(shards.glob("train-*.arrow"))
+    train = sorted(shards.glob("train-*.parquet"))
     assert len(train) >= 4
     train[0].write_bytes(train[0].read_bytes()[:1000])  # truncated
     train[1].write_bytes(b"garbage" * 50)  # garbage
@@ -173,7 +173,7 @@ def test_damaged_foreign_tampered_and_planted_resume_files(reference, tmp_path, 
     marker = tmp_path / "code-ran"
     planted = f"cos\nsystem\n(S'touch {marker}'\ntR.".encode()  # a pickle that runs a command when loaded
     (shards / "train-00003.pkl").write_bytes(planted)
-    (shards / "train-00003.arrow").write_bytes(planted)
+    (shards / "train-00003.parquet").write_bytes(planted)
     with caplog.at_level(logging.WARNING, logger="generator.codegen.resume"):
         build(out, keep_cache=True, **ARGS)
     for damaged in train:

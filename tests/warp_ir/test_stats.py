@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from warp_ir.stats import StatsError, build_info, compute_stats, normalized_hashes
+from warp_ir.stats import StatsError, build_info, compute_stats, program_keys
 
 N_ROWS = 2000
 ROW_GROUP = 500
@@ -77,7 +77,7 @@ def run_stats(folder: Path) -> subprocess.CompletedProcess:
 def test_sound_folder(folder):
     stats = compute_stats(folder, builtin_names=["sin", "cos"])
     assert stats["rows"] == {"train": N_ROWS} and stats["builtin_coverage"]["covered"] == 1  # sin, not cos
-    assert {name for _, name in normalized_hashes(folder, "synthetic")} <= {f"k{i}" for i in range(N_ROWS)}
+    assert {name for _, name in program_keys(folder, "synthetic")} <= {f"k{i}" for i in range(N_ROWS)}
 
 
 @pytest.mark.parametrize("breakage", ["truncated", "garbage", "page_header"])
@@ -94,7 +94,7 @@ def test_unreadable_parquet(folder, breakage):
     message = str(err.value)
     assert message.startswith(f"cannot read {path}: ") and "\n" not in message
     with pytest.raises(StatsError, match="cannot read"):
-        list(normalized_hashes(folder, "synthetic"))
+        list(program_keys(folder, "synthetic"))
 
 
 @pytest.mark.parametrize("content, reason", [
@@ -213,3 +213,31 @@ def test_diversity_reuses_the_plans_signatures(small_build):
     assert twinned["max_similarity_histogram"]["1.0"] == computed["max_similarity_histogram"]["1.0"] + 2
     # a row they lack: every signature is computed from the sources again
     assert diversity(out, known=(plan.kept_ids[1:], planted[1:])) == computed
+
+
+def test_the_overlap_comes_from_the_recorded_keys(tmp_path):
+    from generator.codegen.rowstats import RowStats
+    from generator.config import BuildConfig
+    from warp_ir.build_record import real_overlap, recorded_stats
+    from warp_ir.produced import Produced
+    from warp_ir.stats import in_real
+
+    assert in_real({"a": "k1", "b": "k2"}, ["b", "c", "b"]) == ["k2"]
+    for name in ("data", "real"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "train-00000-of-00001.parquet").write_bytes(b"")  # present (never read here)
+    folders = {"synthetic": tmp_path, "real": tmp_path}
+    stats = RowStats(programs={"b": "synth_b", "c": "synth_c"})
+    synthetic = Produced(config=BuildConfig(), row_stats=stats)
+    previous = {"real": {"program_keys": {"a": "real_a", "b": "real_b"}, "summary": {"rows": {"test": 2}},
+                         "command": "warp-ir build --config real"}}
+    assert real_overlap(synthetic, previous, folders) == ["real_b"]
+    assert real_overlap(synthetic, {"real": {"command": "an older record"}}, folders) is None  # read from the rows
+    assert real_overlap(synthetic, previous, None) == []  # a build to a URL: the card shows one configuration
+    real = Produced(config=BuildConfig(name="real"), row_stats=stats)
+    assert real_overlap(real, previous, folders) is None  # no record of synthetic programs: read from the rows
+    (tmp_path / "data" / "train-00000-of-00001.parquet").unlink()
+    assert real_overlap(real, previous, folders) == []
+    assert recorded_stats(previous, built="synthetic") == {
+        "real": {"rows": {"test": 2}, "build": {"command": "warp-ir build --config real"}}}
+    assert recorded_stats(previous, built="real") == {}

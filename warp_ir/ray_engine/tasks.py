@@ -21,8 +21,9 @@ from typing import Any, TypeGuard
 import numpy as np
 import pyarrow.parquet as pq
 
-from extraction import FEATURES, rows_table
+from extraction import rows_table
 from generator.codegen.pipeline import Counts
+from generator.codegen.resume import manifest, parquet_writer, trusted
 from generator.codegen.rowstats import RowStats, builtin_name_set, split_rank
 from generator.codegen.shard import compile_shard
 from generator.config import BuildConfig
@@ -35,10 +36,8 @@ from warp_ir.writer import hub_name
 logger = logging.getLogger(__name__)
 
 ROWS_PER_FILE = 2_000  # planned programs per file (~22 MB of Parquet at codegen; 1M rows: 500 files)
-ROW_GROUP_ROWS = 100  # rows per Parquet row group (~3 MB uncompressed: the Hub's viewer reads them one at a time)
 MAX_FILE_BYTES = 500 * 10**6  # the Hub's advice for one Parquet file
 DONE = "done"  # folder of the markers of finished files
-MARKER_VERSION = 1
 
 
 class FileTooLarge(ValueError):
@@ -100,9 +99,8 @@ def plan_files(cfg: BuildConfig, rows_per_file: int) -> tuple[dict[str, Any], tu
 
 
 def _trusted(marker: Any, identity: str) -> TypeGuard[dict[str, Any]]:
-    return isinstance(marker, dict) and marker.get("version") == MARKER_VERSION and \
-        marker.get("identity") == identity and isinstance(marker.get("bytes"), int) and \
-        isinstance(marker.get("sha256"), str) and isinstance(marker.get("counts"), dict) and \
+    """A finished file's manifest (:mod:`generator.codegen.resume`'s format), with its counts and statistics."""
+    return trusted(marker, identity) and isinstance(marker.get("counts"), dict) and \
         isinstance(marker.get("row_stats"), dict)
 
 
@@ -132,11 +130,9 @@ def write_file(spec: FileSpec, work: str, prefix: str, identity: str, targets: S
             return {**marker, "reused": True}
         logger.warning("%s does not match its marker: writing it again", path)
     counts, stats, names = Counts(), RowStats(), builtin_name_set()
-    from datasets.arrow_writer import ParquetWriter  # noqa: PLC0415 - datasets' own: same schema metadata, CDC
-
     with tempfile.TemporaryDirectory(prefix="warp-ir-kernels-") as kernels, write_whole(fs, path) as raw:
         sink = HashingWriter(raw)
-        writer = ParquetWriter(features=FEATURES, stream=sink, writer_batch_size=ROW_GROUP_ROWS)
+        writer = parquet_writer(sink)
         for shard in spec.shards:
             rows, shard_counts = compile_shard(shard, targets, validate, kernels)
             counts.merge(Counts.from_json(shard_counts))
@@ -148,9 +144,8 @@ def write_file(spec: FileSpec, work: str, prefix: str, identity: str, targets: S
         if sink.size > MAX_FILE_BYTES:
             raise FileTooLarge(f"{prefix}/{spec.name} came out at {sink.size / 1e6:.0f} MB, above the Hub's "
                                f"{MAX_FILE_BYTES / 1e6:.0f} MB: lower --rows-per-file")
-    marker = {"version": MARKER_VERSION, "identity": identity, "file": f"{prefix}/{spec.name}", "rows": rows_written,
-              "bytes": sink.size, "sha256": sink.sha256.hexdigest(), "counts": counts.to_json(),
-              "row_stats": stats.to_json()}
+    marker = manifest(identity, rows_written, sink.size, sink.sha256.hexdigest(),
+                      {"file": f"{prefix}/{spec.name}", "counts": counts.to_json(), "row_stats": stats.to_json()})
     write_json(fs, marker_path, marker)
     return {**marker, "reused": False}
 

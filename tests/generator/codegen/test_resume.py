@@ -7,10 +7,10 @@ import json
 import logging
 import shutil
 
-import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from extraction import rows_table
+from extraction import FEATURES, rows_table
 from generator.codegen.resume import load_shard, save_shard, shard_identity
 from generator.codegen.shard import compile_shard
 from generator.planning.plan import make_plan
@@ -33,7 +33,7 @@ def shards():
 def saved(tmp_path, shards, i=0):
     shard, rows, counts = shards[i]
     save_shard(tmp_path, shard, shard_identity(shard, TARGETS, "codegen"), rows_table(rows), counts)
-    return shard, tmp_path / f"train-{shard.shard_id:05d}.arrow", tmp_path / f"train-{shard.shard_id:05d}.json"
+    return shard, tmp_path / f"train-{shard.shard_id:05d}.parquet", tmp_path / f"train-{shard.shard_id:05d}.json"
 
 
 def test_saved_shard_round_trips(tmp_path, shards):
@@ -42,9 +42,12 @@ def test_saved_shard_round_trips(tmp_path, shards):
     rows = table.to_pylist()
     assert rows == shards[0][1] and counts == shards[0][2]
     assert any("wp::" in r["cpp_forward"] for r in rows)
-    assert data.read_bytes()[:6] == b"ARROW1"  # a data format, not a pickle
+    assert data.read_bytes()[:4] == data.read_bytes()[-4:] == b"PAR1"  # a data format, not a pickle
     info = json.loads(manifest.read_text())
     assert info["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest() and info["rows"] == len(rows)
+    assert info["version"] == 2 and info["identity"] == shard_identity(shard, TARGETS, "codegen")
+    # the format of the Ray engine's finished files: datasets' Parquet writer, the same schema metadata
+    assert pq.read_schema(data).metadata == FEATURES.arrow_schema.metadata
 
 
 def truncate(data, manifest):
@@ -62,9 +65,7 @@ def flip_byte(data, manifest):
 
 
 def drop_rows_keep_manifest(data, manifest):
-    table = pa.ipc.open_file(pa.BufferReader(data.read_bytes())).read_all().slice(0, 2)
-    with pa.ipc.new_file(str(data), table.schema) as w:
-        w.write_table(table)
+    pq.write_table(pq.read_table(data).slice(0, 2), data)
 
 
 def drop_rows_and_fix_checksum(data, manifest):
@@ -106,7 +107,7 @@ def test_foreign_shard_copied_over_another_is_discarded(tmp_path, shards, caplog
     shutil.copy(manifest0, manifest1)
     with caplog.at_level(logging.WARNING, logger="generator.codegen.resume"):
         assert load_shard(tmp_path, second, shard_identity(second, TARGETS, "codegen")) is None
-    assert "describes another shard" in caplog.text
+    assert "describes other work" in caplog.text
     assert load_shard(tmp_path, first, shard_identity(first, TARGETS, "codegen")) is not None
 
 

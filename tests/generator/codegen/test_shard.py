@@ -8,15 +8,12 @@ Arrow IPC bytes and JSON.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 
-import pyarrow as pa
 import pytest
 
-from generator.codegen.shard import ChildFailed, TemplatesChanged, _compile_here, compile_shard, run_in_child
+from generator.codegen.shard import _compile_here, compile_shard
 from generator.planning.plan import ShardSpec
 from generator.programs.templates import default_families
 
@@ -66,68 +63,35 @@ def test_rows_and_counts_are_those_of_compiling_in_this_process():
     assert len(here[0]) == here[1]["rows"] > 0
 
 
-def table_of(n: int) -> pa.Table:
-    return pa.table({"x": list(range(n))})
-
-
-def test_run_in_child_hands_back_data_and_reports_failures():
-    header, table = run_in_child(lambda: ({"pid": os.getpid()}, table_of(100_000)), "testing")
-    assert header["pid"] != os.getpid() and table.equals(table_of(100_000))
-    assert run_in_child(lambda: ({}, None), "testing") == ({}, None)
-
-    def raises(exc: BaseException):
-        def work():
-            raise exc
-        return work
-
-    with pytest.raises(TemplatesChanged, match="the templates changed"):  # kept as it is: the build says so
-        run_in_child(raises(TemplatesChanged("the templates changed while the build was running")), "testing")
-    with pytest.raises(ChildFailed, match="failed: SystemExit: 3"):  # a program's sys.exit() ends nothing here
-        run_in_child(raises(SystemExit(3)), "testing")
-    with pytest.raises(ChildFailed, match="testing exited with status 7 without handing back its result"):
-        run_in_child(lambda: os._exit(7), "testing")
-    with pytest.raises(ChildFailed, match=r"killed by signal 9 \(SIGKILL\)"):
-        run_in_child(lambda: os.kill(os.getpid(), signal.SIGKILL), "testing")
-
-
-def test_a_process_holding_the_pipe_does_not_hang_the_parent(tmp_path):
-    """A program may start a process of its own, which inherits the child's end of the pipe."""
-    pid_file = tmp_path / "grandchild"
-
-    def work():
-        pid = os.fork()
-        if pid == 0:
-            time.sleep(60)
-            os._exit(0)
-        pid_file.write_text(str(pid))
-        os._exit(0)
-
-    started = time.monotonic()
-    try:
-        with pytest.raises(ChildFailed, match="exited with status 0 without handing back its result"):
-            run_in_child(work, "testing")
-        assert time.monotonic() - started < 20
-    finally:
-        if pid_file.exists():
-            try:
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-
-def test_unreadable_bytes_from_a_child_are_an_error_not_code(tmp_path, monkeypatch):
-    import json
-    from types import SimpleNamespace
-
+def test_the_next_shard_compiles_while_the_rows_before_it_are_used(monkeypatch):
     import generator.codegen.shard as shard_module
 
-    marker = tmp_path / "code-ran"
-    planted = f"cos\nsystem\n(S'touch {marker}'\ntR."  # a pickle that runs a command when loaded
-    # the child (forked after this) sends it where its JSON header goes
-    monkeypatch.setattr(shard_module, "json", SimpleNamespace(dumps=lambda obj: planted, loads=json.loads))
-    with pytest.raises(ChildFailed, match="sent an unreadable result"):
-        run_in_child(lambda: ({}, None), "testing")
-    assert not marker.exists()
+    shards = [ShardSpec("train", k, 4, (3 * k, 3 * k + 1), tuple(sorted(default_families()))) for k in range(3)]
+    events, pids = [], []
+    real_start = shard_module.start_shard
+
+    def start_shard(shard, *args):
+        events.append(f"start {shard.shard_id}")
+        child = real_start(shard, *args)
+        pids.append(child._reader.pid)
+        return child
+
+    monkeypatch.setattr(shard_module, "start_shard", start_shard)
+    got = {}
+    for shard, table in shard_module.run_shards(shards, ("cpu",)):
+        events.append(f"got {shard.shard_id}")
+        got[shard.shard_id] = table.column("id").to_pylist()
+    assert events == ["start 0", "start 1", "got 0", "start 2", "got 1", "got 2"]
+    for shard in shards:  # the same rows as one shard at a time
+        assert got[shard.shard_id] == [row["id"] for row in compile_shard(shard, ("cpu",))[0]]
+
+    events.clear()
+    pids.clear()
+    for _ in shard_module.run_shards(shards, ("cpu",)):
+        break  # a consumer that stops early: the child already started for the next shard is killed and reaped
+    assert events == ["start 0", "start 1"]
+    with pytest.raises(ChildProcessError):  # reaped: no longer this process's child
+        os.waitpid(pids[1], os.WNOHANG)
 
 
 QUITS_TEMPLATE = """{#- warp-ir

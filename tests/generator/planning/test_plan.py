@@ -80,9 +80,9 @@ def test_a_batch_where_every_draw_failed_does_not_stop_the_plan(monkeypatch):
 
     real_draw = plan_module.draw
 
-    def first_batch_fails(seed, indices, families, templates=None):
+    def first_batch_fails(seed, indices, families, templates=None, keep_digest=""):
         return [plan_module.Draw(d.index, error="fam: fam/t: RenderError: boom") if d.index < 256 else d
-                for d in real_draw(seed, indices, families, templates)]
+                for d in real_draw(seed, indices, families, templates, keep_digest)]
 
     monkeypatch.setattr(plan_module, "draw", first_batch_fails)
     ts = load_templates()

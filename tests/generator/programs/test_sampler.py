@@ -49,3 +49,31 @@ def test_rendered_program_is_valid_python():
 
     for t in load_templates():
         ast.parse(render(t, random.Random(3)).source)
+
+
+def test_the_programs_a_plan_rendered_are_taken_as_they_are_and_equal_a_fresh_render():
+    from generator.codegen.pipeline import Counts
+    from generator.codegen.shard import shard_programs
+    from generator.planning.plan import make_plan
+    from generator.programs.sampler import RENDERED, RenderedPrograms
+    from generator.programs.templates import default_families
+
+    ts = load_templates()
+    plan = make_plan(3, 12, ts, default_families(ts), {"train": 1.0}, 12)
+    shard = plan.shards["train"][0]
+    kept = [RENDERED.take(shard.templates_digest, shard.families, shard.seed, i) for i in shard.indices]
+    assert all(kept)  # drawn in this process: kept
+    taken = shard_programs(shard, ts, Counts())
+    assert [p is k for p, k in zip(taken, kept, strict=True)] == [True] * len(kept)
+    fresh = [sample_program(shard.seed, i, ts, shard.families) for i in shard.indices]
+    assert [p.source for p in taken] == [p.source for p in fresh]
+    assert RENDERED.take("another digest", shard.families, shard.seed, shard.indices[0]) is None
+    assert RENDERED.take("", shard.families, shard.seed, shard.indices[0]) is None  # a shard without a digest
+
+    small = RenderedPrograms(limit_bytes=len(fresh[0].source))
+    small.keep("d", shard.families, shard.seed, fresh[0])
+    small.keep("d", shard.families, shard.seed, fresh[1])  # past the limit: not kept
+    assert small.take("d", shard.families, shard.seed, fresh[0].index) is fresh[0]
+    assert small.take("d", shard.families, shard.seed, fresh[1].index) is None
+    small.clear()
+    assert small.take("d", shard.families, shard.seed, fresh[0].index) is None

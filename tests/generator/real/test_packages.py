@@ -63,7 +63,7 @@ def test_mined_in_a_child_with_provenance_and_license(site, tmp_path):
     again = mine_isolated(MineJob("wirt-alpha", TARGETS), tmp_path)
     assert again.reused and again.table.equals(mined.table)
     # a tampered result is not trusted: mined again
-    data = tmp_path / "wirt-alpha.arrow"
+    data = tmp_path / "wirt-alpha.parquet"
     data.write_bytes(data.read_bytes()[:-10])
     third = mine_isolated(MineJob("wirt-alpha", TARGETS), tmp_path)
     assert not third.reused and third.table.equals(mined.table)
