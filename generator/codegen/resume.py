@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -62,7 +62,7 @@ def _paths(folder: Path, shard: ShardSpec) -> tuple[Path, Path]:
     return folder / f"{shard.name}.parquet", folder / f"{shard.name}.json"
 
 
-def parquet_writer(stream: BinaryIO) -> Any:
+def parquet_writer(stream: io.IOBase) -> Any:
     """``datasets``' own Parquet writer (its schema metadata, row groups of :data:`ROW_GROUP_ROWS`) on ``stream``;
     ``write_table`` each table, then ``finalize(close_stream=False)``."""
     from datasets.arrow_writer import ParquetWriter  # noqa: PLC0415 - datasets takes a second to import
