@@ -6,8 +6,10 @@ as ``"MIT License"``, or the whole license text), the ``License ::`` trove class
 the license file it ships. :func:`distribution_license` reads them in that order and gives
 an SPDX expression, or ``None`` when none of them says anything usable.
 
-Only permissive licenses are mined by default (:data:`PERMISSIVE`); :func:`is_allowed` also
-accepts the identifiers a user allows explicitly (``--allow-license``).
+Expressions are parsed and evaluated as SPDX defines them, by the ``license-expression`` library
+(precedence, parentheses, ``WITH`` exceptions, SPDX's own license and exception lists). Only
+permissive licenses are mined by default (:data:`PERMISSIVE`); :func:`is_allowed` also accepts the
+identifiers a user allows explicitly (``--allow-license``).
 """
 
 from __future__ import annotations
@@ -15,19 +17,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from email.message import Message
+from typing import Any
+
+from license_expression import ExpressionError, LicenseWithExceptionSymbol, get_spdx_licensing
 
 PERMISSIVE: frozenset[str] = frozenset({
     "Apache-2.0", "MIT", "MIT-0", "BSD-2-Clause", "BSD-3-Clause", "ISC", "Zlib", "BSL-1.0", "Unlicense", "CC0-1.0",
     "PSF-2.0", "0BSD", "NCSA",
 })
-# Identifiers recognised (case-insensitively) in expressions and free text; the rest of SPDX's list is
-# accepted as written when it appears in a License-Expression.
-_KNOWN = sorted(PERMISSIVE | {
-    "MPL-2.0", "EPL-2.0", "LGPL-2.1-only", "LGPL-2.1-or-later", "LGPL-3.0-only", "LGPL-3.0-or-later",
-    "GPL-2.0-only", "GPL-2.0-or-later", "GPL-3.0-only", "GPL-3.0-or-later", "AGPL-3.0-only", "AGPL-3.0-or-later",
-    "CC-BY-4.0", "CC-BY-SA-4.0", "CC-BY-NC-4.0", "CC-BY-NC-SA-4.0", "Python-2.0", "Artistic-2.0",
-})
-_BY_LOWER = {i.lower(): i for i in _KNOWN}
 # Names people write in the License field (lower case, punctuation squeezed) -> SPDX.
 _ALIASES = {
     "apache": "Apache-2.0", "apache 2": "Apache-2.0", "apache 2.0": "Apache-2.0", "apache-2": "Apache-2.0",
@@ -58,33 +55,36 @@ _CLASSIFIERS = {
     "GNU Lesser General Public License v2 (LGPLv2)": "LGPL-2.1-only",
     "GNU Affero General Public License v3": "AGPL-3.0-only", "Python Software Foundation License": "PSF-2.0",
 }
-_TOKEN_RE = re.compile(r"\(|\)|[A-Za-z0-9.+-]+")
-_OPERATORS = {"AND", "OR", "WITH"}
+_LICENSING = get_spdx_licensing()  # SPDX's license and exception lists, as shipped with license-expression
+_LICENSE_REF_RE = re.compile(r"(?:DocumentRef-[\w.-]+:)?LicenseRef-[\w.-]+")
+
+
+def _parse(text: str) -> Any | None:
+    """``text`` parsed as an SPDX expression (precedence, parentheses, ``WITH``), or ``None``.
+
+    Every identifier must be on SPDX's lists, or a ``LicenseRef-`` (a license SPDX does not list).
+    """
+    text = text.strip()
+    if not text or "\n" in text or len(text) > 200:
+        return None
+    try:
+        parsed = _LICENSING.parse(text, validate=False, strict=True)
+    except ExpressionError:
+        return None
+    if parsed is None:
+        return None
+    unknown = [k for k in _LICENSING.unknown_license_keys(parsed) if not _LICENSE_REF_RE.fullmatch(k)]
+    return None if unknown else parsed
 
 
 def normalize_expression(text: str) -> str | None:
     """An SPDX expression (``"Apache-2.0"``, ``"MIT OR Apache-2.0"``) with its identifiers spelled canonically.
 
-    Returns ``None`` when ``text`` is not an expression (free text, a sentence, empty).
+    Returns ``None`` when ``text`` is not an expression (free text, a sentence, an identifier SPDX does not
+    list, empty).
     """
-    text = text.strip()
-    if not text or "\n" in text or len(text) > 200:
-        return None
-    out = []
-    for token in _TOKEN_RE.findall(text):
-        if token.upper() in _OPERATORS:
-            out.append(token.upper())
-        elif token in "()":
-            out.append(token)
-        elif token.lower() in _BY_LOWER:
-            out.append(_BY_LOWER[token.lower()])
-        elif token.startswith("LicenseRef-") or re.fullmatch(r"[A-Za-z][A-Za-z0-9.+-]*-\d[A-Za-z0-9.+-]*", token):
-            out.append(token)  # an SPDX id this table does not list (or a LicenseRef): kept as written
-        else:
-            return None
-    if not out or "".join(_TOKEN_RE.findall(text)) != "".join(text.split()):
-        return None  # something besides ids, operators and parentheses (commas, slashes, words in a sentence)
-    return " ".join(out).replace("( ", "(").replace(" )", ")")
+    parsed = _parse(text)
+    return None if parsed is None else str(parsed)
 
 
 def _from_name(text: str) -> str | None:
@@ -164,11 +164,25 @@ def distribution_license(meta: Message, license_text: str | None = None) -> tupl
 
 
 def is_allowed(expression: str, allowed: Iterable[str] = ()) -> bool:
-    """Whether code under ``expression`` may be mined: permissive (or in ``allowed``) for some ``OR`` alternative.
+    """Whether code under ``expression`` may be mined: the expression, evaluated as SPDX reads it, holds.
 
-    ``A AND B`` needs both; ``A OR B`` either; ``A WITH exception`` counts as ``A``.
+    ``A AND B`` needs both, ``A OR B`` either (``AND`` binds tighter; parentheses group), and
+    ``A WITH exception`` is allowed when ``A`` is (an SPDX exception only adds permissions) or when
+    the whole ``A WITH exception`` is in ``allowed``. A license is allowed when it is permissive
+    (:data:`PERMISSIVE`) or in ``allowed``; anything unparsable is not.
     """
-    ok = PERMISSIVE | set(allowed)
-    flat = expression.replace("(", " ").replace(")", " ")
-    flat = re.sub(r"\s+WITH\s+\S+", "", flat)
-    return any(all(part.strip() in ok for part in alt.split(" AND ")) for alt in flat.split(" OR "))
+    parsed = _parse(expression)
+    if parsed is None:
+        return False
+    ok = {x.lower() for x in PERMISSIVE} | {" ".join(x.split()).lower() for x in allowed}
+    return _holds(parsed, ok)
+
+
+def _holds(node: Any, ok: set[str]) -> bool:
+    if isinstance(node, _LICENSING.AND):
+        return all(_holds(arg, ok) for arg in node.args)
+    if isinstance(node, _LICENSING.OR):
+        return any(_holds(arg, ok) for arg in node.args)
+    if isinstance(node, LicenseWithExceptionSymbol):
+        return str(node).lower() in ok or _holds(node.license_symbol, ok)
+    return str(node.key).lower() in ok

@@ -21,7 +21,8 @@ from extraction.warp_objects import INTERNAL_PACKAGE
 from generator.real.licenses import normalize_expression
 from generator.real.packages import WARP, PackageInfo
 
-_SPDX_RE = re.compile(r"SPDX-License-Identifier:\s*([\w.+-]+(?:\s+(?:OR|AND|WITH)\s+[\w.+-]+)*)")
+# the rest of the line (parentheses included), less a block comment's closing mark
+_SPDX_RE = re.compile(r"SPDX-License-Identifier:[ \t]*(.*?)[ \t]*(?:\*/|-->|\"\"\"|'''|$)", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)

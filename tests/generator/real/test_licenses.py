@@ -42,6 +42,9 @@ def _meta(**fields) -> Message:
     ("(MIT or bsd-3-clause) AND Zlib", "(MIT OR BSD-3-Clause) AND Zlib"),
     ("GPL-2.0-or-later WITH Classpath-exception-2.0", "GPL-2.0-or-later WITH Classpath-exception-2.0"),
     ("LicenseRef-Proprietary", "LicenseRef-Proprietary"),
+    ("Apache-2.0 with llvm-exception", "Apache-2.0 WITH LLVM-exception"),
+    ("MIT OR GPL-3.0-only AND GPL-2.0-only", "MIT OR (GPL-3.0-only AND GPL-2.0-only)"),  # precedence made explicit
+    ("Foo-1.0", None),  # not on SPDX's list
     ("MIT License", None),  # a name, not an expression
     ("", None),
     ("see LICENSE file", None),
@@ -86,6 +89,28 @@ def test_classifier_license_ignores_other_classifiers():
     ("GPL-3.0-only", ("GPL-3.0-only",), True),
     ("LGPL-3.0-only", ("GPL-3.0-only",), False),
     ("LicenseRef-Proprietary", (), False),
+    # precedence and parentheses as SPDX defines them (AND binds tighter than OR)
+    ("(MIT OR GPL-3.0-only) AND GPL-2.0-only", (), False),
+    ("GPL-2.0-only AND (MIT OR Apache-2.0)", (), False),
+    ("MIT OR GPL-3.0-only AND GPL-2.0-only", (), True),
+    ("(MIT OR Apache-2.0) AND (BSD-3-Clause OR GPL-3.0-only)", (), True),
+    # an exception only adds permissions: allowed when its license is
+    ("Apache-2.0 WITH LLVM-exception", (), True),
+    ("GPL-2.0-only WITH Classpath-exception-2.0", (), False),
+    ("GPL-2.0-only WITH Classpath-exception-2.0", ("GPL-2.0-only",), True),
+    ("not a license", (), False),
 ])
 def test_is_allowed(expression, allowed, ok):
     assert is_allowed(expression, allowed) is ok
+
+
+def test_file_license_reads_parenthesised_expressions(tmp_path):
+    from generator.real.sources import file_license
+
+    path = tmp_path / "k.py"
+    path.write_text("# SPDX-License-Identifier: (MIT OR GPL-3.0-only) AND GPL-2.0-only\nimport warp as wp\n")
+    assert file_license(path) == "(MIT OR GPL-3.0-only) AND GPL-2.0-only"
+    assert not is_allowed(file_license(path))
+    other = tmp_path / "c.py"
+    other.write_text('"""SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception"""\n')
+    assert file_license(other) == "Apache-2.0 WITH LLVM-exception"
