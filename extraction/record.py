@@ -60,6 +60,10 @@ class Source:
             ``SPDX-License-Identifier`` header of the file says, else ``""``).
         license_file: The license file the distribution ships (``LICENSE``), ``""`` if none.
         repository: Source repository URL of the distribution, ``""`` if its metadata names none.
+        backward_as_shipped: The code's own settings decide the row's backward code. ``False`` for a
+            real kernel whose package switches the adjoint off (``enable_backward=False``): warp-ir
+            generated its backward code anyway and the row's text no longer switches it off, unless
+            Warp cannot differentiate it (backward columns empty, the text as the package wrote it).
     """
 
     kind: str = "generated"
@@ -72,6 +76,7 @@ class Source:
     license: str = "Apache-2.0"
     license_file: str = ""
     repository: str = ""
+    backward_as_shipped: bool = True
 
 
 @dataclass(slots=True)
@@ -161,6 +166,7 @@ FEATURES = datasets.Features(
             "license": datasets.Value("string"),
             "license_file": datasets.Value("string"),
             "repository": datasets.Value("string"),
+            "backward_as_shipped": datasets.Value("bool"),
         },
         "validation": {
             "level": datasets.Value("string"),

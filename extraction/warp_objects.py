@@ -7,7 +7,8 @@ a Warp module. These read attributes of Warp's objects and never import ``warp._
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import warp as wp
@@ -28,6 +29,32 @@ def kernel_enable_backward(kernel: Any, module: Any) -> bool:
     """Whether Warp generates a backward (adjoint) kernel for this kernel."""
     options = module.resolve_options(wp.config) | kernel.options
     return bool(options.get("enable_backward", True))
+
+
+@contextmanager
+def backward_enabled(kernels: Iterable[Any]) -> Iterator[None]:
+    """Warp generates backward code for these kernels (and their overloads) while the block runs.
+
+    A package may switch the adjoint off for a whole Warp module (``wp.set_module_options``) or for
+    one kernel (``@wp.kernel(enable_backward=False)``); both settings are switched on, then restored
+    exactly as they were.
+    """
+    saved: dict[int, tuple[dict[str, Any], bool, Any]] = {}
+    for k in kernels:
+        for obj in (k, *kernel_overloads(k)):
+            for options in (obj.options, obj.module.options):
+                if id(options) not in saved:
+                    saved[id(options)] = (options, "enable_backward" in options, options.get("enable_backward"))
+    try:
+        for options, _, _ in saved.values():
+            options["enable_backward"] = True
+        yield
+    finally:
+        for options, present, value in saved.values():
+            if present:
+                options["enable_backward"] = value
+            else:
+                options.pop("enable_backward", None)
 
 
 def kernel_python_function(kernel: Any) -> Any:

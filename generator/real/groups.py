@@ -14,6 +14,7 @@ import hashlib
 import inspect
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,11 +25,22 @@ import warp as wp
 from extraction import _warp
 from extraction.extract import extract_kernels
 from extraction.record import KernelRecord
-from extraction.warp_objects import is_generic_kernel, kernel_overloads, kernel_python_function, warp_module_name
+from extraction.warp_objects import (
+    backward_enabled,
+    is_generic_kernel,
+    kernel_enable_backward,
+    kernel_overloads,
+    kernel_python_function,
+    module_of,
+    warp_module_name,
+)
 from generator.codegen.pipeline import reason_of
 from generator.real.report import PackageReport
 
 logger = logging.getLogger(__name__)
+
+# "In function 'k' at path.py:12: " before Warp's message: kernels that fail for one reason are counted together
+_IN_FUNCTION_RE = re.compile(r"In function '[^']*' at [^:]*:\d+: ")
 
 
 def arg_signature(rec: KernelRecord) -> str:
@@ -42,9 +54,17 @@ def kernel_label(kernel: Any) -> str:
     return f"{func.__module__}:{func.__qualname__}"
 
 
-def extract_group(kernels: list[Any], module_name: str, targets: Sequence[str]) -> list[KernelRecord]:
-    """Extract a group of kernels of one Python module built in one Warp module (code generated for them alone)."""
-    return extract_kernels(kernels, targets, module_name=module_name, only_these=True)
+def extract_group(kernels: list[Any], module_name: str, targets: Sequence[str],
+                  backward: bool = True) -> list[KernelRecord]:
+    """Extract a group of kernels of one Python module built in one Warp module (code generated for them alone).
+
+    With ``backward`` Warp generates their backward code even where their package switches it off
+    (:func:`extraction.warp_objects.backward_enabled`); without it, the package's own settings hold.
+    """
+    if not backward:
+        return extract_kernels(kernels, targets, module_name=module_name, only_these=True)
+    with backward_enabled(kernels):
+        return extract_kernels(kernels, targets, module_name=module_name, only_these=True)
 
 
 def variant_key(kernel: Any) -> str:
@@ -92,14 +112,40 @@ def extract_isolated(group: list[Any], module_name: str, targets: Sequence[str],
         except Exception as exc:  # Warp rejecting real code is counted with its reason
             retried = _extract_with_launch_block_dim(k, module_name, targets)
             if retried is None:
-                reason = relative_paths(reason_of(exc), root)
-                report.failed[reason] += n
-                report.failed_kernels[kernel_label(k)] = reason
-                continue
+                retried = _extract_as_shipped(k, module_name, targets, exc, report, root, n)
+                if retried is None:
+                    reason = relative_paths(reason_of(exc), root)
+                    report.failed[reason] += n
+                    report.failed_kernels[kernel_label(k)] = reason
+                    continue
+            else:
+                report.launch_block_dim += n
             recs = retried
-            report.launch_block_dim += n
         out.append((k, recs))
     return out
+
+
+def shipped_with_backward(kernel: Any) -> bool:
+    """Whether the kernel's own package settings make Warp generate its backward code."""
+    return kernel_enable_backward(kernel, module_of(kernel))
+
+
+def _extract_as_shipped(kernel: Any, module_name: str, targets: Sequence[str], exc: Exception,
+                        report: PackageReport, root: Path, n: int) -> list[KernelRecord] | None:
+    """A kernel its package ships without backward, which Warp cannot differentiate: its forward code alone.
+
+    Counted by why Warp could not make the backward code (``report.backward_impossible``); ``None``
+    when the package generates backward code for it anyway (nothing to fall back to) or when the
+    forward code fails too.
+    """
+    if shipped_with_backward(kernel):
+        return None
+    try:
+        recs = extract_group([kernel], module_name, targets, backward=False)
+    except Exception:  # the first failure is the one reported
+        return None
+    report.backward_impossible[_IN_FUNCTION_RE.sub("", relative_paths(reason_of(exc), root))] += n
+    return recs
 
 
 def launch_block_dims(kernel: Any) -> list[int]:

@@ -249,7 +249,7 @@ def _package_rows(job: MineJob) -> tuple[list[dict], dict[str, Any]]:
         rec.source = Source(kind="real", package=prov.package, package_version=prov.package_version,
                             module=prov.module, path=prov.path, first_line=prov.first_line,
                             last_line=prov.last_line, license=prov.license, license_file=prov.license_file,
-                            repository=prov.repository)
+                            repository=prov.repository, backward_as_shipped=prov.backward_as_shipped)
         rec.complexity = min(4, 1 + rec.python_source.count("\n") // 20)
         rows.append(rec.to_row())
     return rows, report.to_json()

@@ -10,6 +10,11 @@ defined -- at module level, in a class body or through an import-time factory --
 is taken from the Warp modules the imports created, its code is generated for each
 target, cut per kernel and paired with where it came from (:class:`Provenance`).
 
+Backward code is generated wherever Warp can make it, also for kernels whose package switches it
+off (the row records that in ``source.backward_as_shipped``, and its text loses the decorator option
+that said so: :mod:`generator.real.backward`); a kernel Warp cannot differentiate keeps its forward
+code alone, counted by why.
+
 Generic kernels (``typing.Any`` arguments) give one record per overload that exists;
 a generic kernel without overloads is counted, not failed. Records whose normalised
 Python source (and argument types) repeat an earlier record are dropped and counted.
@@ -41,7 +46,15 @@ from extraction.warp_objects import (
 )
 from generator.codegen.pipeline import reason_of
 from generator.planning.shingles import normalized_hash
-from generator.real.groups import arg_signature, extract_isolated, kernel_label, relative_paths, variant_key
+from generator.real.backward import without_backward_off
+from generator.real.groups import (
+    arg_signature,
+    extract_isolated,
+    kernel_label,
+    relative_paths,
+    shipped_with_backward,
+    variant_key,
+)
 from generator.real.licenses import is_allowed
 from generator.real.packages import PackageInfo, package_info
 from generator.real.report import PackageReport, Provenance, totals
@@ -81,6 +94,7 @@ def kernel_provenance(kernel: Any, info: PackageInfo, root: Path) -> Provenance:
         license=file_license(file) or info.license or "",
         license_file=info.license_file,
         repository=info.repository,
+        backward_as_shipped=shipped_with_backward(kernel),
     )
 
 
@@ -243,10 +257,20 @@ def mine_package(
                     report.too_large += 1
                     report.too_large_kernels.append(f"{kernel_label(kernel)}[{arg_signature(rec)}]")
                     continue
+                _backward_as_shipped(rec, prov, report)
                 _finish_record(rec, info.name, root)
                 out.append((rec, prov))
     report.seconds = time.perf_counter() - t0
     return out, report
+
+
+def _backward_as_shipped(rec: KernelRecord, prov: Provenance, report: PackageReport) -> None:
+    """Count what the row's backward code owes to warp-ir; its text loses the options that switched it off."""
+    if not any(getattr(rec, c) for c in GENERATED_COLUMNS if c.endswith("_backward")):
+        report.backward_missing += 1  # why is counted where the fallback happened (report.backward_impossible)
+    elif not prov.backward_as_shipped:
+        report.backward_added += 1
+        rec.python_source = without_backward_off(rec.python_source)
 
 
 def _finish_record(rec: KernelRecord, package: str, root: Path) -> None:

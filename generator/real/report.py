@@ -28,6 +28,8 @@ class Provenance:
         license: SPDX license of the file (its ``SPDX-License-Identifier`` line, else the package's).
         license_file: The license file the distribution ships (``LICENSE``), ``""`` if none.
         repository: The package's source repository URL, ``""`` if its metadata names none.
+        backward_as_shipped: The package's own settings generate the kernel's backward code; ``False``
+            when it ships with ``enable_backward`` off (warp-ir switches it on wherever Warp can).
     """
 
     package: str
@@ -41,6 +43,7 @@ class Provenance:
     license: str
     license_file: str = ""
     repository: str = ""
+    backward_as_shipped: bool = True
 
 
 @dataclass(slots=True)
@@ -70,6 +73,9 @@ class PackageReport:
     too_large: int = 0  # extracted, but dropped: generated code too long (generator.real.mine.MAX_CODE_CHARS)
     too_large_kernels: list[str] = field(default_factory=list)
     launch_block_dim: int = 0  # extracted only with the block_dim their module launches them with
+    backward_added: int = 0  # extracted with backward code that their package ships without
+    backward_missing: int = 0  # extracted without backward code (why: backward_impossible)
+    backward_impossible: Counter = field(default_factory=Counter)  # why Warp could not make it -> rows
     failed: Counter = field(default_factory=Counter)  # reason -> count
     failed_kernels: dict[str, str] = field(default_factory=dict)  # module:qualname[args] -> reason
     duplicates: int = 0
@@ -99,6 +105,8 @@ class PackageReport:
             "to_extract": self.to_extract, "non_permissive": self.non_permissive, "same_source": self.same_source,
             "extracted": self.extracted, "too_large": self.too_large, "too_large_kernels": list(self.too_large_kernels),
             "extracted_with_launch_block_dim": self.launch_block_dim,
+            "backward_added": self.backward_added, "backward_missing": self.backward_missing,
+            "backward_impossible": dict(self.backward_impossible),
             "failed_count": n_failed, "failed": dict(self.failed),
             "failed_kernels": dict(sorted(self.failed_kernels.items())),
             "extracted_fraction": self.extracted / self.attempted if self.attempted else None,
@@ -108,7 +116,7 @@ class PackageReport:
 
 TOTALLED = ("modules_found", "modules_scanned", "modules_failed_count", "kernels_found", "generic",
             "generic_no_overload", "overloads", "to_extract", "non_permissive", "same_source", "extracted",
-            "too_large", "failed_count", "duplicates", "records")
+            "too_large", "failed_count", "duplicates", "records", "backward_added", "backward_missing")
 
 
 def totals(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -116,6 +124,10 @@ def totals(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {key: sum(r.get(key, 0) for r in reports.values()) for key in TOTALLED}
     attempted = out["to_extract"] - out["non_permissive"] - out["same_source"]
     out["extracted_fraction"] = out["extracted"] / attempted if attempted else None
+    why: Counter = Counter()
+    for r in reports.values():
+        why.update(r.get("backward_impossible") or {})
+    out["backward_impossible"] = dict(why.most_common())  # why Warp could not make backward code -> kernels
     return out
 
 

@@ -138,3 +138,29 @@ def test_row_batches_bound_rows_and_bytes():
     assert [b.num_rows for b in batches] == [2, 2, 1, 1]  # 10+10 | 500+10 | 2000 alone (one row over the limit) | 10
     assert sum(b.num_rows for b in batches) == table.num_rows
     assert [r["kernel_name"] for b in batches for r in b.to_pylist()] == [f"k{i}" for i in range(6)]
+
+
+def test_backward_code_wherever_warp_can_make_it(site, tmp_path):
+    """A package that switches the adjoint off (module option, decorator) gets backward code where Warp can make it;
+    the row says so, its text no longer switches it off, and a kernel Warp cannot differentiate is counted by why."""
+    mined = mine_isolated(MineJob("wirt-noadj", TARGETS), tmp_path)
+    rep = mined.report
+    rows = {r["kernel_name"]: r for r in mined.table.to_pylist()}
+    assert set(rows) == {"damp", "squash", "scale_x"}, rep
+    for name, adjoint in (("damp", "wp::adj_exp"), ("squash", "wp::adj_tanh")):
+        row = rows[name]
+        assert adjoint in row["cpp_backward"] and "_cpu_kernel_backward" in row["cpp_backward"]
+        assert row["source"]["backward_as_shipped"] is False and row["differentiable"] is True
+        assert "enable_backward" not in row["python_source"]
+    assert rows["squash"]["python_source"].startswith('@wp.kernel(module="unique")\ndef squash(')
+    # what Warp cannot differentiate keeps its forward code, its own text, and is counted by why
+    scale_x = rows["scale_x"]
+    assert scale_x["cpp_backward"] in ("", None) and "_cpu_kernel_forward" in scale_x["cpp_forward"]
+    assert scale_x["python_source"].startswith("@wp.kernel(enable_backward=False)\ndef scale_x(")
+    assert scale_x["source"]["backward_as_shipped"] is False
+    assert rep["backward_added"] == 2 and rep["backward_missing"] == 1
+    [(reason, n)] = rep["backward_impossible"].items()
+    assert n == 1 and "composite slot augmented assignments" in reason and "scale_x" not in reason
+    # a package that keeps the adjoint on is as it was
+    alpha = {r["kernel_name"]: r for r in mine_isolated(MineJob("wirt-alpha", TARGETS), tmp_path).table.to_pylist()}
+    assert alpha["scale"]["source"]["backward_as_shipped"] is True
