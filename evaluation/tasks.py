@@ -12,8 +12,9 @@ task                        given               writes              answer
 ``cuda_forward→python``     ``cuda_forward``    ``python_source``   a Warp program generating the same
 ==========================  ==================  ==================  ===================================
 
-A prompt says which Warp version generated the reference and which names the answer must use
-(the kernel's entry point with its module-hash suffix, the argument struct, the helpers, the
+A prompt says which Warp version generated the reference, the kernel's arguments with the concrete
+types the code is generated for (one overload of a generic kernel), and which names the answer must
+use (the kernel's entry point with its module-hash suffix, the argument struct, the helpers, the
 program's file name in Warp's line comments), so that an exactly correct answer is possible.
 The answer is one fenced code block. Every row, prediction and result that uses a prompt
 records :data:`PROMPT_VERSION`; a change to any template below bumps it.
@@ -25,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-PROMPT_VERSION = "warp-ir-prompts-1"
+PROMPT_VERSION = "warp-ir-prompts-2"
 
 _ENTRY = re.compile(r"\b(?P<kernel>\w+?)_(?P<hash>[0-9a-f]{8})_(?P<device>cpu|cuda)"
                     r"_kernel_(?P<pass>forward|backward)\b")
@@ -109,6 +110,7 @@ _USER_CODEGEN = """\
 Warp version: {warp_version}
 Target: {target_name}, {pass_name}
 Kernel: `{kernel}`; entry point to write: `{symbol}` (module hash suffix `{hash}`)
+Arguments, with the concrete types this code is generated for: {arguments}
 {parts}{file}
 Reply with the code only, in one ```{language} block.
 
@@ -152,8 +154,8 @@ def messages(task: Task, row: dict[str, Any]) -> list[dict[str, str]] | None:
     if not given.strip() or not target.strip():
         return None
     version = row.get("warp_version") or ""
+    arguments = ", ".join(f"{a['name']}: {a['type']}" for a in row.get("arguments") or [])
     if task.decompile:
-        arguments = ", ".join(f"{a['name']}: {a['type']}" for a in row.get("arguments") or [])
         system = _SYSTEM_DECOMPILE.format(warp_version=version)
         user = _USER_DECOMPILE.format(warp_version=version, kernel=row["kernel_name"], arguments=arguments,
                                       launch_dim=row.get("launch_dim") or 1, given=given.rstrip("\n"))
@@ -167,7 +169,8 @@ def messages(task: Task, row: dict[str, Any]) -> list[dict[str, str]] | None:
         user = _USER_CODEGEN.format(
             warp_version=version, target_name="CPU (C++)" if cpu else "CUDA",
             pass_name="backward (adjoint) kernel" if task.backward else "forward kernel", kernel=kernel,
-            symbol=symbol, hash=suffix, parts=_parts(task, row, kernel, suffix),
+            symbol=symbol, hash=suffix, arguments=f"`{arguments}`" if arguments else "none",
+            parts=_parts(task, row, kernel, suffix),
             file=f"\nProgram file name in Warp's line comments: `{name}`" if (name := file_name(target)) else "",
             language=task.language, given=given.rstrip("\n"))
     answer = f"```{task.language}\n{target.rstrip(chr(10))}\n```"

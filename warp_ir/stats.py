@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common.errors import WarpIRError, first_line
+from evaluation.conflicts import ROW_COLUMNS, InputConflicts
 from generator.codegen.rowstats import (
     CONFIG_PREFIX,
     STATS_COLUMNS,
@@ -125,7 +126,18 @@ def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[s
     info = record_for_card(build_info(folder).get(config, {}))  # before the long pass: a broken file fails fast
     names = set(builtin_names) if builtin_names is not None else builtin_name_set()
     stats = files_row_stats(files, names)
-    return stats.summary(config, names, info, list(files), builtin_groups() if builtin_names is None else None)
+    out = stats.summary(config, names, info, list(files), builtin_groups() if builtin_names is None else None)
+    out["one_answer"] = files_input_conflicts(files)
+    return out
+
+
+def files_input_conflicts(files: dict[str, list[Path]]) -> dict[str, dict[str, Any]]:
+    """Per task, model inputs that two rows of ``files`` (every split together) share with different references
+    (:class:`evaluation.conflicts.InputConflicts`)."""
+    conflicts = InputConflicts()
+    for paths in files.values():
+        conflicts.add_all(iter_rows(paths, list(ROW_COLUMNS)))
+    return conflicts.summary()
 
 
 def files_row_stats(files: dict[str, list[Path]], names: set[str]) -> RowStats:
@@ -310,6 +322,12 @@ def format_stats(stats: dict[str, Any]) -> str:
         out.append(f"  {group:<16} {covered}/{total}")
     out.append("  never used: " + ", ".join(cov["never_used"]))
     out.append("validation: " + json.dumps(stats["validation"], sort_keys=True))
+    if stats.get("one_answer"):
+        out.append("one question, one answer (model inputs shared by rows with different references, every split):")
+        for task, c in stats["one_answer"].items():
+            out.append(f"  {task:<22} {c['conflicting_inputs']} of {c['inputs']} inputs"
+                       + (f" ({c['conflicting_rows']} rows, e.g. {', '.join(c['examples'][0])})"
+                          if c["conflicting_inputs"] else ""))
     if any(stats.get("absolute_paths", {}).values()):
         out.append("WARNING: rows hold absolute paths of the machine that built them (per column: "
                    + ", ".join(f"{c} {n}" for c, n in stats["absolute_paths"].items())

@@ -45,6 +45,8 @@ def test_codegen_prompts_name_the_entry_point_struct_and_helpers(rows):
             assert symbol == f"{kernel}_{suffix}_{device}_kernel_{pass_}" and f"`{symbol}`" in user
             assert f"`{symbol}`" in row[task.target] or f" {symbol}(" in row[task.target]
             assert ("`wp_args_" in user) == (name == "python→cpp_forward")
+            types = ", ".join(f"{a['name']}: {a['type']}" for a in row["arguments"])
+            assert f"Arguments, with the concrete types this code is generated for: `{types}`" in user
             for helper in row["helper_functions"]:
                 assert f"`{helper}`" in user
             named = "Program file name in Warp's line comments: `" in user

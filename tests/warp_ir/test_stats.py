@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from evaluation.tasks import TASKS
 from warp_ir.stats import StatsError, build_info, compute_stats, program_keys
 
 N_ROWS = 2000
@@ -157,8 +158,13 @@ def test_diversity_counts_are_consistent(small_build, capsys):
     assert "builtin coverage:" in out and f"rows with a near-twin: {div['rows_with_twin']} of {total}" in out
     assert "rows with a near-twin in another split: 0" in out and "rows by source: template " in out
     assert "fuzzy duplicates removed:" in out and "Scalar Math" in out  # drops by reason, coverage by group
+    assert "one question, one answer" in out and "python→cuda_backward   0 of " in out
     assert main(["stats", str(small_build.out_dir), "--json"]) == 0
-    assert "diversity" not in json.loads(capsys.readouterr().out)  # only on demand
+    plain = json.loads(capsys.readouterr().out)
+    assert "diversity" not in plain  # only on demand
+    # every task's model inputs are distinct, or shared by rows with the same reference
+    assert {t: c["conflicting_inputs"] for t, c in plain["one_answer"].items()} == dict.fromkeys(TASKS, 0)
+    assert plain["one_answer"]["python→cpp_forward"]["inputs"] == total
 
 
 def test_diversity_finds_a_planted_renamed_copy(small_build, tmp_path, capsys):
