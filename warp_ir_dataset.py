@@ -130,7 +130,8 @@ class WarpIR(datasets.ArrowBasedBuilder):
             else:
                 self._scratch = tempfile.TemporaryDirectory(prefix="warp-ir-real-")  # removed with the builder
                 folder = Path(self._scratch.name)
-            jobs = real_jobs(cfg.packages, cfg.targets, cfg.allow_licenses, cfg.include_fem)
+            jobs = real_jobs(cfg.packages, cfg.targets, cfg.allow_licenses, cfg.include_fem,
+                             round_trip=cfg.round_trip)
             shards, report = mine_and_plan(jobs, folder, cfg.test_packages, cfg.plan_workers, cfg.package_timeout)
             if cfg.stats_dir:
                 write_json_atomic(Path(cfg.stats_dir) / REAL_REPORT, report)
@@ -159,7 +160,8 @@ class WarpIR(datasets.ArrowBasedBuilder):
         # keys as datasets' packaged builders give them: the shard's index in this job's list (a worker gets a slice
         # of the split's shards), then the table's; an empty shard yields nothing
         # the next shard compiles while this one's rows are counted and written
-        for i, (shard, table) in enumerate(run_shards(shards, cfg.targets, cfg.validate, cfg.stats_dir, resume)):
+        tables = run_shards(shards, cfg.targets, cfg.validate, cfg.stats_dir, resume, cfg.round_trip)
+        for i, (shard, table) in enumerate(tables):
             if cfg.stats_dir:  # the card's statistics, gathered here while the rows stream past
                 stats = RowStats()
                 stats.add_table(shard.split, table, names)

@@ -30,7 +30,7 @@ PROMPT_VERSION = "warp-ir-prompts-2"
 
 _ENTRY = re.compile(r"\b(?P<kernel>\w+?)_(?P<hash>[0-9a-f]{8})_(?P<device>cpu|cuda)"
                     r"_kernel_(?P<pass>forward|backward)\b")
-_FILE = re.compile(r"^\s*// (<[^>\n]+>):\d+\s*$", re.MULTILINE)
+_FILE = re.compile(r"^\s*// (program_[0-9a-f]{16}\.py|<[^>\n]+>):\d+\s*$", re.MULTILINE)
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)(?:\n```|\Z)", re.DOTALL)
 
 

@@ -11,6 +11,7 @@ import hashlib
 import importlib
 import importlib.util
 import linecache
+import re
 import sys
 import types
 from collections.abc import Iterator
@@ -25,13 +26,19 @@ class LoadError(WarpIRError):
     """A target could not be loaded (missing file, unimportable module, syntax error)."""
 
 
-def pseudo_filename(source: str) -> str:
-    """The name under which an in-memory program is registered in :mod:`linecache`.
+# the file name of a program held in memory: `program_` and 16 hex digits of its text's SHA-256, `.py`
+_PSEUDO_RE = re.compile(r"program_[0-9a-f]{16}\.py")
 
-    It depends on the source only: Warp writes it into the generated code (``// <file>:line``
-    above each helper), so the same program must get the same name in every build.
+
+def pseudo_filename(source: str) -> str:
+    """The name under which an in-memory program is registered in :mod:`linecache`: ``program_<hash>.py``.
+
+    It depends on the source only: Warp writes it into the generated code (``// program_<hash>.py:line``
+    above each helper), so the same program gets the same name in every build, and a user who saves the
+    program under this name in the current folder and extracts it gets the same code (the round trip,
+    :mod:`extraction.roundtrip`).
     """
-    return f"<warp-ir:{hashlib.sha256(source.encode()).hexdigest()[:16]}>"
+    return f"program_{hashlib.sha256(source.encode()).hexdigest()[:16]}.py"
 
 
 def load_source(source: str, module_name: str) -> types.ModuleType:
@@ -68,7 +75,7 @@ def unload(module_name: str) -> None:
     """Forget a loaded module: Python, linecache (for in-memory programs) and Warp all release it."""
     module = sys.modules.pop(module_name, None)
     filename = getattr(module, "__file__", None) or ""
-    if filename.startswith("<warp-ir:"):
+    if _PSEUDO_RE.fullmatch(filename):
         linecache.cache.pop(filename, None)
     _warp.release_module(module_name)
 

@@ -47,7 +47,8 @@ def stable_path(path: str) -> str:
 
     A file under an entry of ``sys.path`` (site-packages, the project, a user's folder) is written
     relative to the deepest such entry (``warp/_src/math.py``); any other absolute path by its file
-    name. Pseudo names (``<warp-ir:...>``, ``<string>``) and relative paths are kept.
+    name. Pseudo names (``<string>``), an in-memory program's name (``program_<hash>.py``) and relative
+    paths are kept.
 
     Args:
         path: A source file's path as Warp recorded it.

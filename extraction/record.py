@@ -26,6 +26,10 @@ class Validation:
         grad_ok: Backward agreed with finite differences (``None`` when not applicable).
         grad_max_rel_error: Largest relative error of that check (``None`` when not applicable).
         note: Short reason for anything skipped.
+        round_trip: The row's ``python_source`` alone, saved as a file and extracted in a fresh process,
+            gave back its four code columns (module hash normalised; :mod:`extraction.roundtrip`);
+            ``None`` when not checked.
+        round_trip_note: Why the round trip failed (``""`` when it passed or was not checked).
     """
 
     level: str = "codegen"
@@ -36,6 +40,8 @@ class Validation:
     grad_ok: bool | None = None
     grad_max_rel_error: float | None = None
     note: str = ""
+    round_trip: bool | None = None
+    round_trip_note: str = ""
 
 
 @dataclass(slots=True)
@@ -177,6 +183,8 @@ FEATURES = datasets.Features(
             "grad_ok": datasets.Value("bool"),
             "grad_max_rel_error": datasets.Value("float64"),
             "note": datasets.Value("string"),
+            "round_trip": datasets.Value("bool"),
+            "round_trip_note": datasets.Value("string"),
         },
     }
 )

@@ -49,6 +49,8 @@ class BuildConfig:
         allow_licenses: ``real`` configuration: SPDX ids mined besides the permissive ones.
         package_timeout: ``real`` configuration: seconds one package's child process may mine.
         include_fem: ``real`` configuration: add the kernels warp.fem generates for the Poisson example.
+        round_trip: Check every row's round trip (its text alone, saved as a file, regenerates its code:
+            :mod:`extraction.roundtrip`) and record it in ``validation.round_trip``.
     """
 
     name: str = "synthetic"
@@ -67,6 +69,7 @@ class BuildConfig:
     allow_licenses: tuple[str, ...] = ()
     package_timeout: float = PACKAGE_TIMEOUT_S
     include_fem: bool = True
+    round_trip: bool = True
 
     def __post_init__(self) -> None:
         """Check every setting and bring ``families``, ``targets`` and the package names to canonical form.
@@ -112,7 +115,8 @@ class BuildConfig:
         return fingerprint({
             "seed": self.seed, "num_samples": self.num_samples, "families": self.families, "targets": self.targets,
             "validate": self.validate, "split_ratios": self.split_ratios, "shard_size": self.shard_size,
-            "plan_workers": self.plan_workers, "fuzzy_dedup": self.fuzzy_dedup, "twin_threshold": self.twin_threshold})
+            "plan_workers": self.plan_workers, "fuzzy_dedup": self.fuzzy_dedup, "twin_threshold": self.twin_threshold,
+            "round_trip": self.round_trip})
 
     def settings(self) -> dict[str, Any]:
         """Every setting but ``name``, by field name (what a subclass, or a copy elsewhere, is made from)."""

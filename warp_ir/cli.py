@@ -97,6 +97,9 @@ def make_parser() -> argparse.ArgumentParser:
                    help="train,validation,test (default 0.9,0.05,0.05)")
     b.add_argument("--fuzzy-dedup", action=argparse.BooleanOptionalAction, default=True,
                    help="drop a program whose near-twin is already kept (default: on)")
+    b.add_argument("--round-trip", action=argparse.BooleanOptionalAction, default=True,
+                   help="check that every row's Python text alone, saved as a file, regenerates its code, in a "
+                   "fresh process (recorded in validation.round_trip; default: on)")
     b.add_argument("--twin-threshold", type=twin_threshold_type, default=None,
                    help="estimated Jaccard of normalised 5-token shingles from which programs are near-twins "
                    "(kept in one split; default 0.85)")

@@ -49,7 +49,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     config = {"num_samples": args.num_samples, "seed": args.seed, "families": args.families,
               "targets": tuple(args.targets), "validate": args.validate, "shard_size": args.shard_size,
-              "fuzzy_dedup": args.fuzzy_dedup}
+              "fuzzy_dedup": args.fuzzy_dedup, "round_trip": args.round_trip}
     if args.twin_threshold is not None:
         config["twin_threshold"] = args.twin_threshold
     if args.split_ratios:

@@ -72,8 +72,8 @@ def package_version(dist: str) -> str:
         return ""
 
 
-# names that differ per program: in-memory file names (<warp-ir:HASH>, with the line) and module names
-_PER_PROGRAM_RE = re.compile(r"<warp-ir:[0-9a-f]+>(?:, line \d+)?|\bwarp_ir_(?:check_)?\d+(?:_\d+)?\b")
+# names that differ per program: in-memory file names (program_HASH.py, with the line) and module names
+_PER_PROGRAM_RE = re.compile(r"\bprogram_[0-9a-f]{16}\.py(?:, line \d+)?|\bwarp_ir_(?:check_)?\d+(?:_\d+)?\b")
 
 
 def reason_of(exc: BaseException) -> str:

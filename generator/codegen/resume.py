@@ -48,13 +48,13 @@ class ShardRejected(Exception):
     """A saved shard failed a check (the message says which)."""
 
 
-def shard_identity(shard: ShardSpec, targets: Sequence[str], validate: str) -> dict[str, Any]:
+def shard_identity(shard: ShardSpec, targets: Sequence[str], validate: str, round_trip: bool = True) -> dict[str, Any]:
     """Everything that makes a shard's rows what they are (what its manifest must match)."""
     return {
         "split": shard.split, "shard_id": shard.shard_id, "seed": shard.seed,
         "indices": hashlib.sha256(",".join(map(str, shard.indices)).encode()).hexdigest(),
         "count": len(shard.indices), "families": list(shard.families), "templates_digest": shard.templates_digest,
-        "targets": list(targets), "validate": validate,
+        "targets": list(targets), "validate": validate, "round_trip": round_trip,
     }
 
 

@@ -137,6 +137,8 @@ class RowStats:
     flags: Counter = field(default_factory=Counter)
     grad_failures: list[GradFailure] = field(default_factory=list)
     absolute_paths: Counter = field(default_factory=Counter)  # code column -> rows holding an absolute path
+    # the round trip (extraction.roundtrip): "passed", "not checked", or why it failed -> rows
+    round_trip: Counter = field(default_factory=Counter)
     # normalised program (program_key) -> the kernel of its first row: what the card's overlap check between the
     # configurations needs from the rows
     programs: dict[str, str] = field(default_factory=dict)
@@ -163,6 +165,10 @@ class RowStats:
                 self.flags[key] += 1
             elif v.get(key) is False:
                 self.flags[f"{key}_false"] += 1
+        if v.get("round_trip") is None:
+            self.round_trip["not checked"] += 1
+        else:
+            self.round_trip["passed" if v["round_trip"] else (v.get("round_trip_note") or "failed")] += 1
         if v.get("differentiable"):
             self.flags["differentiable"] += 1
         if (v.get("differentiable") and v.get("level") in ("run", "grad") and v.get("ran")
@@ -179,7 +185,8 @@ class RowStats:
 
     def merge(self, other: RowStats) -> None:
         """Add ``other`` (the rows that come after this one's) into this."""
-        for name in ("rows", "family", "complexity", "family_complexity", "used", "levels", "flags", "absolute_paths"):
+        for name in ("rows", "family", "complexity", "family_complexity", "used", "levels", "flags", "absolute_paths",
+                     "round_trip"):
             getattr(self, name).update(getattr(other, name))
         for c in CODE_COLUMNS:
             self.lines[c] += other.lines[c]
@@ -206,6 +213,7 @@ class RowStats:
         out.chars = {c: array("i", v) for c, v in data["chars"].items()}
         out.grad_failures = data["grad_failures"]
         out.absolute_paths = Counter(data.get("absolute_paths", {}))
+        out.round_trip = Counter(data.get("round_trip", {}))
         out.programs = dict(data.get("programs", {}))
         return out
 
@@ -246,6 +254,9 @@ class RowStats:
             "validation": {"levels": dict(self.levels), **dict(self.flags)},
             "grad_failures": self.grad_failures,
             "absolute_paths": dict(sorted(self.absolute_paths.items())),
+            # passed, not checked, then the reasons of the failures, commonest first
+            "round_trip": dict(sorted(self.round_trip.items(),
+                                      key=lambda kv: (kv[0] != "passed", kv[0] != "not checked", -kv[1], kv[0]))),
             "build": info,
         }
 

@@ -23,6 +23,7 @@ from common.atomic import write_json_atomic
 from common.forked import Child, ChildFailed, start_child
 from extraction import FEATURES, init_quiet, kernel_cache, rows_table, warp_version
 from extraction.environ import drop_secrets_from_process
+from extraction.roundtrip import RoundTrip, with_round_trip
 from generator.codegen.pipeline import Counts, package_version, records_for
 from generator.codegen.resume import load_shard, save_shard, shard_identity
 from generator.planning.plan import ShardSpec
@@ -140,6 +141,7 @@ def run_shards(
     validate: str = "codegen",
     stats_dir: str | None = None,
     resume_dir: str | None = None,
+    round_trip: bool = True,
 ) -> Iterator[tuple[ShardSpec, pa.Table]]:
     """Each shard with its rows, in order, as one Arrow table per shard; the counts go to ``stats_dir``.
 
@@ -157,15 +159,19 @@ def run_shards(
         validate: Validation level.
         stats_dir: Where ``<split>-<shard_id>.json`` with each shard's counts goes (optional).
         resume_dir: Where finished shards are kept (a folder per build fingerprint).
+        round_trip: Check each compiled shard's rows' round trip (:mod:`extraction.roundtrip`: one fresh
+            process for every shard of this call), while the next shard compiles.
     """
     folder = Path(resume_dir) if resume_dir else None
     cache = os.path.join(stats_dir, "..", "warp-kernels", f"pid-{os.getpid()}") if stats_dir else None
 
     def begin(shard: ShardSpec) -> Child | tuple[pa.Table, dict[str, Any]]:
-        saved = load_shard(folder, shard, shard_identity(shard, targets, validate)) if folder is not None else None
+        identity = shard_identity(shard, targets, validate, round_trip)
+        saved = load_shard(folder, shard, identity) if folder is not None else None
         return saved if saved is not None else start_shard(shard, targets, validate, cache)
 
     pending: Child | tuple[pa.Table, dict[str, Any]] | None = begin(shards[0]) if shards else None
+    checker = RoundTrip() if round_trip else None
     try:
         for k, shard in enumerate(shards):
             current, pending = pending, None
@@ -174,10 +180,12 @@ def run_shards(
             table, counts_json = shard_result(current, shard) if isinstance(current, Child) else current
             if k + 1 < len(shards):  # first, so that nothing below waits for it
                 pending = begin(shards[k + 1])
+            if compiled and checker is not None:
+                table = with_round_trip(table, checker)
             if not compiled:
                 logger.info("shard %s/%d: resumed (%d rows)", shard.split, shard.shard_id, table.num_rows)
             elif folder is not None:
-                save_shard(folder, shard, shard_identity(shard, targets, validate), table, counts_json)
+                save_shard(folder, shard, shard_identity(shard, targets, validate, round_trip), table, counts_json)
             counts = Counts.from_json(counts_json)
             if stats_dir:
                 write_json_atomic(Path(stats_dir) / f"{shard.name}.json", counts.to_json())
@@ -187,3 +195,5 @@ def run_shards(
     finally:
         if isinstance(pending, Child):  # the caller stopped early, or a shard failed: the next child is not wanted
             pending.cancel()
+        if checker is not None:
+            checker.close()

@@ -83,15 +83,16 @@ def check_real_settings(packages: Sequence[str] | None, test_packages: Sequence[
 
 
 def real_jobs(packages: Sequence[str] | None, targets: Sequence[str], allow_licenses: Sequence[str] = (),
-              include_fem: bool = True, modules: Sequence[str] | None = None) -> list[MineJob]:
+              include_fem: bool = True, modules: Sequence[str] | None = None,
+              round_trip: bool = True) -> list[MineJob]:
     """One job per package to mine (``packages``, or warp-lang and every installed package depending on it).
 
     Raises:
         generator.real.packages.PackageError: A named package is not installed.
     """
-    jobs = [MineJob(name, tuple(targets), tuple(sorted(allow_licenses)), tuple(modules) if modules else None)
-            for name in resolve_packages(packages)]
-    return jobs + [MineJob(FEM, tuple(targets))] if include_fem else jobs
+    jobs = [MineJob(name, tuple(targets), tuple(sorted(allow_licenses)), tuple(modules) if modules else None,
+                    round_trip) for name in resolve_packages(packages)]
+    return jobs + [MineJob(FEM, tuple(targets), round_trip=round_trip)] if include_fem else jobs
 
 
 def held_out_packages(mined: Sequence[str], test_packages: Sequence[str] | None) -> list[str]:

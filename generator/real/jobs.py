@@ -38,6 +38,7 @@ from common.progress import Progress
 from extraction import Source, init_quiet, rows_table, warp_version
 from extraction.child import child_env, has_exited, kill_group
 from extraction.isolate import resident_bytes
+from extraction.roundtrip import RoundTrip, with_round_trip
 from generator.codegen.resume import load_table, save_table
 from generator.real.fem import fem_records
 from generator.real.mine import mine_package
@@ -65,12 +66,14 @@ class MineJob:
         targets: Code generation targets.
         allow_licenses: SPDX ids mined besides the permissive ones.
         modules: Only these modules (and those under them); ``None``: every module.
+        round_trip: Check every row's round trip (:mod:`extraction.roundtrip`) in the package's child.
     """
 
     package: str
     targets: tuple[str, ...]
     allow_licenses: tuple[str, ...] = ()
     modules: tuple[str, ...] | None = None
+    round_trip: bool = True
 
     def identity(self) -> dict[str, Any]:
         """Everything that makes this package's rows what they are (a saved result must match all of it)."""
@@ -84,7 +87,7 @@ class MineJob:
                       "files": files_digest(root, info.import_names) if root else ""}
         return {"package": self.package, **source, "warp_version": warp_version(), "builder_version": BUILDER_VERSION,
                 "targets": list(self.targets), "allow_licenses": sorted(self.allow_licenses),
-                "modules": list(self.modules) if self.modules is not None else None}
+                "modules": list(self.modules) if self.modules is not None else None, "round_trip": self.round_trip}
 
 
 @dataclass(slots=True)
@@ -267,10 +270,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     fields = json.loads(args.job)
     job = MineJob(package=fields["package"], targets=tuple(fields["targets"]),
                   allow_licenses=tuple(fields["allow_licenses"]),
-                  modules=tuple(fields["modules"]) if fields["modules"] is not None else None)
+                  modules=tuple(fields["modules"]) if fields["modules"] is not None else None,
+                  round_trip=bool(fields.get("round_trip", True)))
     init_quiet()
     rows, report = _fem_rows(job) if job.package == FEM else _package_rows(job)
-    save_table(args.data, args.manifest, json.loads(args.identity), rows_table(rows), {"report": report})
+    table = rows_table(rows)
+    if job.round_trip:
+        with RoundTrip() as checker:
+            table = with_round_trip(table, checker)
+    save_table(args.data, args.manifest, json.loads(args.identity), table, {"report": report})
     return 0
 
 

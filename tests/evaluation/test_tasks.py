@@ -50,7 +50,7 @@ def test_codegen_prompts_name_the_entry_point_struct_and_helpers(rows):
             for helper in row["helper_functions"]:
                 assert f"`{helper}`" in user
             named = "Program file name in Warp's line comments: `" in user
-            assert named == ("// <warp-ir:" in row[task.target]) == bool(row["helper_functions"])
+            assert named == ("// program_" in row[task.target]) == bool(row["helper_functions"])
             if named:
                 file_comment = user.split("Program file name in Warp's line comments: `", 1)[1].split("`", 1)[0]
                 assert f"// {file_comment}:" in row[task.target]

@@ -125,7 +125,8 @@ def _run_files(ray: Any, specs: list[FileSpec], work: str, prefix: str, build: s
     while waiting or running:
         while waiting and len(running) < limit:
             spec = waiting.pop()
-            running[task.remote(spec, work, prefix, spec.identity(build), cfg.targets, cfg.validate)] = spec
+            running[task.remote(spec, work, prefix, spec.identity(build), cfg.targets, cfg.validate,
+                                cfg.round_trip)] = spec
         done, _ = ray.wait(list(running), num_returns=1)
         for ref in done:
             spec = running.pop(ref)

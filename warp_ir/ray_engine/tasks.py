@@ -11,6 +11,7 @@ the marker without compiling anything.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import tempfile
@@ -22,6 +23,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from extraction import rows_table
+from extraction.roundtrip import RoundTrip, with_round_trip
 from generator.codegen.pipeline import Counts
 from generator.codegen.resume import manifest, parquet_writer, trusted
 from generator.codegen.rowstats import RowStats, builtin_name_set, split_rank
@@ -105,7 +107,7 @@ def _trusted(marker: Any, identity: str) -> TypeGuard[dict[str, Any]]:
 
 
 def write_file(spec: FileSpec, work: str, prefix: str, identity: str, targets: Sequence[str],
-               validate: str) -> dict[str, Any]:
+               validate: str, round_trip: bool = True) -> dict[str, Any]:
     """Compile the shards of ``spec`` and write their rows as ``work/prefix/<name>``, then mark it done.
 
     Args:
@@ -115,6 +117,7 @@ def write_file(spec: FileSpec, work: str, prefix: str, identity: str, targets: S
         identity: :meth:`FileSpec.identity` of this build.
         targets: Code generation targets.
         validate: Validation level.
+        round_trip: Check every row's round trip (:mod:`extraction.roundtrip`: one fresh process a file).
 
     Returns:
         The file's marker, with ``reused``: whether a finished file was found (verified) and kept.
@@ -130,7 +133,9 @@ def write_file(spec: FileSpec, work: str, prefix: str, identity: str, targets: S
             return {**marker, "reused": True}
         logger.warning("%s does not match its marker: writing it again", path)
     counts, stats, names = Counts(), RowStats(), builtin_name_set()
-    with tempfile.TemporaryDirectory(prefix="warp-ir-kernels-") as kernels, write_whole(fs, path) as raw:
+    with tempfile.TemporaryDirectory(prefix="warp-ir-kernels-") as kernels, write_whole(fs, path) as raw, \
+            contextlib.ExitStack() as stack:
+        checker = stack.enter_context(RoundTrip()) if round_trip else None
         sink = HashingWriter(raw)
         writer = parquet_writer(sink)
         for shard in spec.shards:
@@ -138,6 +143,8 @@ def write_file(spec: FileSpec, work: str, prefix: str, identity: str, targets: S
             counts.merge(Counts.from_json(shard_counts))
             if rows:
                 table = rows_table(rows)
+                if checker is not None:
+                    table = with_round_trip(table, checker)
                 writer.write_table(table)
                 stats.add_table(spec.split, table, names)
         rows_written, _ = writer.finalize(close_stream=False)
