@@ -87,6 +87,12 @@ def warp_defaults() -> Iterator[None]:
         wp.config.enable_backward = previous
 
 
+def default_module_options() -> dict[str, Any]:
+    """The options a new Warp module gets under Warp's default settings (what a program's module starts with)."""
+    with warp_defaults():
+        return dict(_context.Module(None).options)
+
+
 def cuda_available() -> bool:
     """Whether this process can launch CUDA kernels (a GPU and its driver are present)."""
     init_quiet()
@@ -258,6 +264,25 @@ def reset_function_ids() -> None:
     _context.function_key_counts.clear()
 
 
+@contextmanager
+def own_modules() -> Iterator[None]:
+    """Warp modules created in the block see none of the ones before it, and are released after it.
+
+    A kernel declared with ``module="unique"`` joins an existing module of the same content hash: a
+    program loaded where its package was imported would get the package's kernel object back, not
+    its own. Hidden while the block runs, the earlier modules are there again after it.
+    """
+    saved = dict(_context.user_modules)
+    _context.user_modules.clear()
+    try:
+        yield
+    finally:
+        for name in list(_context.user_modules):
+            release_module(name)
+        _context.user_modules.clear()
+        _context.user_modules.update(saved)
+
+
 def release_module(name: str) -> None:
     """Forget a Warp module so that its kernels, functions and generated code can be freed."""
     module = _context.user_modules.pop(name, None)
@@ -395,6 +420,8 @@ __all__ = [
     "type_name",
     "unload_cpu_binary",
     "warp_defaults",
+    "default_module_options",
+    "own_modules",
     "warp_modules",
     "warp_version",
 ]

@@ -70,6 +70,8 @@ class Source:
             real kernel whose package switches the adjoint off (``enable_backward=False``): warp-ir
             generated its backward code anyway and the row's text no longer switches it off, unless
             Warp cannot differentiate it (backward columns empty, the text as the package wrote it).
+        definitions: For a real row, where each definition its program pulled in comes from: ``name``,
+            ``kind`` (function, struct, class, constant), ``module``, ``path``, ``first_line``, ``last_line``.
     """
 
     kind: str = "generated"
@@ -83,6 +85,7 @@ class Source:
     license_file: str = ""
     repository: str = ""
     backward_as_shipped: bool = True
+    definitions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -173,6 +176,9 @@ FEATURES = datasets.Features(
             "license_file": datasets.Value("string"),
             "repository": datasets.Value("string"),
             "backward_as_shipped": datasets.Value("bool"),
+            "definitions": datasets.List({"name": datasets.Value("string"), "kind": datasets.Value("string"),
+                                          "module": datasets.Value("string"), "path": datasets.Value("string"),
+                                          "first_line": datasets.Value("int32"), "last_line": datasets.Value("int32")}),
         },
         "validation": {
             "level": datasets.Value("string"),

@@ -189,16 +189,26 @@ def with_round_trip(table: pa.Table, checker: RoundTrip) -> pa.Table:
 
 # --- the process's side ------------------------------------------------------------------------------
 
-def _check_one(exp: dict[str, Any]) -> str:
+def _check_one(exp: dict[str, Any], config: dict[str, Any]) -> str:
     """Extract ``exp``'s file as a user's file and compare (runs the file's code: the round-trip process only)."""
-    from extraction import _warp  # noqa: PLC0415 - the process's side only
-    from extraction.extract import extract_module  # noqa: PLC0415
-    from extraction.loader import load_target, unload  # noqa: PLC0415
+    import warp as wp  # noqa: PLC0415
 
+    from extraction import _warp  # noqa: PLC0415 - the process's side only
+
+    for name, value in config.items():  # as in a fresh process: what an earlier row's imports set is undone
+        setattr(wp.config, name, value)
     os.chdir(exp["dir"])
     sys.path.insert(0, exp["dir"])  # the file's folder is the root Warp's line comments are relative to
     _warp.reset_function_ids()  # helper numbering as in a process of its own
     targets = tuple(dict.fromkeys(_TARGET_OF[c] for c in exp["digests"])) or ("cpu",)
+    with _warp.own_modules():  # as in a fresh process: no Warp module of an earlier row is reused
+        return _extract_and_compare(exp, targets)
+
+
+def _extract_and_compare(exp: dict[str, Any], targets: tuple[str, ...]) -> str:
+    from extraction.extract import extract_module  # noqa: PLC0415 - the process's side only
+    from extraction.loader import load_target, unload  # noqa: PLC0415
+
     try:
         module = load_target(exp["file"])
     except Exception as exc:  # the reason is the answer
@@ -227,15 +237,20 @@ def _clean(text: str, exp: dict[str, Any]) -> str:
 
 def _serve() -> None:
     """Answer batches (a JSON list a line on standard input) with their reasons (a JSON list a line)."""
+    import warp as wp  # noqa: PLC0415
+
     from extraction import init_quiet  # noqa: PLC0415
 
     init_quiet()
+    # Warp's global settings as a fresh process has them (a package a row imports may change them)
+    config = {k: v for k, v in vars(wp.config).items()
+              if not k.startswith("_") and isinstance(v, (bool, int, float, str, type(None)))}
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # what programs print never mixes with the answers
     out.write(b"ready\n")
     out.flush()
     for line in sys.stdin.buffer:
-        answers = [_check_one(exp) for exp in json.loads(line)]
+        answers = [_check_one(exp, config) for exp in json.loads(line)]
         out.write((json.dumps(answers) + "\n").encode())
         out.flush()
 

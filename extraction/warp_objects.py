@@ -120,3 +120,48 @@ __all__ = [
     "struct_python_class",
     "warp_module_name",
 ]
+
+
+def is_warp_function(obj: Any) -> bool:
+    """Whether ``obj`` is a user's ``@wp.func`` (not one of Warp's builtins)."""
+    return isinstance(obj, wp.Function) and not obj.is_builtin() and getattr(obj, "func", None) is not None
+
+
+def is_warp_struct(obj: Any) -> bool:
+    """Whether ``obj`` is a ``@wp.struct``."""
+    return bool(wp.types.type_is_struct(obj))
+
+
+_SCALAR_NAMES = {float: "float", int: "int", bool: "bool"}
+
+
+def type_expression(t: Any) -> str | None:
+    """A Python expression for a Warp type, as a program writes it (``wp.array(dtype=wp.vec3f, ndim=2)``).
+
+    Returns ``None`` for a type it cannot write. A struct is written by its class name (the program
+    must define it).
+    """
+    if t in _SCALAR_NAMES:
+        return _SCALAR_NAMES[t]
+    if is_warp_struct(t):
+        return struct_python_class(t).__name__
+    name = getattr(t, "__name__", None)
+    if isinstance(t, type) and name and getattr(wp, name, None) is t:
+        return f"wp.{name}"
+    if wp.types.is_array(t):
+        dtype = type_expression(t.dtype)
+        kind = getattr(type(t), "_concrete_cls", type(t)).__name__  # wp.array[...] annotations: wp.array
+        return None if dtype is None or getattr(wp, kind, None) is None else f"wp.{kind}(dtype={dtype}, ndim={t.ndim})"
+    scalar = getattr(t, "_wp_scalar_type_", None)
+    inner = type_expression(scalar) if scalar is not None else None
+    if inner is None:
+        return None
+    if wp.types.type_is_quaternion(t):
+        return f"wp.types.quaternion(dtype={inner})"
+    if wp.types.type_is_transformation(t):
+        return f"wp.types.transformation(dtype={inner})"
+    if wp.types.type_is_matrix(t):
+        return f"wp.types.matrix(shape={tuple(t._shape_)}, dtype={inner})"
+    if wp.types.type_is_vector(t):
+        return f"wp.types.vector(length={t._length_}, dtype={inner})"
+    return None

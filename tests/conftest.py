@@ -66,7 +66,15 @@ def site(tmp_path_factory):
     import importlib
     import sys
 
-    from tests.fixtures.real_packages import KERNELS, NO_BACKWARD, OWN, RENAMED, make_distribution
+    from tests.fixtures.real_packages import (
+        KERNELS,
+        NO_BACKWARD,
+        OWN,
+        RENAMED,
+        WHOLE_KERNELS,
+        WHOLE_SHAPES,
+        make_distribution,
+    )
 
     site = tmp_path_factory.mktemp("site")
     make_distribution(site, "wirt-alpha", {"kernels.py": KERNELS, "tests/__init__.py": "",
@@ -76,6 +84,7 @@ def site(tmp_path_factory):
                       license_expression=None, license_field="Apache Software License 2.0")
     make_distribution(site, "wirt-gpl", {"kernels.py": OWN}, license_expression="GPL-3.0-only")
     make_distribution(site, "wirt-noadj", {"kernels.py": NO_BACKWARD})
+    make_distribution(site, "wirt-whole", {"shapes.py": WHOLE_SHAPES, "kernels.py": WHOLE_KERNELS})
     make_distribution(site, "wirt-nolicense", {"kernels.py": OWN}, license_expression=None)
     make_distribution(site, "wirt-crash", {"kernels.py": "import os\nos.abort()\n"})
     make_distribution(site, "wirt-hang", {"kernels.py": "import time\nwhile True:\n    time.sleep(0.01)\n"})

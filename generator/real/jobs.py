@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -244,6 +245,15 @@ def _fem_rows(job: MineJob) -> tuple[list[dict], dict[str, Any]]:
                                            "extracted": len(records), "seconds": round(time.perf_counter() - start, 2)}
 
 
+def _whole_problems(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
+    """The rows whose round trip passed, and the others counted by why (a row its text does not decide is not
+    a problem a model can solve: it is dropped)."""
+    validation = table.column("validation").to_pylist()
+    keep = [bool(v["round_trip"]) for v in validation]
+    dropped = Counter(v["round_trip_note"] for v, ok in zip(validation, keep) if not ok)
+    return table.filter(pa.array(keep, type=pa.bool_())), dict(dropped.most_common())
+
+
 def _package_rows(job: MineJob) -> tuple[list[dict], dict[str, Any]]:
     pairs, report = mine_package(package_info(job.package), job.targets, job.modules, job.allow_licenses,
                                  MODULE_TIMEOUT_S)
@@ -252,7 +262,8 @@ def _package_rows(job: MineJob) -> tuple[list[dict], dict[str, Any]]:
         rec.source = Source(kind="real", package=prov.package, package_version=prov.package_version,
                             module=prov.module, path=prov.path, first_line=prov.first_line,
                             last_line=prov.last_line, license=prov.license, license_file=prov.license_file,
-                            repository=prov.repository, backward_as_shipped=prov.backward_as_shipped)
+                            repository=prov.repository, backward_as_shipped=prov.backward_as_shipped,
+                            definitions=rec.source.definitions)
         rec.complexity = min(4, 1 + rec.python_source.count("\n") // 20)
         rows.append(rec.to_row())
     return rows, report.to_json()
@@ -278,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if job.round_trip:
         with RoundTrip() as checker:
             table = with_round_trip(table, checker)
+        if job.package != FEM:
+            table, report["round_trip_dropped"] = _whole_problems(table)
+            report["round_trip_dropped_count"] = sum(report["round_trip_dropped"].values())
     save_table(args.data, args.manifest, json.loads(args.identity), table, {"report": report})
     return 0
 

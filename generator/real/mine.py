@@ -57,6 +57,7 @@ from generator.real.groups import (
 )
 from generator.real.licenses import is_allowed
 from generator.real.packages import PackageInfo, package_info
+from generator.real.program import NotSelfContained
 from generator.real.report import PackageReport, Provenance, totals
 from generator.real.sources import (
     PackageSpec,
@@ -66,6 +67,7 @@ from generator.real.sources import (
     package_root,
     package_spec,
 )
+from generator.real.whole import whole_record
 
 logger = logging.getLogger(__name__)
 
@@ -248,20 +250,39 @@ def mine_package(
         groups.setdefault((prov.module, prov.warp_module), []).append(k)
 
     out: list[tuple[KernelRecord, Provenance]] = []
+    own = info.import_names or (spec.import_name,)
     for (module_name, _), group in sorted(groups.items(), key=lambda item: item[0]):
         for kernel, recs in extract_isolated(group, module_name, targets, report, root):
             prov = provenance[id(kernel)]
-            for rec in recs:
+            overloads = kernel_overloads(kernel) if is_generic_kernel(kernel) else [None] * len(recs)
+            for rec, overload in zip(recs, overloads):
                 report.extracted += 1
                 if max(len(getattr(rec, c) or "") for c in GENERATED_COLUMNS) > MAX_CODE_CHARS:
                     report.too_large += 1
                     report.too_large_kernels.append(f"{kernel_label(kernel)}[{arg_signature(rec)}]")
                     continue
                 _backward_as_shipped(rec, prov, report)
+                _whole(rec, kernel, overload, own, root, targets, report)
                 _finish_record(rec, info.name, root)
                 out.append((rec, prov))
     report.seconds = time.perf_counter() - t0
     return out, report
+
+
+def _whole(rec: KernelRecord, kernel: Any, overload: Any | None, own: Sequence[str], root: Path,
+           targets: Sequence[str], report: PackageReport) -> None:
+    """Make ``rec`` a whole problem: its text the kernel's whole program, its code generated from that text.
+
+    A kernel whose program cannot be written keeps the row as mined (its round trip then fails), counted
+    by why in ``report.not_whole``.
+    """
+    backward = any(getattr(rec, c) for c in GENERATED_COLUMNS if c.endswith("_backward"))
+    try:
+        _, defined = whole_record(rec, kernel, overload, own, root, targets, backward)
+    except NotSelfContained as exc:
+        report.not_whole[relative_paths(str(exc), root)] += 1
+        return
+    rec.source.definitions = [d.to_json() for d in defined]
 
 
 def _backward_as_shipped(rec: KernelRecord, prov: Provenance, report: PackageReport) -> None:

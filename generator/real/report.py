@@ -76,6 +76,7 @@ class PackageReport:
     backward_added: int = 0  # extracted with backward code that their package ships without
     backward_missing: int = 0  # extracted without backward code (why: backward_impossible)
     backward_impossible: Counter = field(default_factory=Counter)  # why Warp could not make it -> rows
+    not_whole: Counter = field(default_factory=Counter)  # why a row's whole program could not be written -> rows
     failed: Counter = field(default_factory=Counter)  # reason -> count
     failed_kernels: dict[str, str] = field(default_factory=dict)  # module:qualname[args] -> reason
     duplicates: int = 0
@@ -107,6 +108,7 @@ class PackageReport:
             "extracted_with_launch_block_dim": self.launch_block_dim,
             "backward_added": self.backward_added, "backward_missing": self.backward_missing,
             "backward_impossible": dict(self.backward_impossible),
+            "not_whole": dict(self.not_whole.most_common()), "not_whole_count": sum(self.not_whole.values()),
             "failed_count": n_failed, "failed": dict(self.failed),
             "failed_kernels": dict(sorted(self.failed_kernels.items())),
             "extracted_fraction": self.extracted / self.attempted if self.attempted else None,
@@ -116,7 +118,8 @@ class PackageReport:
 
 TOTALLED = ("modules_found", "modules_scanned", "modules_failed_count", "kernels_found", "generic",
             "generic_no_overload", "overloads", "to_extract", "non_permissive", "same_source", "extracted",
-            "too_large", "failed_count", "duplicates", "records", "backward_added", "backward_missing")
+            "too_large", "failed_count", "duplicates", "records", "backward_added", "backward_missing",
+            "not_whole_count", "round_trip_dropped_count")
 
 
 def totals(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -124,10 +127,11 @@ def totals(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {key: sum(r.get(key, 0) for r in reports.values()) for key in TOTALLED}
     attempted = out["to_extract"] - out["non_permissive"] - out["same_source"]
     out["extracted_fraction"] = out["extracted"] / attempted if attempted else None
-    why: Counter = Counter()
-    for r in reports.values():
-        why.update(r.get("backward_impossible") or {})
-    out["backward_impossible"] = dict(why.most_common())  # why Warp could not make backward code -> kernels
+    for key in ("backward_impossible", "not_whole", "round_trip_dropped"):  # reason -> rows, over every package
+        why: Counter = Counter()
+        for r in reports.values():
+            why.update(r.get(key) or {})
+        out[key] = dict(why.most_common())
     return out
 
 

@@ -84,7 +84,10 @@ def test_statistics_gathered_by_workers_match_the_parquet(small_build):
     from warp_ir.stats import compute_stats
 
     read_back = compute_stats(small_build.out_dir)  # one pass over the written files
+    one_answer = read_back.pop("one_answer")  # only `warp-ir stats` reads every prompt back
     assert small_build.stats == read_back  # the build merged what its workers counted, shard by shard
+    assert all(c["conflicting_inputs"] == 0 for c in one_answer.values())
+    assert read_back["round_trip"] == {"passed": read_back["total_rows"]}
     assert read_back["total_rows"] == sum(small_build.rows.values())
     assert sum(read_back["families"].values()) == read_back["total_rows"]
     assert dict(read_back["builtin_coverage"]["most_used"])["tid"] == read_back["total_rows"]

@@ -82,13 +82,16 @@ def test_file_task_writes_marks_and_then_keeps_its_file(memory_url, tmp_path):
     assert (marker["bytes"], marker["sha256"]) == file_digest(fs, path)
     # the one format of finished work: the local engine's resume files have the same manifest and the same bytes
     from extraction import rows_table
+    from extraction.roundtrip import RoundTrip, with_round_trip
     from generator.codegen.resume import save_table, trusted
     from generator.codegen.shard import compile_shard
 
     assert trusted(marker, spec.identity("b1")) and not trusted(marker, spec.identity("b2"))
     local = Path(tmp_path)
     rows, _ = compile_shard(spec.shards[0], ("cpu",))
-    save_table(local / "rows.parquet", local / "rows.json", spec.identity("b1"), rows_table(rows), {})
+    with RoundTrip() as checker:  # as the file task and the local engine both check it
+        table = with_round_trip(rows_table(rows), checker)
+    save_table(local / "rows.parquet", local / "rows.json", spec.identity("b1"), table, {})
     assert (local / "rows.parquet").read_bytes() == fs.cat_file(path)
     saved = json.loads((local / "rows.json").read_text())
     assert {k: saved[k] for k in ("version", "identity", "rows", "bytes", "sha256")} == \

@@ -152,11 +152,14 @@ def test_backward_code_wherever_warp_can_make_it(site, tmp_path):
         assert adjoint in row["cpp_backward"] and "_cpu_kernel_backward" in row["cpp_backward"]
         assert row["source"]["backward_as_shipped"] is False and row["differentiable"] is True
         assert "enable_backward" not in row["python_source"]
-    assert rows["squash"]["python_source"].startswith('@wp.kernel(module="unique")\ndef squash(')
+    assert '\n@wp.kernel(module="unique")\ndef squash(' in rows["squash"]["python_source"]
     # what Warp cannot differentiate keeps its forward code, its own text, and is counted by why
     scale_x = rows["scale_x"]
     assert scale_x["cpp_backward"] in ("", None) and "_cpu_kernel_forward" in scale_x["cpp_forward"]
-    assert scale_x["python_source"].startswith("@wp.kernel(enable_backward=False)\ndef scale_x(")
+    assert "\n@wp.kernel(enable_backward=False)\ndef scale_x(" in scale_x["python_source"]
+    # its whole program says so for the module too (the package set it with wp.set_module_options)
+    assert "wp.set_module_options({'enable_backward': False})" in scale_x["python_source"]
+    assert all(r["validation"]["round_trip"] for r in rows.values())
     assert scale_x["source"]["backward_as_shipped"] is False
     assert rep["backward_added"] == 2 and rep["backward_missing"] == 1
     [(reason, n)] = rep["backward_impossible"].items()
@@ -164,3 +167,37 @@ def test_backward_code_wherever_warp_can_make_it(site, tmp_path):
     # a package that keeps the adjoint on is as it was
     alpha = {r["kernel_name"]: r for r in mine_isolated(MineJob("wirt-alpha", TARGETS), tmp_path).table.to_pylist()}
     assert alpha["scale"]["source"]["backward_as_shipped"] is True
+
+
+def test_every_row_is_its_kernels_whole_program(site, tmp_path):
+    """Constants, an enum, a vector type, a struct and helpers of another module (by name and through the module),
+    a factory's captured value and a generic kernel's overloads all end up in the row's own text, whose code
+    the row holds (line comments count the row's lines) and whose round trip passes."""
+    mined = mine_isolated(MineJob("wirt-whole", ("cpu", "cuda")), tmp_path)
+    rows = {(r["kernel_name"], r["arguments"][-1]["type"]): r for r in mined.table.to_pylist()}
+    assert mined.report["not_whole_count"] == 0 and mined.report["round_trip_dropped_count"] == 0, \
+        (mined.report["not_whole"], mined.report["round_trip_dropped"])
+    volume = rows[("volume", "array(ndim=1, dtype=float32)")]
+    src = volume["python_source"]
+    for piece in ("import warp as wp", "EPS = 1e-06", "vec5 = wp.types.vector(length=5, dtype=wp.float32)",
+                  "class Kind(enum.IntEnum):", "@wp.struct\nclass Shape:", "def safe_inv(x: float):",
+                  "class shapes:  # what the code reads of wirt_whole.shapes\n    safe_inv = safe_inv"):
+        assert piece in src, piece
+    assert src.index("def safe_inv") < src.index("class shapes") < src.index("def volume")
+    assert {d["name"] for d in volume["source"]["definitions"]} == {"Kind", "Shape", "safe_inv"}
+    assert all(d["path"] == "wirt_whole/shapes.py" and d["first_line"] > 0 for d in volume["source"]["definitions"])
+    # the code is generated from the row's own text: its line comments name the row's file and count its lines
+    lines = src.splitlines()
+    for line in volume["cpp_forward"].splitlines():
+        if line.strip().startswith("// program_") and ":" in line:
+            number = int(line.rsplit(":", 1)[1])
+            assert lines[number - 1].lstrip().startswith(("def ", "@")), line
+    assert "wirt_whole/" not in volume["cpp_forward"] + volume["cuda_backward"]
+    scale = next(r for (name, _), r in rows.items() if name == "scale")
+    assert "factor = 2.0" in scale["python_source"] and scale["python_source"].count("@wp.kernel") == 1
+    overloads = [r for (name, _), r in rows.items() if name == "axpy"]
+    assert len(overloads) == 2 and len({r["python_source"] for r in overloads}) == 2
+    f32 = next(r for r in overloads if r["arguments"][2]["type"] == "float32")
+    assert 'wp.overload(axpy, {"x": wp.array(dtype=wp.float32, ndim=1), "y": wp.array(dtype=wp.float32, ndim=1), ' \
+           '"a": wp.float32})' in f32["python_source"]
+    assert all(r["validation"]["round_trip"] is True for r in rows.values())
