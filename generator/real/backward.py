@@ -19,7 +19,7 @@ def _is_false(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value is False
 
 
-def _offsets(text: str) -> list[int]:
+def line_starts(text: str) -> list[int]:
     """Byte offset of the start of each line of ``text`` (1-based line numbers index it from 1)."""
     starts = [0, 0]
     for line in text.encode().splitlines(keepends=True):
@@ -27,7 +27,7 @@ def _offsets(text: str) -> list[int]:
     return starts
 
 
-def _span(node: ast.AST, starts: list[int]) -> tuple[int, int]:
+def byte_span(node: ast.AST, starts: list[int]) -> tuple[int, int]:
     return (starts[node.lineno] + node.col_offset,  # type: ignore[attr-defined]
             starts[node.end_lineno] + node.end_col_offset)  # type: ignore[attr-defined]
 
@@ -55,7 +55,7 @@ def without_backward_off(source: str) -> str:
             tree = ast.parse(source)
         except SyntaxError:
             return source
-        cut = _first_cut(tree, _offsets(source))
+        cut = _first_cut(tree, line_starts(source))
         if cut is None:
             break
         data = source.encode()
@@ -74,7 +74,7 @@ def _first_cut(tree: ast.Module, starts: list[int]) -> tuple[int, int] | None:
             name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
             if name not in _KERNEL_DECORATORS:
                 continue
-            items = [_span(item, starts) for item in (*call.args, *call.keywords)]
+            items = [byte_span(item, starts) for item in (*call.args, *call.keywords)]
             for i, kw in enumerate(call.keywords, start=len(call.args)):
                 drop_keyword = kw.arg == "enable_backward" and _is_false(kw.value)
                 if kw.arg == "module_options" and isinstance(kw.value, ast.Dict):
@@ -82,12 +82,12 @@ def _first_cut(tree: ast.Module, starts: list[int]) -> tuple[int, int] | None:
                     entries = [j for j, (k, v) in enumerate(zip(keys, values))
                                if isinstance(k, ast.Constant) and k.value == "enable_backward" and _is_false(v)]
                     if entries and len(keys) > 1:
-                        pairs = [(_span(k, starts)[0] if k is not None else _span(v, starts)[0], _span(v, starts)[1])
+                        pairs = [(byte_span(k if k is not None else v, starts)[0], byte_span(v, starts)[1])
                                  for k, v in zip(keys, values)]
                         return _item_removal(pairs, entries[0])
                     drop_keyword = bool(entries)
                 if drop_keyword:
                     if len(items) == 1:  # nothing left: `@wp.kernel(...)` becomes `@wp.kernel`
-                        return _span(call.func, starts)[1], _span(call, starts)[1]
+                        return byte_span(call.func, starts)[1], byte_span(call, starts)[1]
                     return _item_removal(items, i)
     return None

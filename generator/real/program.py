@@ -48,6 +48,7 @@ from extraction.warp_objects import (
     struct_python_class,
     type_expression,
 )
+from generator.real.backward import byte_span, line_starts
 
 # module options a package may set that change the generated code (the others change how it is compiled)
 CODE_OPTIONS = ("max_unroll", "fast_math", "fuse_fp", "lineinfo", "mode", "block_dim", "default_grid_stride",
@@ -162,7 +163,7 @@ def _value_expr(value: Any) -> str:
         if expr is None:
             raise NotSelfContained(f"a type it cannot write: {value!r}")
         return expr
-    if wp.types.is_value(type(value)) and wp.types.type_is_scalar(type(value)):
+    if wp.types.type_is_scalar(type(value)) and hasattr(value, "value"):  # wp.float64(1.5)
         return f"{type_expression(type(value))}({value.value!r})"
     if wp.types.type_is_vector(type(value)) or wp.types.type_is_matrix(type(value)) or \
             wp.types.type_is_quaternion(type(value)) or wp.types.type_is_transformation(type(value)):
@@ -175,6 +176,12 @@ def _value_expr(value: Any) -> str:
 
 
 _MISSING = object()
+
+
+def _own_module(module: types.ModuleType, own: Sequence[str]) -> bool:
+    """A module of the package being mined (Warp, NumPy and the standard library are imported, even in warp-lang)."""
+    top = module.__name__.split(".")[0]
+    return top in own and top not in _IMPORTED_TOPS
 
 
 class _Namespace:
@@ -209,7 +216,7 @@ class _Program:
             raise NotSelfContained(f"two different values named {name!r}")
         self.bound[name] = value
         if isinstance(value, types.ModuleType):
-            if value.__name__.split(".")[0] in self.own:
+            if _own_module(value, self.own):
                 raise NotSelfContained(f"reads its package through the module {value.__name__} ({name}.<...>), "
                                        "whose definitions are not pulled in")
             self.imports[name] = _module_import(name, value)
@@ -293,7 +300,7 @@ class _Program:
                 attrs.setdefault(sub.value.id, set()).add(sub.attr)
         for name in sorted(loads - stores - {getattr(node, "name", "")}):
             value = closure[name] if name in closure else module_globals.get(name, _MISSING)
-            if isinstance(value, types.ModuleType) and value.__name__.split(".")[0] in self.own:
+            if isinstance(value, types.ModuleType) and _own_module(value, self.own):
                 self.namespace(name, value, attrs.get(name, set()))
             elif value is not _MISSING:
                 self.bind(name, value)
@@ -347,6 +354,32 @@ def _same(a: Any, b: Any) -> bool:
         return bool(type(a) is type(b) and a == b)
     except Exception:  # arrays and other values without a plain equality
         return False
+
+
+def _resolved_annotations(text: str, node: ast.FunctionDef, func: Any, kernel: Any) -> tuple[str, ast.FunctionDef]:
+    """The kernel's text with each argument annotation that names what the kernel cannot reach (a factory's local,
+    read when the factory ran and never captured) written as the type Warp resolved it to."""
+    known = {**vars(builtins), **(getattr(func, "__globals__", None) or {}), **inspect.getclosurevars(func).nonlocals}
+    resolved = dict(kernel_arg_types(kernel))
+    starts = line_starts(text)
+    cuts = []
+    for arg in node.args.args:
+        ann = arg.annotation
+        if ann is None or all(n.id in known for n in ast.walk(ann) if isinstance(n, ast.Name)):
+            continue
+        expr = type_expression(resolved.get(arg.arg))
+        if expr is None:
+            continue  # left as it is: reported as not defined
+        cuts.append((*byte_span(ann, starts), expr))
+    if not cuts:
+        return text, node
+    data = text.encode()
+    for start, end, expr in sorted(cuts, reverse=True):
+        data = data[:start] + expr.encode() + data[end:]
+    text = data.decode()
+    new = ast.parse(text).body[0]
+    assert isinstance(new, ast.FunctionDef)
+    return text, new
 
 
 def _warp_decorated(node: ast.FunctionDef, func: Any) -> bool:
@@ -408,6 +441,7 @@ def kernel_program(kernel: Any, overload: Any | None = None, own: Sequence[str] 
         first = node.decorator_list[0].lineno - 1 if node.decorator_list else node.lineno - 1
         text = "".join(lines[:first]) + _kernel_decorator(kernel, backward) + "\n" + "".join(lines[node.lineno - 1:])
         node.decorator_list = []
+    text, node = _resolved_annotations(text, node, func, kernel)
     program.uses(func, node)
     if node.name in program.bound:
         raise NotSelfContained(f"the kernel's name {node.name!r} also names something it uses")
