@@ -282,6 +282,10 @@ def _whole(rec: KernelRecord, kernel: Any, overload: Any | None, own: Sequence[s
     except NotSelfContained as exc:
         report.not_whole[relative_paths(str(exc), root)] += 1
         return
+    except Exception as exc:  # a case the program writer does not handle: counted, the package goes on
+        logger.warning("writing the program of %s failed: %s", kernel_label(kernel), reason_of(exc))
+        report.not_whole[f"warp-ir could not write it: {relative_paths(reason_of(exc), root)}"] += 1
+        return
     rec.source.definitions = [d.to_json() for d in defined]
 
 

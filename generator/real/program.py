@@ -89,6 +89,8 @@ def _bound_names(node: ast.AST) -> tuple[set[str], set[str]]:
             stores.add(sub.name)
         elif isinstance(sub, (ast.Import, ast.ImportFrom)):
             stores.update((a.asname or a.name).split(".")[0] for a in sub.names)
+        elif isinstance(sub, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and sub.name:
+            stores.add(sub.name)
     return loads, stores
 
 
@@ -106,13 +108,9 @@ def _external_module(obj: Any, own: Sequence[str]) -> str | None:
     """The module an object of another distribution is imported from (``None``: it belongs to the package)."""
     module = getattr(obj, "__module__", None) or ""
     top = module.split(".")[0]
-    if top in own or top not in _IMPORTED_TOPS and not _is_installed_elsewhere(top, own):
+    if not top or top in own or top in ("__main__", "builtins") or top.startswith("warp_ir"):
         return None
     return module
-
-
-def _is_installed_elsewhere(top: str, own: Sequence[str]) -> bool:
-    return bool(top) and top not in own and top not in ("__main__", "builtins") and not top.startswith("warp_ir")
 
 
 def _public_import(obj: Any, name: str, module: str) -> str | None:
@@ -158,6 +156,13 @@ def _value_expr(value: Any) -> str:
         return f"np.{type(value).__name__}({value.item()!r})"
     if isinstance(value, tuple):
         return "(" + "".join(f"{_value_expr(v)}, " for v in value).rstrip(" ") + ")"
+    if type(value) is list:
+        return "[" + ", ".join(_value_expr(v) for v in value) + "]"
+    if type(value) in (set, frozenset):  # sorted by their text: the same program in every run
+        items = sorted(_value_expr(v) for v in value)
+        return f"{type(value).__name__}({{{', '.join(items)}}})" if items else f"{type(value).__name__}()"
+    if type(value) is dict:
+        return "{" + ", ".join(f"{_value_expr(k)}: {_value_expr(v)}" for k, v in value.items()) + "}"
     if isinstance(value, type) or is_warp_struct(value):
         expr = type_expression(value)
         if expr is None:
@@ -170,7 +175,8 @@ def _value_expr(value: Any) -> str:
         expr = type_expression(type(value))
         if expr is None:
             raise NotSelfContained(f"a type it cannot write: {type(value)!r}")
-        flat = np.asarray(value, dtype=np.float64 if "float" in str(value.dtype) else np.int64).ravel().tolist()
+        scalar = getattr(type(value), "_wp_scalar_type_", None)
+        flat = np.asarray(value, dtype=np.float64 if wp.types.type_is_float(scalar) else np.int64).ravel().tolist()
         return f"{expr}({', '.join(_value_expr(v) for v in flat)})"
     raise NotSelfContained(f"a value it cannot write: {type(value).__name__}")
 
@@ -230,6 +236,8 @@ class _Program:
             return
         obj = struct_python_class(value) if is_warp_struct(value) else \
             function_python_object(value) if is_warp_function(value) else value
+        if not inspect.isclass(obj) and inspect.isfunction(getattr(obj, "__wrapped__", None)):
+            obj = obj.__wrapped__  # functools.cache and the like: its source (decorators included) is the function's
         external = _external_module(obj, self.own) if inspect.isfunction(obj) or inspect.isclass(obj) else None
         if external is not None:
             line = _public_import(value, name, external)

@@ -11,6 +11,7 @@ synthetic program; the round trip (:mod:`extraction.roundtrip`) then checks it i
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,8 +61,11 @@ def whole_record(rec: KernelRecord, kernel: Any, overload: Any | None, own: Sequ
     Raises:
         NotSelfContained: The program cannot be written, or it does not give a row for the kernel.
     """
-    text, defined = kernel_program(kernel, overload, own, root, carried_options(overload or kernel, backward),
-                                   backward)
+    options = carried_options(overload or kernel, backward)
+    launched = json.loads(rec.params or "{}").get("block_dim")  # extracted with the block_dim its module launches
+    if launched:
+        options["block_dim"] = launched
+    text, defined = kernel_program(kernel, overload, own, root, options, backward)
     if backward:  # the text, not a setting of this process, decides that the row has backward code
         text = without_backward_off(text)
     name = f"warp_ir_real_{hashlib.sha256(text.encode()).hexdigest()[:16]}"
