@@ -7,19 +7,16 @@ program instead, in this order:
 
 * the imports of the modules the code names (``import warp as wp``, ``import numpy as np``);
 * the Warp module options its package set, when they change the code (``wp.set_module_options``);
-* every value the code reads, as a module constant (``MJ_MINVAL = 1e-15``, ``vec10 =
-  wp.types.vector(length=10, dtype=wp.float32)``): module globals and the values a factory's closure
-  captured alike;
+* every value the code reads (a module global or a factory's captured value) as a module constant
+  (``MJ_MINVAL = 1e-15``, ``vec10 = wp.types.vector(length=10, dtype=wp.float32)``);
 * the source of every function, class, enum and struct it uses, from any module of the package
-  (each with its own names, recursively), dependencies first;
-* the kernel (a factory's kernel gets the ``@wp.kernel`` decorator its factory applied by call); for
-  one overload of a generic kernel, a ``wp.overload`` declaration of the concrete argument types the
-  row's code is generated for. The kernel's own text stays as its package wrote it, so the overload is
-  declared beside it rather than written into its annotations.
+  (each with its own names, recursively), dependencies first (a module read as ``math.f``: a class ``math``);
+* the kernel; for one overload of a generic kernel, a ``wp.overload`` declaration of its concrete types
+  (the kernel's text stays as its package wrote it: the overload is declared beside it).
 
-Objects of other distributions (Warp, NumPy) are imported, not copied. Where each pulled-in definition
-came from is returned beside the text (:class:`Definition`). A kernel that needs what cannot be written
-this way raises :class:`NotSelfContained` with the reason.
+Objects of other distributions are imported (:mod:`generator.real.literals`). Where each pulled-in
+definition came from is returned beside the text (:class:`Definition`); what cannot be written raises
+:class:`NotSelfContained`.
 """
 
 from __future__ import annotations
@@ -49,15 +46,18 @@ from extraction.warp_objects import (
     type_expression,
 )
 from generator.real.backward import byte_span, line_starts
+from generator.real.literals import (
+    NotSelfContained,
+    external_module,
+    module_import,
+    public_import,
+    value_expression,
+)
 
 # module options a package may set that change the generated code (the others change how it is compiled)
 CODE_OPTIONS = ("max_unroll", "fast_math", "fuse_fp", "lineinfo", "mode", "block_dim", "default_grid_stride",
                 "strip_hash")
 _IMPORTED_TOPS = frozenset({"warp", "numpy", "math", "typing", "enum", "functools", "ctypes"})
-
-
-class NotSelfContained(Exception):
-    """The kernel uses something a program cannot define (the message says what)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,83 +104,6 @@ def _source_of(obj: Any) -> tuple[str, int, int, str]:
     return textwrap.dedent("".join(lines)), start, start + len(lines) - 1, file
 
 
-def _external_module(obj: Any, own: Sequence[str]) -> str | None:
-    """The module an object of another distribution is imported from (``None``: it belongs to the package)."""
-    module = getattr(obj, "__module__", None) or ""
-    top = module.split(".")[0]
-    if not top or top in own or top in ("__main__", "builtins") or top.startswith("warp_ir"):
-        return None
-    return module
-
-
-def _public_import(obj: Any, name: str, module: str) -> str | None:
-    """``from M import X as name`` for ``obj``, with ``M`` the shortest public module that has it."""
-    import importlib  # noqa: PLC0415 - only for objects of other distributions
-
-    parts = [p for p in module.split(".") if p != "_src"]
-    attr = getattr(obj, "__name__", name)
-    for k in range(1, len(parts) + 1):
-        candidate = ".".join(parts[:k])
-        try:
-            mod = importlib.import_module(candidate)
-        except ImportError:
-            continue
-        for key in dict.fromkeys((name, attr)):
-            if getattr(mod, key, None) is obj:
-                return f"from {candidate} import {key}" + (f" as {name}" if key != name else "")
-    return None
-
-
-def _module_import(name: str, module: types.ModuleType) -> str:
-    full = module.__name__
-    if full == name:
-        return f"import {name}"
-    if "." in full:
-        parent, last = full.rsplit(".", 1)
-        if last == name:
-            return f"from {parent} import {last}"
-    return f"import {full} as {name}"
-
-
-def _value_expr(value: Any) -> str:
-    """A Python expression for a constant the kernel reads (raises :class:`NotSelfContained` when there is none)."""
-    if value is None or isinstance(value, (bool, str)):
-        return repr(value)
-    if isinstance(value, int):  # an IntEnum member is the integer Warp reads
-        return repr(int(value))
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "math.inf" if value > 0 else "-math.inf"
-        return "math.nan" if math.isnan(value) else repr(value)
-    if isinstance(value, np.generic):
-        return f"np.{type(value).__name__}({value.item()!r})"
-    if isinstance(value, tuple):
-        return "(" + "".join(f"{_value_expr(v)}, " for v in value).rstrip(" ") + ")"
-    if type(value) is list:
-        return "[" + ", ".join(_value_expr(v) for v in value) + "]"
-    if type(value) in (set, frozenset):  # sorted by their text: the same program in every run
-        items = sorted(_value_expr(v) for v in value)
-        return f"{type(value).__name__}({{{', '.join(items)}}})" if items else f"{type(value).__name__}()"
-    if type(value) is dict:
-        return "{" + ", ".join(f"{_value_expr(k)}: {_value_expr(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, type) or is_warp_struct(value):
-        expr = type_expression(value)
-        if expr is None:
-            raise NotSelfContained(f"a type it cannot write: {value!r}")
-        return expr
-    if wp.types.type_is_scalar(type(value)) and hasattr(value, "value"):  # wp.float64(1.5)
-        return f"{type_expression(type(value))}({value.value!r})"
-    if wp.types.type_is_vector(type(value)) or wp.types.type_is_matrix(type(value)) or \
-            wp.types.type_is_quaternion(type(value)) or wp.types.type_is_transformation(type(value)):
-        expr = type_expression(type(value))
-        if expr is None:
-            raise NotSelfContained(f"a type it cannot write: {type(value)!r}")
-        scalar = getattr(type(value), "_wp_scalar_type_", None)
-        flat = np.asarray(value, dtype=np.float64 if wp.types.type_is_float(scalar) else np.int64).ravel().tolist()
-        return f"{expr}({', '.join(_value_expr(v) for v in flat)})"
-    raise NotSelfContained(f"a value it cannot write: {type(value).__name__}")
-
-
 _MISSING = object()
 
 
@@ -225,7 +148,7 @@ class _Program:
             if _own_module(value, self.own):
                 raise NotSelfContained(f"reads its package through the module {value.__name__} ({name}.<...>), "
                                        "whose definitions are not pulled in")
-            self.imports[name] = _module_import(name, value)
+            self.imports[name] = module_import(name, value)
             return
         if value is typing.Any or isinstance(value, (typing.TypeVar,)) or getattr(value, "__module__", "") == "typing":
             self.imports[name] = f"from typing import {name}" if getattr(typing, name, None) is value else \
@@ -238,9 +161,9 @@ class _Program:
             function_python_object(value) if is_warp_function(value) else value
         if not inspect.isclass(obj) and inspect.isfunction(getattr(obj, "__wrapped__", None)):
             obj = obj.__wrapped__  # functools.cache and the like: its source (decorators included) is the function's
-        external = _external_module(obj, self.own) if inspect.isfunction(obj) or inspect.isclass(obj) else None
+        external = external_module(obj, self.own) if inspect.isfunction(obj) or inspect.isclass(obj) else None
         if external is not None:
-            line = _public_import(value, name, external)
+            line = public_import(value, name, external)
             if line is None:
                 raise NotSelfContained(f"{name!r} ({external}) cannot be imported by a public name")
             self.imports[name] = line
@@ -248,7 +171,7 @@ class _Program:
         if inspect.isfunction(obj) or inspect.isclass(obj):
             self.define(name, value, obj)
             return
-        self.blocks.append(f"{name} = {_value_expr(value)}")
+        self.blocks.append(f"{name} = {value_expression(value)}")
         self._needs_for_expr(self.blocks[-1])
 
     def _type_constant(self, name: str, value: Any) -> None:

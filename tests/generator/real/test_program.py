@@ -9,7 +9,8 @@ import pytest
 import warp as wp
 
 from extraction.warp_objects import type_expression
-from generator.real.program import NotSelfContained, _value_expr
+from generator.real.literals import NotSelfContained
+from generator.real.literals import value_expression as _value_expr
 
 
 @pytest.mark.parametrize("value, expected", [
