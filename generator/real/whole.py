@@ -85,6 +85,5 @@ def whole_record(rec: KernelRecord, kernel: Any, overload: Any | None, own: Sequ
                    "helper_functions", "launch_dim", "differentiable", "kernel_name"):
         setattr(rec, column, getattr(new, column))
     rec.arguments = [{"name": a["name"], "type": a["type"].replace(f"{name}.", "")} for a in new.arguments]
-    rec.module_name = ""
     rec.validation = new.validation
     return rec, defined
