@@ -10,6 +10,7 @@ import datasets
 import pyarrow as pa
 
 TARGETS: tuple[str, ...] = ("cpu", "cuda")
+GENERATED_COLUMNS: tuple[str, ...] = ("cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward")  # Warp's code
 VALIDATION_LEVELS: tuple[str, ...] = ("codegen", "compile", "run", "grad")
 
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,10 +35,8 @@ import pyarrow as pa
 from common.errors import first_line
 from extraction.child import child_env, kill_group
 from extraction.loader import pseudo_filename
+from extraction.record import GENERATED_COLUMNS
 
-logger = logging.getLogger(__name__)
-
-CODE_COLUMNS = ("cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward")
 _TARGET_OF = {"cpp_forward": "cpu", "cpp_backward": "cpu", "cuda_forward": "cuda", "cuda_backward": "cuda"}
 _ENTRY_RE = re.compile(r"\b\w+?_([0-9a-f]{8})_(?:cpu|cuda)_kernel_(?:forward|backward)\b")
 START_TIMEOUT_S = 120.0  # the process imports Warp and initialises it
@@ -47,7 +45,7 @@ ROW_TIMEOUT_S = 30.0
 OK = ""  # the reason of a row that passes
 
 
-def normalized(code: str | None) -> str:
+def hash_normalized(code: str | None) -> str:
     """Generated code with Warp's module hash (the 8 hex digits of its entry points' names) replaced by ``HASH``."""
     if not code:
         return ""
@@ -57,14 +55,14 @@ def normalized(code: str | None) -> str:
 
 
 def _digest(code: str | None) -> str:
-    return hashlib.sha256(normalized(code).encode()).hexdigest()
+    return hashlib.sha256(hash_normalized(code).encode()).hexdigest()
 
 
 def expectation(row: dict[str, Any]) -> dict[str, Any]:
     """What the round trip of ``row`` must give back: file, kernel, argument types and the code columns' digests."""
     return {"file": pseudo_filename(row["python_source"] or ""), "kernel": row["kernel_name"],
             "types": [a["type"] for a in row.get("arguments") or []],
-            "digests": {c: _digest(row.get(c)) for c in CODE_COLUMNS if row.get(c) is not None}}
+            "digests": {c: _digest(row.get(c)) for c in GENERATED_COLUMNS if row.get(c) is not None}}
 
 
 class RoundTrip:
@@ -147,9 +145,7 @@ class RoundTrip:
         try:
             return self._ask(expected, self.timeout_s + self.row_timeout_s * len(rows))
         finally:
-            for path in sorted(batch.rglob("*"), reverse=True):
-                path.rmdir() if path.is_dir() else path.unlink()
-            batch.rmdir()
+            shutil.rmtree(batch)
 
     def _ask(self, expected: list[dict[str, Any]], timeout_s: float) -> list[str]:
         proc = self._start()
@@ -179,7 +175,7 @@ def with_round_trip(table: pa.Table, checker: RoundTrip) -> pa.Table:
     and ``validation.round_trip_note``."""
     if not table.num_rows:
         return table
-    reasons = checker.check(table.select(["python_source", "kernel_name", "arguments", *CODE_COLUMNS]).to_pylist())
+    reasons = checker.check(table.select(["python_source", "kernel_name", "arguments", *GENERATED_COLUMNS]).to_pylist())
     validation = table.column("validation").to_pylist()
     for v, reason in zip(validation, reasons):
         v["round_trip"], v["round_trip_note"] = reason == OK, reason
@@ -198,11 +194,14 @@ def _check_one(exp: dict[str, Any], config: dict[str, Any]) -> str:
     for name, value in config.items():  # as in a fresh process: what an earlier row's imports set is undone
         setattr(wp.config, name, value)
     os.chdir(exp["dir"])
-    sys.path.insert(0, exp["dir"])  # the file's folder is the root Warp's line comments are relative to
     _warp.reset_function_ids()  # helper numbering as in a process of its own
     targets = tuple(dict.fromkeys(_TARGET_OF[c] for c in exp["digests"])) or ("cpu",)
-    with _warp.own_modules():  # as in a fresh process: no Warp module of an earlier row is reused
-        return _extract_and_compare(exp, targets)
+    sys.path.insert(0, exp["dir"])  # the file's folder is the root Warp's line comments are relative to
+    try:
+        with _warp.own_modules():  # as in a fresh process: no Warp module of an earlier row is reused
+            return _extract_and_compare(exp, targets)
+    finally:
+        sys.path.remove(exp["dir"])
 
 
 def _extract_and_compare(exp: dict[str, Any], targets: tuple[str, ...]) -> str:
@@ -212,7 +211,6 @@ def _extract_and_compare(exp: dict[str, Any], targets: tuple[str, ...]) -> str:
     try:
         module = load_target(exp["file"])
     except Exception as exc:  # the reason is the answer
-        sys.path.remove(exp["dir"])
         return f"does not load: {_clean(first_line(exc), exp)}"
     try:
         try:
@@ -227,7 +225,6 @@ def _extract_and_compare(exp: dict[str, Any], targets: tuple[str, ...]) -> str:
         return f"code differs: {', '.join(differ)}" if differ else OK
     finally:
         unload(module.__name__)
-        sys.path.remove(exp["dir"])
 
 
 def _clean(text: str, exp: dict[str, Any]) -> str:

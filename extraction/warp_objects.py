@@ -106,22 +106,6 @@ def kernel_arg_types(kernel: Any) -> list[tuple[str, Any]]:
     return [(arg.label, arg.type) for arg in kernel.adj.args]
 
 
-__all__ = [
-    "INTERNAL_PACKAGE",
-    "function_python_object",
-    "is_generic_kernel",
-    "kernel_arg_types",
-    "kernel_enable_backward",
-    "kernel_overloads",
-    "kernel_python_function",
-    "kernels_in",
-    "module_kernels",
-    "module_of",
-    "struct_python_class",
-    "warp_module_name",
-]
-
-
 def is_warp_function(obj: Any) -> bool:
     """Whether ``obj`` is a user's ``@wp.func`` (not one of Warp's builtins)."""
     return isinstance(obj, wp.Function) and not obj.is_builtin() and getattr(obj, "func", None) is not None
@@ -165,3 +149,24 @@ def type_expression(t: Any) -> str | None:
     if wp.types.type_is_vector(t):
         return f"wp.types.vector(length={t._length_}, dtype={inner})"
     return None
+
+
+__all__ = [
+    "INTERNAL_PACKAGE",
+    "backward_enabled",
+    "function_python_object",
+    "is_generic_kernel",
+    "is_warp_function",
+    "is_warp_struct",
+    "kernel_arg_types",
+    "kernel_enable_backward",
+    "kernel_overloads",
+    "kernel_python_function",
+    "kernels_in",
+    "module_kernels",
+    "module_of",
+    "struct_python_class",
+    "type_expression",
+    "warp_module_name",
+]
+

@@ -125,31 +125,28 @@ def compute_stats(folder: Path, config: str = "synthetic", builtin_names: list[s
         raise StatsError(f"no Parquet files under {folder / CONFIG_PREFIX[config]}")
     info = record_for_card(build_info(folder).get(config, {}))  # before the long pass: a broken file fails fast
     names = set(builtin_names) if builtin_names is not None else builtin_name_set()
-    stats = files_row_stats(files, names)
+    conflicts = InputConflicts()  # per task, model inputs rows share with different references, every split
+    stats = files_row_stats(files, names, conflicts)
     out = stats.summary(config, names, info, list(files), builtin_groups() if builtin_names is None else None)
-    out["one_answer"] = files_input_conflicts(files)
+    out["one_answer"] = conflicts.summary()
     return out
 
 
-def files_input_conflicts(files: dict[str, list[Path]]) -> dict[str, dict[str, Any]]:
-    """Per task, model inputs that two rows of ``files`` (every split together) share with different references
-    (:class:`evaluation.conflicts.InputConflicts`)."""
-    conflicts = InputConflicts()
-    for paths in files.values():
-        conflicts.add_all(iter_rows(paths, list(ROW_COLUMNS)))
-    return conflicts.summary()
-
-
-def files_row_stats(files: dict[str, list[Path]], names: set[str]) -> RowStats:
-    """The :class:`RowStats` of the rows of ``files`` (split -> its Parquet files in row order), read back.
+def files_row_stats(files: dict[str, list[Path]], names: set[str],
+                    conflicts: InputConflicts | None = None) -> RowStats:
+    """The :class:`RowStats` of the rows of ``files`` (split -> its Parquet files in row order), read back;
+    with ``conflicts``, the same pass adds every row to it too.
 
     Raises:
         StatsError: A file cannot be read.
     """
     stats = RowStats()
+    columns = list(dict.fromkeys([*STATS_COLUMNS, *(ROW_COLUMNS if conflicts is not None else ())]))
     for split, paths in files.items():
-        for row in iter_rows(paths, list(STATS_COLUMNS)):
+        for row in iter_rows(paths, columns):
             stats.add(split, row, names)
+            if conflicts is not None:
+                conflicts.add(row)
     return stats
 
 

@@ -80,7 +80,7 @@ def reason_of(exc: BaseException) -> str:
     """A short, stable reason for a rejection: the exception type and its first line, without ids."""
     first = (str(exc).strip().splitlines() or [""])[0]
     first = re.sub(r' \(in function "[^"]*"\)', "", first)  # the kernel name differs per program
-    first = _PER_PROGRAM_RE.sub(lambda m: "<program>" if m.group(0).startswith("<") else "<module>", first)
+    first = _PER_PROGRAM_RE.sub(lambda m: "<program>" if m.group(0).startswith("program_") else "<module>", first)
     return f"{type(exc).__name__}: {first}"[:200]
 
 

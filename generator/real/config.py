@@ -26,10 +26,11 @@ import pyarrow.compute as pc
 
 from common.errors import ConfigError
 from extraction import warp_version
+from extraction.record import GENERATED_COLUMNS
 from generator.codegen.resume import load_table
 from generator.real.jobs import FEM, PACKAGE_TIMEOUT_S, Mined, MineJob, mine_all, result_paths
 from generator.real.licenses import normalize_expression
-from generator.real.mine import GENERATED_COLUMNS, dedupe_key, totals
+from generator.real.mine import dedupe_key, totals
 from generator.real.packages import WARP, canonical, resolve_packages
 
 logger = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ code and errors are made relative to the package root (:func:`relative_paths`).
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import inspect
 import json
@@ -61,9 +62,7 @@ def extract_group(kernels: list[Any], module_name: str, targets: Sequence[str],
     With ``backward`` Warp generates their backward code even where their package switches it off
     (:func:`extraction.warp_objects.backward_enabled`); without it, the package's own settings hold.
     """
-    if not backward:
-        return extract_kernels(kernels, targets, module_name=module_name, only_these=True)
-    with backward_enabled(kernels):
+    with backward_enabled(kernels) if backward else contextlib.nullcontext():
         return extract_kernels(kernels, targets, module_name=module_name, only_these=True)
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from extraction import _warp
-from extraction.record import TARGETS, KernelRecord
+from extraction.record import GENERATED_COLUMNS, TARGETS, KernelRecord
 from extraction.warp_objects import (
     is_generic_kernel,
     kernel_overloads,
@@ -76,7 +76,6 @@ FAMILY = "real"
 # factory-made kernels unroll into megabytes of C++ (nvalchemi-toolkit-ops' octupole PME kernels), far
 # beyond any model's context and heavy enough to break the Hub's viewer.
 MAX_CODE_CHARS = 1_000_000
-GENERATED_COLUMNS = ("cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward")  # the code Warp generated
 
 
 def kernel_provenance(kernel: Any, info: PackageInfo, root: Path) -> Provenance:
@@ -261,8 +260,9 @@ def mine_package(
                     report.too_large += 1
                     report.too_large_kernels.append(f"{kernel_label(kernel)}[{arg_signature(rec)}]")
                     continue
-                _backward_as_shipped(rec, prov, report)
-                _whole(rec, kernel, overload, own, root, targets, report)
+                backward = any(getattr(rec, c) for c in GENERATED_COLUMNS if c.endswith("_backward"))
+                _backward_as_shipped(rec, prov, backward, report)
+                _whole(rec, kernel, overload, own, root, targets, backward, report)
                 _finish_record(rec, info.name, root)
                 out.append((rec, prov))
     report.seconds = time.perf_counter() - t0
@@ -270,13 +270,12 @@ def mine_package(
 
 
 def _whole(rec: KernelRecord, kernel: Any, overload: Any | None, own: Sequence[str], root: Path,
-           targets: Sequence[str], report: PackageReport) -> None:
+           targets: Sequence[str], backward: bool, report: PackageReport) -> None:
     """Make ``rec`` a whole problem: its text the kernel's whole program, its code generated from that text.
 
     A kernel whose program cannot be written keeps the row as mined (its round trip then fails), counted
     by why in ``report.not_whole``.
     """
-    backward = any(getattr(rec, c) for c in GENERATED_COLUMNS if c.endswith("_backward"))
     try:
         _, defined = whole_record(rec, kernel, overload, own, root, targets, backward)
     except NotSelfContained as exc:
@@ -289,9 +288,9 @@ def _whole(rec: KernelRecord, kernel: Any, overload: Any | None, own: Sequence[s
     rec.source.definitions = [d.to_json() for d in defined]
 
 
-def _backward_as_shipped(rec: KernelRecord, prov: Provenance, report: PackageReport) -> None:
+def _backward_as_shipped(rec: KernelRecord, prov: Provenance, backward: bool, report: PackageReport) -> None:
     """Count what the row's backward code owes to warp-ir; its text loses the options that switched it off."""
-    if not any(getattr(rec, c) for c in GENERATED_COLUMNS if c.endswith("_backward")):
+    if not backward:
         report.backward_missing += 1  # why is counted where the fallback happened (report.backward_impossible)
     elif not prov.backward_as_shipped:
         report.backward_added += 1

@@ -21,6 +21,7 @@ from extraction import _warp
 from extraction.extract import extract_module
 from extraction.loader import loaded_source
 from extraction.record import KernelRecord
+from generator.codegen.pipeline import reason_of
 from generator.real.backward import without_backward_off
 from generator.real.program import CODE_OPTIONS, Definition, NotSelfContained, kernel_program
 
@@ -74,7 +75,7 @@ def whole_record(rec: KernelRecord, kernel: Any, overload: Any | None, own: Sequ
         with _warp.own_modules(), loaded_source(text, name) as module:
             records = extract_module(module, targets, program_source=text)
     except Exception as exc:  # the program does not load, or Warp rejects it
-        raise NotSelfContained(f"its program fails: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}") from exc
+        raise NotSelfContained(f"its program fails: {reason_of(exc)}") from exc
     found = [r for r in records if [_unqualified(a["type"]) for a in r.arguments] == types]
     if len(found) != 1:
         raise NotSelfContained("its program does not give one row with the row's argument types")

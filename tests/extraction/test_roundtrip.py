@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from extraction.roundtrip import OK, RoundTrip, normalized, with_round_trip
+from extraction.roundtrip import OK, RoundTrip, hash_normalized, with_round_trip
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +22,8 @@ def test_a_builds_rows_pass_and_say_so(rows):
 
 def test_the_module_hash_alone_is_normalised():
     code = "void k_0123abcd_cpu_kernel_forward(wp_args_k_0123abcd *a) { f_0(); }"
-    assert normalized(code) == "void k_HASH_cpu_kernel_forward(wp_args_k_HASH *a) { f_0(); }"
-    assert normalized(None) == ""
+    assert hash_normalized(code) == "void k_HASH_cpu_kernel_forward(wp_args_k_HASH *a) { f_0(); }"
+    assert hash_normalized(None) == ""
 
 
 def test_a_row_that_is_not_a_whole_problem_fails_with_its_reason(rows):

@@ -103,3 +103,10 @@ def test_shard_rows_do_not_depend_on_a_packages_global_warp_config():
         wp.config.enable_backward = True
     assert after == before
     assert any("_cpu_kernel_backward" in row["cpp_backward"] for row in after)
+
+
+def test_reasons_do_not_name_the_program_or_its_module():
+    from generator.codegen.pipeline import reason_of
+
+    err = SyntaxError("invalid syntax (program_0123456789abcdef.py, line 3) in warp_ir_12_3")
+    assert reason_of(err) == "SyntaxError: invalid syntax (<program>) in <module>"
