@@ -283,6 +283,46 @@ def own_modules() -> Iterator[None]:
         _context.user_modules.update(saved)
 
 
+class _Skipped:
+    """What a switched-off launch returns: its every attribute is a call that does nothing and returns it again
+    (a recorded launch's ``set_param_at_index``, ``launch``; a loaded module's ``get_kernel_hooks``, ...)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _skipped
+
+
+def _skipped(*args: Any, **kwargs: Any) -> _Skipped:
+    return _SKIPPED
+
+
+_SKIPPED = _Skipped()
+
+
+@contextmanager
+def no_launches() -> Iterator[None]:
+    """Kernel launches do nothing in the block: a package's script runs its Python (and its kernel factories) but
+    nothing is compiled or executed (``wp.launch``, ``wp.launch_tiled``, ``wp.capture_launch``, ``Module.load``).
+    Warp's global settings (``wp.config``) a script changes are as they were after the block."""
+    names = ("launch", "launch_tiled", "capture_launch")
+    saved: list[tuple[Any, str, Any]] = [(owner, name, getattr(owner, name)) for owner in (wp, _context)
+                                         for name in names if hasattr(owner, name)]
+    saved.append((_context.Module, "load", _context.Module.load))
+    config = {k: v for k, v in vars(wp.config).items() if not k.startswith("_")}
+    for owner, name, _ in saved:
+        setattr(owner, name, _skipped)
+    try:
+        yield
+    finally:
+        for owner, name, value in saved:
+            setattr(owner, name, value)
+        for key in [k for k in vars(wp.config) if not k.startswith("_") and k not in config]:
+            delattr(wp.config, key)
+        for key, value in config.items():
+            setattr(wp.config, key, value)
+
+
 def release_module(name: str) -> None:
     """Forget a Warp module so that its kernels, functions and generated code can be freed."""
     module = _context.user_modules.pop(name, None)
@@ -414,6 +454,7 @@ __all__ = [
     "load_module_binary",
     "match_overload",
     "missing_entry_points",
+    "no_launches",
     "own_modules",
     "param_candidates",
     "release_module",

@@ -71,6 +71,10 @@ class Source:
             real kernel whose package switches the adjoint off (``enable_backward=False``): warp-ir
             generated its backward code anyway and the row's text no longer switches it off, unless
             Warp cannot differentiate it (backward columns empty, the text as the package wrote it).
+        factory: For a real row, the function that made its kernel (a kernel defined inside a function), else
+            ``""``.
+        instantiated_by: For a real row, the package's example or benchmark whose run made the kernel (``""``:
+            the kernel existed once the package's modules were imported).
         definitions: For a real row, where each definition its program pulled in comes from: ``name``,
             ``kind`` (function, struct, class, constant), ``module``, ``path``, ``first_line``, ``last_line``.
     """
@@ -86,6 +90,8 @@ class Source:
     license_file: str = ""
     repository: str = ""
     backward_as_shipped: bool = True
+    factory: str = ""
+    instantiated_by: str = ""
     definitions: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -177,6 +183,8 @@ FEATURES = datasets.Features(
             "license_file": datasets.Value("string"),
             "repository": datasets.Value("string"),
             "backward_as_shipped": datasets.Value("bool"),
+            "factory": datasets.Value("string"),
+            "instantiated_by": datasets.Value("string"),
             "definitions": datasets.List({"name": datasets.Value("string"), "kind": datasets.Value("string"),
                                           "module": datasets.Value("string"), "path": datasets.Value("string"),
                                           "first_line": datasets.Value("int32"), "last_line": datasets.Value("int32")}),

@@ -67,6 +67,10 @@ def site(tmp_path_factory):
     import sys
 
     from tests.fixtures.real_packages import (
+        FACTORY,
+        FACTORY_CRASH,
+        FACTORY_EXAMPLE,
+        FACTORY_FAILS,
         KERNELS,
         NO_BACKWARD,
         OWN,
@@ -85,6 +89,9 @@ def site(tmp_path_factory):
     make_distribution(site, "wirt-gpl", {"kernels.py": OWN}, license_expression="GPL-3.0-only")
     make_distribution(site, "wirt-noadj", {"kernels.py": NO_BACKWARD})
     make_distribution(site, "wirt-whole", {"shapes.py": WHOLE_SHAPES, "kernels.py": WHOLE_KERNELS})
+    make_distribution(site, "wirt-factory", {"factories.py": FACTORY, "examples/example_gain.py": FACTORY_EXAMPLE,
+                                             "examples/example_fails.py": FACTORY_FAILS,
+                                             "examples/example_crash.py": FACTORY_CRASH})
     make_distribution(site, "wirt-nolicense", {"kernels.py": OWN}, license_expression=None)
     make_distribution(site, "wirt-crash", {"kernels.py": "import os\nos.abort()\n"})
     make_distribution(site, "wirt-hang", {"kernels.py": "import time\nwhile True:\n    time.sleep(0.01)\n"})

@@ -78,7 +78,8 @@ def make_parser() -> argparse.ArgumentParser:
                    help="real config: installed distributions to mine (default: warp-lang and every installed "
                    "distribution that depends on it)")
     b.add_argument("--test-packages", type=names_type, default=None,
-                   help="real config: packages whose rows form the test split, the rest is train (default mujoco-warp)")
+                   help="real config: packages whose rows form the test split, the rest is train (default "
+                        "mujoco-warp, mink-warp, nvalchemi-toolkit-ops)")
     b.add_argument("--allow-license", type=names_type, action="extend", default=None, metavar="SPDX",
                    help="real config: also mine code under these SPDX licenses (default: permissive ones only)")
     b.add_argument("--package-timeout", type=seconds_type, default=None,

@@ -19,6 +19,7 @@ its own, killed whole when its work is over: nothing a package started at import
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import logging
 import os
@@ -29,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,8 @@ class MineJob:
         allow_licenses: SPDX ids mined besides the permissive ones.
         modules: Only these modules (and those under them); ``None``: every module.
         round_trip: Check every row's round trip (:mod:`extraction.roundtrip`) in the package's child.
+        skip_scripts: The package's scripts not to run (each stopped an earlier child: a crash, its memory);
+            not part of :meth:`identity`: the rows are what the package gives once they are left out.
     """
 
     package: str
@@ -75,6 +78,7 @@ class MineJob:
     allow_licenses: tuple[str, ...] = ()
     modules: tuple[str, ...] | None = None
     round_trip: bool = True
+    skip_scripts: tuple[str, ...] = ()
 
     def identity(self) -> dict[str, Any]:
         """Everything that makes this package's rows what they are (a saved result must match all of it)."""
@@ -105,6 +109,16 @@ class Mined:
 def result_paths(folder: Path, package: str) -> tuple[Path, Path, Path]:
     """Where a package's mined rows, their manifest and its child's output are kept in ``folder``."""
     return folder / f"{package}.parquet", folder / f"{package}.json", folder / f"{package}.log"
+
+
+def script_marker(log: Path) -> Path:
+    """Where a package's child writes the name of the script it is running (removed when they are done)."""
+    return log.with_suffix(".script")
+
+
+# A script that crashes its package's child (or makes it too large) is left out and the package mined again,
+# at most this many times.
+MAX_SCRIPT_RETRIES = 3
 
 
 def _last_line(log: Path) -> str:
@@ -160,6 +174,26 @@ def mine_isolated(job: MineJob, folder: Path, timeout_s: float = PACKAGE_TIMEOUT
     if saved is not None:
         logger.info("mining %s: reusing its verified result", job.package)
         return Mined(job.package, saved[0], saved[1]["report"], identity, reused=True)
+    marker = script_marker(log)
+    for _ in range(MAX_SCRIPT_RETRIES):
+        marker.unlink(missing_ok=True)
+        mined = _mine_child(job, identity, folder, timeout_s, memory_mb, stop)
+        culprit = marker.read_text(encoding="utf-8").strip() if marker.is_file() else ""
+        if mined.table is not None or not culprit or culprit in job.skip_scripts:
+            break
+        logger.warning("mining %s: the script %s stopped it (%s); mining it again without that script",
+                       job.package, culprit, mined.report["status"])
+        job = replace(job, skip_scripts=(*job.skip_scripts, culprit))
+    else:
+        mined = _mine_child(job, identity, folder, timeout_s, memory_mb, stop)
+    marker.unlink(missing_ok=True)
+    return mined
+
+
+def _mine_child(job: MineJob, identity: dict[str, Any], folder: Path, timeout_s: float, memory_mb: int,
+                stop: threading.Event | None) -> Mined:
+    """Run one mining child for ``job`` and read what it saved (see :func:`mine_isolated`)."""
+    data, manifest, log = result_paths(folder, job.package)
     cmd = [sys.executable, "-P", "-m", "generator.real.jobs", "--job", json.dumps(asdict(job)),
            "--identity", json.dumps(identity), "--data", str(data), "--manifest", str(manifest)]
     start = time.monotonic()
@@ -193,6 +227,19 @@ def mine_isolated(job: MineJob, folder: Path, timeout_s: float = PACKAGE_TIMEOUT
     return Mined(job.package, saved[0], saved[1]["report"], identity)
 
 
+def source_bytes(job: MineJob) -> int:
+    """How much Python a job mines, a proxy for its time: the bytes of its distribution's ``.py`` files outside
+    test folders, as its installed file list records them (0 for the fem capture, or when unknown)."""
+    if job.package == FEM:
+        return 0
+    try:
+        files = importlib.metadata.distribution(job.package).files or []
+    except importlib.metadata.PackageNotFoundError:
+        return 0
+    return sum(f.size or 0 for f in files
+               if f.suffix == ".py" and not {"tests", "test", "testing"} & set(f.parts))
+
+
 def mine_all(jobs: Sequence[MineJob], folder: Path, workers: int = 1, timeout_s: float = PACKAGE_TIMEOUT_S,
              memory_mb: int = DEFAULT_MEMORY_MB) -> list[Mined]:
     """Mine every job, ``workers`` children at a time; results in the order of ``jobs``.
@@ -223,8 +270,10 @@ def mine_all(jobs: Sequence[MineJob], folder: Path, workers: int = 1, timeout_s:
             bar.update(1, note=last + ("; now " + ", ".join(running) if running else ""))
         return mined
 
-    try:
-        mined = list(pool.map(mine, jobs))
+    try:  # the largest packages first, so that a long one does not start last; results in the order of ``jobs``
+        largest_first = sorted(range(len(jobs)), key=lambda i: -source_bytes(jobs[i]))
+        futures = {i: pool.submit(mine, jobs[i]) for i in largest_first}
+        mined = [futures[i].result() for i in range(len(jobs))]
     except BaseException:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -256,13 +305,15 @@ def _whole_problems(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
 
 def _package_rows(job: MineJob) -> tuple[list[dict], dict[str, Any]]:
     pairs, report = mine_package(package_info(job.package), job.targets, job.modules, job.allow_licenses,
-                                 MODULE_TIMEOUT_S)
+                                 MODULE_TIMEOUT_S, skip_scripts=job.skip_scripts,
+                                 marker=script_marker(result_paths(Path.cwd(), job.package)[2]))
     rows = []
     for rec, prov in pairs:
         rec.source = Source(kind="real", package=prov.package, package_version=prov.package_version,
                             module=prov.module, path=prov.path, first_line=prov.first_line,
                             last_line=prov.last_line, license=prov.license, license_file=prov.license_file,
                             repository=prov.repository, backward_as_shipped=prov.backward_as_shipped,
+                            factory=prov.factory, instantiated_by=prov.instantiated_by,
                             definitions=rec.source.definitions)
         rec.complexity = min(4, 1 + rec.python_source.count("\n") // 20)
         rows.append(rec.to_row())
@@ -282,7 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     job = MineJob(package=fields["package"], targets=tuple(fields["targets"]),
                   allow_licenses=tuple(fields["allow_licenses"]),
                   modules=tuple(fields["modules"]) if fields["modules"] is not None else None,
-                  round_trip=bool(fields.get("round_trip", True)))
+                  round_trip=bool(fields.get("round_trip", True)),
+                  skip_scripts=tuple(fields.get("skip_scripts", ())))
     init_quiet()
     rows, report = _fem_rows(job) if job.package == FEM else _package_rows(job)
     table = rows_table(rows)
@@ -292,6 +344,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if job.package != FEM:
             table, report["round_trip_dropped"] = _whole_problems(table)
             report["round_trip_dropped_count"] = sum(report["round_trip_dropped"].values())
+    if job.package != FEM:  # of the rows the package gives: those whose kernel a factory, or a script's run, made
+        sources = table.column("source").to_pylist() if table.num_rows else []
+        report["factory_rows"] = sum(bool(src["factory"]) for src in sources)
+        report["script_rows"] = sum(bool(src["instantiated_by"]) for src in sources)
     save_table(args.data, args.manifest, json.loads(args.identity), table, {"report": report})
     return 0
 

@@ -27,11 +27,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
-import signal
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +44,7 @@ from extraction.warp_objects import (
 from generator.codegen.pipeline import reason_of
 from generator.planning.shingles import normalized_hash
 from generator.real.backward import without_backward_off
+from generator.real.exercise import run_scripts, script_modules
 from generator.real.groups import (
     arg_signature,
     extract_isolated,
@@ -56,11 +54,11 @@ from generator.real.groups import (
     variant_key,
 )
 from generator.real.licenses import is_allowed
+from generator.real.limits import time_limit
 from generator.real.packages import PackageInfo, package_info
 from generator.real.program import NotSelfContained
 from generator.real.report import PackageReport, Provenance, totals
 from generator.real.sources import (
-    PackageSpec,
     enumerate_modules,
     file_license,
     import_module,
@@ -78,8 +76,9 @@ FAMILY = "real"
 MAX_CODE_CHARS = 1_000_000
 
 
-def kernel_provenance(kernel: Any, info: PackageInfo, root: Path) -> Provenance:
-    """Provenance of one kernel (its defining function's file and line span, its package's metadata)."""
+def kernel_provenance(kernel: Any, info: PackageInfo, root: Path, instantiated_by: str = "") -> Provenance:
+    """Provenance of one kernel (its defining function's file and line span, its package's metadata, the
+    factory that made it and the package's script that called that factory, if any)."""
     func = kernel_python_function(kernel)
     lines, start = inspect.getsourcelines(func)
     file = Path(inspect.getsourcefile(func) or "").resolve()
@@ -96,13 +95,20 @@ def kernel_provenance(kernel: Any, info: PackageInfo, root: Path) -> Provenance:
         license_file=info.license_file,
         repository=info.repository,
         backward_as_shipped=shipped_with_backward(kernel),
+        factory=factory_of(func.__qualname__),
+        instantiated_by=instantiated_by,
     )
+
+
+def factory_of(qualname: str) -> str:
+    """The function that made a kernel defined inside it (``make.<locals>.kernel`` -> ``make``), else ``""``."""
+    return qualname.rsplit(".<locals>.", 1)[0] if ".<locals>." in qualname else ""
 
 
 # --- mining ------------------------------------------------------------------------------------------
 
-def _collect_kernels(spec: PackageSpec, mined_modules: set[str]) -> list[Any]:
-    """Every kernel object defined by a mined module, from the Warp modules the imports created, deduplicated."""
+def _mined_kernels(mined_modules: set[str]) -> list[Any]:
+    """Every kernel object in Warp's registry that a mined module defined, deduplicated, in registry order."""
     seen: set[int] = set()
     found: list[Any] = []
     for _, wmod in _warp.warp_modules():
@@ -112,6 +118,13 @@ def _collect_kernels(spec: PackageSpec, mined_modules: set[str]) -> list[Any]:
                 continue
             seen.add(id(k))
             found.append(k)
+    return found
+
+
+def _collect_kernels(mined_modules: set[str]) -> list[Any]:
+    """Every kernel object defined by a mined module, from the Warp modules the imports (and the package's
+    scripts) created, deduplicated, sorted by where it is defined."""
+    found = _mined_kernels(mined_modules)
     # Module-level kernels shadowed in their Warp module by a later kernel of the same key are not built by
     # Warp's codegen; they are not collected (Warp would never generate them either).
 
@@ -126,39 +139,15 @@ def _collect_kernels(spec: PackageSpec, mined_modules: set[str]) -> list[Any]:
     return sorted(found, key=order)
 
 
-class ModuleTimeout(Exception):
-    """Importing one module took longer than its time limit."""
-
-
-@contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`ModuleTimeout` in this thread after ``seconds`` (main thread only; elsewhere no limit).
-
-    A Python-level loop is interrupted; a hang inside C code is left to the package's own
-    time limit (the child process is killed).
-    """
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _expired(signum: int, frame: Any) -> None:
-        raise ModuleTimeout(f"importing took longer than {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def mine_package(
     info: PackageInfo,
     targets: Sequence[str] = TARGETS,
     modules: Sequence[str] | None = None,
     allow_licenses: Sequence[str] = (),
     module_timeout_s: float | None = None,
+    run_package_scripts: bool = True,
+    skip_scripts: Sequence[str] = (),
+    marker: Path | None = None,
 ) -> tuple[list[tuple[KernelRecord, Provenance]], PackageReport]:
     """Mine one package in this process: import its modules, extract every kernel, attach provenance.
 
@@ -171,6 +160,10 @@ def mine_package(
         modules: Only mine modules whose name is one of these or starts with one plus ``"."``.
         allow_licenses: SPDX ids mined besides the permissive ones.
         module_timeout_s: Time limit for importing each module (``None``: none).
+        run_package_scripts: Run the package's examples and benchmarks after the imports, so the kernels
+            their factory calls make are mined too (:mod:`generator.real.exercise`).
+        skip_scripts: Scripts not to run (they stopped an earlier child).
+        marker: A file that holds the name of the script running (see :func:`generator.real.exercise.run_scripts`).
 
     Returns:
         ``(record, provenance)`` pairs (duplicates not yet removed) and the package's counts.
@@ -195,9 +188,10 @@ def mine_package(
     found = enumerate_modules(spec, modules)
     report.modules_found = len(found)
     mined: set[str] = set()
+    imported: list[tuple[str, Path]] = []
     for name, path in found:
         try:
-            with _time_limit(module_timeout_s):
+            with time_limit(module_timeout_s):
                 _, defs_only = import_module(name, path, spec)
         except BaseException as exc:  # an example needing a missing package is counted, not fatal
             if isinstance(exc, KeyboardInterrupt):
@@ -208,8 +202,13 @@ def mine_package(
         mined.add(name)
         if defs_only:
             report.modules_definitions_only.append(name)
+        else:
+            imported.append((name, path))
 
-    kernels = _collect_kernels(spec, mined)
+    runs = run_scripts(script_modules(spec, imported) if run_package_scripts else [], info.name,
+                       lambda: _mined_kernels(mined), skip=skip_scripts, marker=marker)
+    report.scripts_run, report.scripts_failed = runs.ran, runs.failed
+    kernels = _collect_kernels(mined)
     report.kernels_found = len(kernels)
     report.modules_with_kernels = len({kernel_python_function(k).__module__ for k in kernels})
 
@@ -219,7 +218,7 @@ def mine_package(
     variants: set[str] = set()
     for k in kernels:
         try:
-            prov = kernel_provenance(k, info, root)
+            prov = kernel_provenance(k, info, root, runs.made_by.get(id(k), ""))
         except Exception as exc:  # no source: cannot be a record
             report.failed[f"no source: {reason_of(exc)}"] += 1
             report.failed_kernels[kernel_label(k)] = reason_of(exc)

@@ -20,6 +20,7 @@ definition came from is returned beside the text (:class:`Definition`); what can
 """
 
 from __future__ import annotations
+import __future__
 
 import ast
 import builtins
@@ -128,6 +129,7 @@ class _Program:
         self.defined: list[Definition] = []
         self._visiting: set[int] = set()
         self.namespaces: dict[str, tuple[types.ModuleType, set[str]]] = {}
+        self.postponed = False  # a pulled-in class was written for postponed annotations (PEP 563)
 
     def _path(self, file: str) -> str:
         if self.root is not None:
@@ -212,6 +214,8 @@ class _Program:
             text = "@wp.func\n" + text
         if is_warp_struct(value) and not node.decorator_list:
             text = "@wp.struct\n" + text
+        if inspect.isclass(obj) and not is_warp_struct(value) and _postponed_annotations(obj):
+            self.postponed = True  # its methods' annotations may name the class itself, or what comes after it
         self.uses(obj, node)
         self.blocks.append(text.rstrip("\n") + (f"\n\n\n{name} = {node.name}" if alias else ""))
         self.defined.append(Definition(name, "struct" if is_warp_struct(value) else
@@ -264,6 +268,8 @@ class _Program:
     def text(self, tail: str) -> str:
         """The whole program: imports, then options, constants and definitions (each after what it uses), ``tail``."""
         imports = sorted(set(self.imports.values()), key=lambda line: (not line.startswith("import"), line))
+        if self.postponed:
+            imports.insert(0, "from __future__ import annotations\n")
         parts = ["\n".join(imports)] if imports else []
         singles: list[str] = []  # consecutive one-line blocks share a paragraph
         for block in self.blocks:
@@ -280,6 +286,11 @@ class _Program:
         return "\n\n\n".join(parts) + "\n"
 
 
+def _postponed_annotations(obj: Any) -> bool:
+    """Whether ``obj``'s module says ``from __future__ import annotations``."""
+    return getattr(inspect.getmodule(obj), "annotations", None) is __future__.annotations
+
+
 def _same(a: Any, b: Any) -> bool:
     try:
         return bool(type(a) is type(b) and a == b)
@@ -287,10 +298,21 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
+def _reachable(func: Any) -> dict[str, Any]:
+    """The names a function's code can read: builtins, its module's globals, the values its closure captured."""
+    return {**vars(builtins), **(getattr(func, "__globals__", None) or {}), **inspect.getclosurevars(func).nonlocals}
+
+
+def _unreachable(nodes: Sequence[ast.AST], func: Any) -> bool:
+    """Whether any of ``nodes`` reads a name ``func`` cannot reach (a factory's local it never captured)."""
+    known = _reachable(func)
+    return any(n.id not in known for node in nodes for n in ast.walk(node) if isinstance(n, ast.Name))
+
+
 def _resolved_annotations(text: str, node: ast.FunctionDef, func: Any, kernel: Any) -> tuple[str, ast.FunctionDef]:
     """The kernel's text with each argument annotation that names what the kernel cannot reach (a factory's local,
     read when the factory ran and never captured) written as the type Warp resolved it to."""
-    known = {**vars(builtins), **(getattr(func, "__globals__", None) or {}), **inspect.getclosurevars(func).nonlocals}
+    known = _reachable(func)
     resolved = dict(kernel_arg_types(kernel))
     starts = line_starts(text)
     cuts = []
@@ -367,7 +389,9 @@ def kernel_program(kernel: Any, overload: Any | None = None, own: Sequence[str] 
         raise NotSelfContained("the kernel is not defined by a def statement")
     program.bind("wp", wp)
     program._visiting.add(id(func))
-    if not _warp_decorated(node, func):  # a factory applied wp.kernel by a call, or a package's own decorator
+    if not _warp_decorated(node, func) or _unreachable(node.decorator_list, func):
+        # a factory applied wp.kernel by a call, a package's own decorator, or options computed from what the
+        # kernel cannot reach (`@wp.kernel(module=make_module(dtype))` with a factory's local `dtype`)
         lines = text.splitlines(keepends=True)
         first = node.decorator_list[0].lineno - 1 if node.decorator_list else node.lineno - 1
         text = "".join(lines[:first]) + _kernel_decorator(kernel, backward) + "\n" + "".join(lines[node.lineno - 1:])

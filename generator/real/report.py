@@ -30,6 +30,10 @@ class Provenance:
         repository: The package's source repository URL, ``""`` if its metadata names none.
         backward_as_shipped: The package's own settings generate the kernel's backward code; ``False``
             when it ships with ``enable_backward`` off (warp-ir switches it on wherever Warp can).
+        factory: The function that made the kernel, for one defined inside a function (``make_kernel``
+            for ``make_kernel.<locals>.kernel``), else ``""``.
+        instantiated_by: The package's script (example, benchmark) whose run made the kernel, ``""`` when
+            it existed once the package's modules were imported.
     """
 
     package: str
@@ -44,6 +48,8 @@ class Provenance:
     license_file: str = ""
     repository: str = ""
     backward_as_shipped: bool = True
+    factory: str = ""
+    instantiated_by: str = ""
 
 
 @dataclass(slots=True)
@@ -61,6 +67,8 @@ class PackageReport:
     modules_definitions_only: list[str] = field(default_factory=list)
     modules_failed: dict[str, str] = field(default_factory=dict)  # module -> reason
     modules_with_kernels: int = 0
+    scripts_run: list[str] = field(default_factory=list)  # the package's examples/benchmarks that finished
+    scripts_failed: dict[str, str] = field(default_factory=dict)  # script -> why it stopped
     kernels_found: int = 0  # kernel objects (a generic kernel counts once)
     generic: int = 0
     generic_no_overload: int = 0
@@ -100,6 +108,8 @@ class PackageReport:
             "modules_failed": dict(sorted(self.modules_failed.items())),
             "import_failure_reasons": dict(Counter(short_reason(r) for r in self.modules_failed.values())),
             "modules_with_kernels": self.modules_with_kernels,
+            "scripts_run_count": len(self.scripts_run), "scripts_failed_count": len(self.scripts_failed),
+            "scripts_failed": dict(sorted(self.scripts_failed.items())),
             "kernels_found": self.kernels_found, "generic": self.generic,
             "generic_no_overload": self.generic_no_overload,
             "generic_no_overload_kernels": list(self.generic_no_overload_kernels), "overloads": self.overloads,
@@ -119,7 +129,8 @@ class PackageReport:
 TOTALLED = ("modules_found", "modules_scanned", "modules_failed_count", "kernels_found", "generic",
             "generic_no_overload", "overloads", "to_extract", "non_permissive", "same_source", "extracted",
             "too_large", "failed_count", "duplicates", "records", "backward_added", "backward_missing",
-            "not_whole_count", "round_trip_dropped_count")
+            "not_whole_count", "round_trip_dropped_count", "scripts_run_count", "scripts_failed_count",
+            "factory_rows", "script_rows")  # the last two: counted on the package's rows (generator.real.jobs)
 
 
 def totals(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -208,6 +208,20 @@ def _import_definitions_only(name: str, path: Path, tree: ast.Module) -> types.M
     return module
 
 
+def is_script(name: str, spec: PackageSpec) -> bool:
+    """Whether a module is one of the package's scripts (examples, benchmarks, scripts)."""
+    return _matches(name, spec.scripts) or any(part in spec.script_parts for part in name.split(".")[1:])
+
+
+def has_main_guard(path: Path) -> bool:
+    """Whether a file has a top-level ``if __name__ == "__main__":`` block (what runs when it is a script)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return any(_is_main_guard(n) for n in tree.body)
+
+
 def import_module(name: str, path: Path, spec: PackageSpec) -> tuple[types.ModuleType, bool]:
     """Import one module without running it; return it and whether it was executed definitions-only.
 
@@ -216,7 +230,7 @@ def import_module(name: str, path: Path, spec: PackageSpec) -> tuple[types.Modul
     """
     if name in sys.modules:
         return sys.modules[name], False
-    if _matches(name, spec.scripts) or any(part in spec.script_parts for part in name.split(".")[1:]):
+    if is_script(name, spec):
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         if runs_at_import(tree):
             return _import_definitions_only(name, path, tree), True

@@ -271,7 +271,8 @@ def test_rows_of_a_users_file_say_where_they_come_from(tmp_path, monkeypatch):
     src = row["source"]
     assert src == {"kind": "user", "package": "", "package_version": "", "module": "licensed",
                    "path": "src/licensed.py", "first_line": 6, "last_line": 9, "license": "MIT",
-                   "license_file": "", "repository": "", "backward_as_shipped": True, "definitions": []}
+                   "license_file": "", "repository": "", "backward_as_shipped": True, "factory": "",
+                   "instantiated_by": "", "definitions": []}
     lines = (tmp_path / "src/licensed.py").read_text().splitlines()
     assert lines[5] == "@wp.kernel" and lines[8] == "    y[i] = wp.sin(x[i])"
     assert len(row["id"]) == 16 and int(row["id"], 16) >= 0

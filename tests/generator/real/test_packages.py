@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from generator.real.config import check_real_settings, held_out_packages, plan_real, real_jobs, real_table
-from generator.real.jobs import MineJob, mine_isolated
+from generator.real.jobs import FEM, MineJob, mine_isolated, source_bytes
 from generator.real.packages import PackageError, canonical, package_info, resolve_packages, warp_dependents
 
 TARGETS = ("cpu",)
@@ -110,6 +110,8 @@ def test_splits_by_package_and_duplicates_across_packages(site, tmp_path):
     assert [r["kernel_name"] for r in test_rows] == ["square"]
     assert report["totals"]["records"] == 3 and report["not_mined"] == {}
     assert held_out_packages(["warp-lang", "mujoco-warp"], None) == ["mujoco-warp"]
+    assert held_out_packages(["warp-lang", "mink-warp", "newton", "nvalchemi-toolkit-ops"], None) == [
+        "mink-warp", "nvalchemi-toolkit-ops"]
 
 
 def test_an_interrupted_build_leaves_no_child_running(site, tmp_path):
@@ -201,3 +203,10 @@ def test_every_row_is_its_kernels_whole_program(site, tmp_path):
     assert 'wp.overload(axpy, {"x": wp.array(dtype=wp.float32, ndim=1), "y": wp.array(dtype=wp.float32, ndim=1), ' \
            '"a": wp.float32})' in f32["python_source"]
     assert all(r["validation"]["round_trip"] is True for r in rows.values())
+
+
+def test_largest_packages_are_mined_first(site):
+    whole, alpha = source_bytes(MineJob("wirt-whole", TARGETS)), source_bytes(MineJob("wirt-alpha", TARGETS))
+    assert whole > alpha > 0  # two modules of definitions against one small one; its tests folder not counted
+    assert alpha == len((site / "wirt_alpha" / "kernels.py").read_bytes())
+    assert source_bytes(MineJob(FEM, TARGETS)) == 0
