@@ -5,9 +5,10 @@ Sources are the installed ``warp-lang`` package (its examples and its library co
 ``warp.geometry``, ...; never ``warp.tests``) and any other installed distribution
 (:mod:`generator.real.packages`; the build mines each in a child process of its own,
 :mod:`generator.real.jobs`). Every module is imported (examples without a ``__main__`` guard are executed
-definitions-only, so that nothing runs), then every kernel that a mined module
-defined -- at module level, in a class body or through an import-time factory --
-is taken from the Warp modules the imports created, its code is generated for each
+definitions-only, so that nothing runs), the package's own examples and benchmarks run with kernel launches
+switched off (:mod:`generator.real.exercise`), then every kernel that a mined module
+defined -- at module level, in a class body, or through a factory called at import or by a script --
+is taken from the Warp modules the imports and scripts created, its code is generated for each
 target, cut per kernel and paired with where it came from (:class:`Provenance`).
 
 Backward code is generated wherever Warp can make it, also for kernels whose package switches it
@@ -343,7 +344,8 @@ def mine_real(
     """Mine every kernel of the real Warp code in ``packages``, in this process, one after the other.
 
     For tests and interactive use; the build mines each package in a child process
-    (:func:`generator.real.jobs.mine_isolated`).
+    (:func:`generator.real.jobs.mine_isolated`). The packages' scripts are not run here (one that crashes
+    would take this process with it): the build runs them in its children.
 
     Args:
         packages: Installed distribution names.
@@ -364,7 +366,7 @@ def mine_real(
     reports: dict[str, Any] = {}
     seen: set[str] = set()
     for dist in packages:
-        pairs, rep = mine_package(package_info(dist), targets, modules, allow_licenses)
+        pairs, rep = mine_package(package_info(dist), targets, modules, allow_licenses, run_package_scripts=False)
         kept, rep.duplicates = dedupe(pairs, keep_overloads, seen)  # duplicates across packages count too
         rep.records = len(kept)
         out += kept
