@@ -80,6 +80,10 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--test-packages", type=names_type, default=None,
                    help="real config: packages whose rows form the test split, the rest is train (default "
                         "mujoco-warp, mink-warp, nvalchemi-toolkit-ops)")
+    b.add_argument("--fem-rows", action="store_true",
+                   help="real config: also add the kernels warp.fem generates for warp-ir's Poisson example (family "
+                        "fem): not whole problems (a row's text is the integrand; its code depends on the fields it "
+                        "is integrated against), so off by default")
     b.add_argument("--allow-license", type=names_type, action="extend", default=None, metavar="SPDX",
                    help="real config: also mine code under these SPDX licenses (default: permissive ones only)")
     b.add_argument("--package-timeout", type=seconds_type, default=None,

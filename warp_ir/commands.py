@@ -41,7 +41,7 @@ def cmd_views(args: argparse.Namespace) -> int:
 
 # options of the real configuration -> generator.config.BuildConfig fields
 _REAL_OPTIONS = {"packages": "packages", "test_packages": "test_packages", "allow_license": "allow_licenses",
-                 "package_timeout": "package_timeout"}
+                 "package_timeout": "package_timeout", "fem_rows": "include_fem"}
 
 
 def cmd_build(args: argparse.Namespace) -> int:

@@ -86,7 +86,7 @@ def check_real_settings(packages: Sequence[str] | None, test_packages: Sequence[
 
 
 def real_jobs(packages: Sequence[str] | None, targets: Sequence[str], allow_licenses: Sequence[str] = (),
-              include_fem: bool = True, modules: Sequence[str] | None = None,
+              include_fem: bool = False, modules: Sequence[str] | None = None,
               round_trip: bool = True) -> list[MineJob]:
     """One job per package to mine (``packages``, or warp-lang and every installed package depending on it).
 

@@ -17,7 +17,7 @@ def test_defaults():
     assert cfg.name == "synthetic" and cfg.num_samples == 1000 and cfg.seed == 0
     assert cfg.families == tuple(default_families()) and cfg.targets == TARGETS == ("cpu", "cuda")
     assert cfg.validate == "codegen" and cfg.split_ratios == DEFAULT_SPLITS and cfg.shard_size == 100
-    assert cfg.fuzzy_dedup and cfg.twin_threshold == 0.85 and cfg.packages is None and cfg.include_fem
+    assert cfg.fuzzy_dedup and cfg.twin_threshold == 0.85 and cfg.packages is None and not cfg.include_fem
     assert "name" not in cfg.settings() and cfg.settings()["num_samples"] == 1000
 
 
@@ -58,7 +58,7 @@ def test_fingerprint_follows_what_decides_the_rows():
                    {"fuzzy_dedup": False}, {"twin_threshold": 0.9}, {"plan_workers": 2}):
         assert BuildConfig(**{"num_samples": 10, **change}).fingerprint() != base.fingerprint(), change
     # settings of the real configuration do not decide the synthetic rows
-    assert BuildConfig(num_samples=10, include_fem=False).fingerprint() == base.fingerprint()
+    assert BuildConfig(num_samples=10, include_fem=True).fingerprint() == base.fingerprint()
 
 
 def test_builder_version_lives_below_every_stage():

@@ -54,6 +54,7 @@ def test_extract_module_name_to_stdout(capsys):
     (["build", "--out", "{tmp}/o", "--config", "real", "--package-timeout", "0"], "must be a number of seconds"),
     (["build", "--out", "{tmp}/o", "--packages", "warp-lang", "--allow-license", "MPL-2.0"],
      "--packages, --allow-license: only for --config real"),
+    (["build", "--out", "{tmp}/o", "--fem-rows"], "--fem-rows: only for --config real"),
     (["build", "--out", "{tmp}/o", "--rows-per-file", "100"], "--rows-per-file: only for --engine ray"),
     (["build", "--out", "{tmp}/o", "--engine", "ray", "--rows-per-file", "0"], "--rows-per-file: must be at least 1"),
     (["build", "--out", "memory://bucket/o"], "is a URL: only --engine ray writes there"),
