@@ -17,6 +17,7 @@ import pytest
 REAL_EXTRA = ("mujoco-warp", "nvalchemi-toolkit-ops", "warp-simdata", "skrl", "warp-nn", "warp-jsb", "newton",
               "mink-warp", "newton-actuators", "uniray")
 TEST_PACKAGES = ["mink-warp", "mujoco-warp", "nvalchemi-toolkit-ops"]
+NO_URL = {"nvalchemi-toolkit-ops", "newton", "uniray"}  # their metadata names no repository (nor any other URL)
 
 
 def _installed(name: str) -> bool:
@@ -61,8 +62,9 @@ def test_real_build_of_the_installed_ecosystem(tmp_path):
     for path in (out / "real").glob("*.parquet"):
         sources = pq.read_table(path, columns=["source"]).column("source").to_pylist()
         assert all(s["license"] in ("Apache-2.0", "MIT") for s in sources)
-        assert all(s["repository"].startswith("https://") for s in sources if s["package"] != "nvalchemi-toolkit-ops"
+        assert all(s["repository"].startswith("https://") for s in sources if s["package"] not in NO_URL
                    and s["kind"] == "real")
+        assert all(s["repository"] == "" for s in sources if s["package"] in NO_URL)
     test_packages = {s["package"] for s in ds["test"]["source"]}
     assert sorted(test_packages) == TEST_PACKAGES
     # every row a whole problem: its round trip passed (warp.fem's integration kernels, which are not, are left
