@@ -300,6 +300,20 @@ def _skipped(*args: Any, **kwargs: Any) -> _Skipped:
 _SKIPPED = _Skipped()
 
 
+def config_settings() -> dict[str, Any]:
+    """Warp's global settings as they are now: ``wp.config``'s public flags, numbers and strings."""
+    return {k: v for k, v in vars(wp.config).items()
+            if not k.startswith("_") and isinstance(v, (bool, int, float, str, type(None)))}
+
+
+def restore_config(settings: dict[str, Any]) -> None:
+    """Put Warp's global settings back as :func:`config_settings` gave them (a setting added since is removed)."""
+    for key in [k for k in config_settings() if k not in settings]:
+        delattr(wp.config, key)
+    for key, value in settings.items():
+        setattr(wp.config, key, value)
+
+
 @contextmanager
 def no_launches() -> Iterator[None]:
     """Kernel launches do nothing in the block: a package's script runs its Python (and its kernel factories) but
@@ -309,7 +323,7 @@ def no_launches() -> Iterator[None]:
     saved: list[tuple[Any, str, Any]] = [(owner, name, getattr(owner, name)) for owner in (wp, _context)
                                          for name in names if hasattr(owner, name)]
     saved.append((_context.Module, "load", _context.Module.load))
-    config = {k: v for k, v in vars(wp.config).items() if not k.startswith("_")}
+    config = config_settings()
     for owner, name, _ in saved:
         setattr(owner, name, _skipped)
     try:
@@ -317,10 +331,7 @@ def no_launches() -> Iterator[None]:
     finally:
         for owner, name, value in saved:
             setattr(owner, name, value)
-        for key in [k for k in vars(wp.config) if not k.startswith("_") and k not in config]:
-            delattr(wp.config, key)
-        for key, value in config.items():
-            setattr(wp.config, key, value)
+        restore_config(config)
 
 
 def release_module(name: str) -> None:
@@ -443,6 +454,7 @@ __all__ = [
     "codegen_module",
     "compile_cpu",
     "compile_cuda",
+    "config_settings",
     "cuda_available",
     "init_quiet",
     "is_kernel",
@@ -459,6 +471,7 @@ __all__ = [
     "param_candidates",
     "release_module",
     "reset_function_ids",
+    "restore_config",
     "split_header",
     "type_name",
     "unload_cpu_binary",

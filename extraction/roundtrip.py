@@ -187,12 +187,9 @@ def with_round_trip(table: pa.Table, checker: RoundTrip) -> pa.Table:
 
 def _check_one(exp: dict[str, Any], config: dict[str, Any]) -> str:
     """Extract ``exp``'s file as a user's file and compare (runs the file's code: the round-trip process only)."""
-    import warp as wp  # noqa: PLC0415
-
     from extraction import _warp  # noqa: PLC0415 - the process's side only
 
-    for name, value in config.items():  # as in a fresh process: what an earlier row's imports set is undone
-        setattr(wp.config, name, value)
+    _warp.restore_config(config)  # as in a fresh process: what an earlier row's imports set is undone
     os.chdir(exp["dir"])
     _warp.reset_function_ids()  # helper numbering as in a process of its own
     targets = tuple(dict.fromkeys(_TARGET_OF[c] for c in exp["digests"])) or ("cpu",)
@@ -234,14 +231,10 @@ def _clean(text: str, exp: dict[str, Any]) -> str:
 
 def _serve() -> None:
     """Answer batches (a JSON list a line on standard input) with their reasons (a JSON list a line)."""
-    import warp as wp  # noqa: PLC0415
-
-    from extraction import init_quiet  # noqa: PLC0415
+    from extraction import _warp, init_quiet  # noqa: PLC0415
 
     init_quiet()
-    # Warp's global settings as a fresh process has them (a package a row imports may change them)
-    config = {k: v for k, v in vars(wp.config).items()
-              if not k.startswith("_") and isinstance(v, (bool, int, float, str, type(None)))}
+    config = _warp.config_settings()  # as a fresh process has them (a package a row imports may change them)
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # what programs print never mixes with the answers
     out.write(b"ready\n")

@@ -169,4 +169,3 @@ __all__ = [
     "type_expression",
     "warp_module_name",
 ]
-
