@@ -1,7 +1,8 @@
 """Launch inputs for a kernel, generated from its signature.
 
 Arrays get random values (floats in [-1, 1], integers in [0, 4) so they are safe as
-indices), scalars about 1.0, structs random fields; ``uint64`` arguments are given
+indices; an array the program reads one past an index, ``offsets[i + 1]``, has one element
+more, as CSR offsets do), scalars about 1.0, structs random fields; ``uint64`` arguments are given
 the id of a mesh, BVH, hash grid or volume, chosen by the query functions the
 program passes them to. Everything is drawn from one seeded generator, so the same
 program always gets the same inputs.
@@ -80,10 +81,11 @@ def _dtype_shape(dtype: Any) -> tuple[int, ...]:
     return tuple(getattr(dtype, "_shape_", ()))
 
 
-def _value(t: Any, rng: np.random.Generator, launch: tuple[int, ...] = LAUNCH_SHAPES[1]) -> Any:
-    """A random non-array value of Warp type ``t`` (a struct's arrays sized for a launch of shape ``launch``)."""
+def _value(t: Any, rng: np.random.Generator, launch: tuple[int, ...] = LAUNCH_SHAPES[1], source: str = "") -> Any:
+    """A random non-array value of Warp type ``t`` (a struct's arrays sized for a launch of shape ``launch``, one more
+    where ``source`` reads past an index: :func:`_reads_next`)."""
     if wt.type_is_struct(t):
-        return _struct_value(t, rng, launch)
+        return _struct_value(t, rng, launch, source)
     if hasattr(t, "_wp_generic_type_str_") or _dtype_shape(t):
         flat = _random_scalars(t, (int(np.prod(_dtype_shape(t))),), rng, lo=0.5)
         if wt.type_is_quaternion(t) or wt.type_is_transformation(t):
@@ -104,7 +106,13 @@ def _unit_rotations(t: Any, flat: np.ndarray) -> np.ndarray:
     return np.concatenate([flat[:3], q])
 
 
-def _struct_value(t: Any, rng: np.random.Generator, launch: tuple[int, ...]) -> Any:
+def _reads_next(name: str, source: str) -> bool:
+    """Whether the program reads array ``name`` one past an index (``offsets[i + 1]``, ``model.start[i + 1]``): a
+    CSR offsets array, which holds one element more than the rows it describes."""
+    return re.search(rf"(?<![\w]){re.escape(name)}\[[^\[\]]*\+ 1\]", source) is not None
+
+
+def _struct_value(t: Any, rng: np.random.Generator, launch: tuple[int, ...], source: str = "") -> Any:
     """A struct with random fields; a 1-d array in it has one element per thread of the launch.
 
     (Those were 16 long: a kernel indexing them by thread id read past their end, and its outputs
@@ -115,6 +123,8 @@ def _struct_value(t: Any, rng: np.random.Generator, launch: tuple[int, ...]) -> 
         vt = var.type
         if wt.is_array(vt):
             member = (int(np.prod(launch)),) if vt.ndim == 1 else (16,) * vt.ndim
+            if source and _reads_next(name, source):
+                member = tuple(n + 1 for n in member)
             values = _array_values(vt, member, rng, launch)
             setattr(instance, name, wp.array(values, dtype=vt.dtype, device="cpu"))
         else:
@@ -122,10 +132,11 @@ def _struct_value(t: Any, rng: np.random.Generator, launch: tuple[int, ...]) -> 
     return instance
 
 
-def _array_values(t: Any, shape: tuple[int, ...], rng: np.random.Generator, launch: tuple[int, ...]) -> Any:
+def _array_values(t: Any, shape: tuple[int, ...], rng: np.random.Generator, launch: tuple[int, ...],
+                  source: str = "") -> Any:
     dtype = t.dtype
     if wt.type_is_struct(dtype):
-        return [_struct_value(dtype, rng, launch) for _ in range(int(np.prod(shape)))]
+        return [_struct_value(dtype, rng, launch, source) for _ in range(int(np.prod(shape)))]
     values = _random_scalars(dtype, shape + _dtype_shape(dtype), rng)
     if wt.type_is_quaternion(dtype) or wt.type_is_transformation(dtype):
         values = np.apply_along_axis(lambda f: _unit_rotations(dtype, f), -1, values)
@@ -197,7 +208,10 @@ def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0)
     points = None
     for name, t in kernel_arg_types(kernel):
         if wt.is_array(t):
-            value = _array_values(t, _array_shape(t.ndim, shape), rng, shape)
+            array_shape = _array_shape(t.ndim, shape)
+            if _reads_next(name, source):  # CSR offsets: one more than the rows
+                array_shape = tuple(n + 1 for n in array_shape)
+            value = _array_values(t, array_shape, rng, shape, source)
             if points is None and getattr(t.dtype, "_shape_", None) == (3,) and t.ndim == 1:
                 points = np.asarray(value)
         elif t is wp.uint64 and (kind := _geometry_kind(name, source)) is not None:
@@ -205,7 +219,7 @@ def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0)
             keep.append(geo)
             value = geo.id
         else:
-            value = _value(t, rng, shape)
+            value = _value(t, rng, shape, source)
         names.append(name)
         types.append(t)
         values.append(value)

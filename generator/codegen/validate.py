@@ -20,6 +20,7 @@ from extraction.isolate import Crashed, run_isolated
 from extraction.native import BATCH_SIZE, compile_records
 from extraction.record import VALIDATION_LEVELS, KernelRecord
 from extraction.runtime import RunResult, validate_kernel
+from extraction.warp_objects import is_generic_kernel, kernel_overloads
 from generator.codegen.pipeline import Counts
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ def _run_one(job: tuple[str, str, int | None, str, dict, str, str]) -> RunResult
     source, kernel_name, launch_dim, level, hints, code, record_id = job
     with loaded_source(source, f"warp_ir_run_{record_id}") as module:
         kernel = next(v for v in vars(module).values() if is_kernel(v) and v.key == kernel_name)
+        if is_generic_kernel(kernel) and kernel_overloads(kernel):  # a generic kernel runs as its overload
+            kernel = kernel_overloads(kernel)[0]
         return validate_kernel(kernel, source, launch_dim, level, hints, code)
 
 

@@ -112,3 +112,29 @@ def test_isolation_limits_memory_and_can_give_each_item_its_own_child():
     pids = run_isolated([0, 1, 2], lambda _: os.getpid(), one_per_child=True)
     assert len(set(pids)) == 3 and os.getpid() not in pids
     assert len(set(run_isolated([0, 1, 2], lambda _: os.getpid()))) == 1
+
+
+CSR = '''import warp as wp
+
+@wp.kernel
+def gather(offsets: wp.array(dtype=int), neighbors: wp.array(dtype=int), x: wp.array(dtype=float),
+           out: wp.array(dtype=float)):
+    i = wp.tid()
+    total = float(0.0)
+    for k in range(offsets[i], offsets[i + 1]):
+        total += x[neighbors[k]]
+    out[i] = total
+'''
+
+
+def test_csr_offsets_get_one_element_more():
+    """``offsets[i + 1]`` read by the last thread was one past the array: a garbage loop bound, then a segfault
+    (7% of synthesized programs at ``--validate run``)."""
+    from extraction.inputs import make_inputs
+
+    with loaded_source(CSR, "warp_ir_rt_csr") as mod:
+        inputs = make_inputs(mod.gather, CSR, 1)
+        sizes = {n: len(v) for n, v in zip(inputs.names, inputs.values)}
+        assert sizes == {"offsets": 65, "neighbors": 64, "x": 64, "out": 64}
+    (res,) = run_isolated([CSR], lambda src: check(src, "gather", "run"))
+    assert not isinstance(res, Crashed) and res.ran is True, res
