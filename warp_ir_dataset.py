@@ -137,7 +137,8 @@ class WarpIR(datasets.ArrowBasedBuilder):
                 write_json_atomic(Path(cfg.stats_dir) / REAL_REPORT, report)
             return [datasets.SplitGenerator(name=split, gen_kwargs={"shards": s}) for split, s in shards.items()]
         plan = make_plan(cfg.seed, cfg.num_samples, load_templates(), cfg.families, cfg.split_ratios, cfg.shard_size,
-                         workers=cfg.plan_workers, twin_threshold=cfg.twin_threshold, fuzzy_dedup=cfg.fuzzy_dedup)
+                         workers=cfg.plan_workers, twin_threshold=cfg.twin_threshold, fuzzy_dedup=cfg.fuzzy_dedup,
+                         unseen_templates=cfg.held_out_templates())
         logger.info("plan: %s", json.dumps(plan.to_json()))
         if cfg.stats_dir:
             write_json_atomic(Path(cfg.stats_dir) / PLAN_JSON, plan.to_json())

@@ -15,9 +15,9 @@ from common.errors import ConfigError
 from extraction import TARGETS, VALIDATION_LEVELS
 from generator.codegen.rowstats import CONFIG_PREFIX
 from generator.codegen.shard import fingerprint
-from generator.planning.plan import DEFAULT_SPLITS, MAX_NUM_SAMPLES
+from generator.planning.plan import DEFAULT_SPLITS, DEFAULT_UNSEEN_TEMPLATES, MAX_NUM_SAMPLES
 from generator.planning.similarity import DEFAULT_TWIN_THRESHOLD
-from generator.programs.templates import default_families
+from generator.programs.templates import default_families, load_templates
 from generator.programs.templates import families as template_families
 from generator.real.config import check_real_settings
 from generator.real.jobs import PACKAGE_TIMEOUT_S
@@ -50,6 +50,9 @@ class BuildConfig:
         package_timeout: ``real`` configuration: seconds one package's child process may mine.
         include_fem: ``real`` configuration: add the kernels warp.fem generates for the Poisson example (family
             ``fem``; off by default: a row's text is the integrand alone, not a whole problem).
+        unseen_templates: Templates (``<family>/<name>``, or ``synthesized/<shape>``) whose rows form the split
+            ``test_unseen`` and no other (default ``None``: :data:`~generator.planning.plan.DEFAULT_UNSEEN_TEMPLATES`
+            of the selected families; ``()``: no such split).
         round_trip: Check every row's round trip (its text alone, saved as a file, regenerates its code:
             :mod:`extraction.roundtrip`) and record it in ``validation.round_trip``.
     """
@@ -70,6 +73,7 @@ class BuildConfig:
     allow_licenses: tuple[str, ...] = ()
     package_timeout: float = PACKAGE_TIMEOUT_S
     include_fem: bool = False
+    unseen_templates: tuple[str, ...] | None = None
     round_trip: bool = True
 
     def __post_init__(self) -> None:
@@ -106,10 +110,33 @@ class BuildConfig:
                                                                 self.allow_licenses, self.package_timeout)
         if not (isinstance(self.twin_threshold, (int, float)) and 0.5 <= self.twin_threshold <= 1.0):
             raise ConfigError(f"twin_threshold must be a number in [0.5, 1], got {self.twin_threshold!r}")
+        if self.unseen_templates is not None:
+            self.unseen_templates = tuple(sorted(set(self.unseen_templates)))
+        self.held_out_templates()  # checked now: the field keeps what was asked (None: the defaults)
         values = list(self.split_ratios.values())
         if not all(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 for v in values) or \
                 abs(sum(values) - 1.0) > 1e-6:
             raise ConfigError(f"split ratios must be non-negative and sum to 1, got {self.split_ratios}")
+
+    def held_out_templates(self) -> tuple[str, ...]:
+        """The templates of the split ``test_unseen``: :attr:`unseen_templates`, or the defaults of the selected
+        families when it is ``None`` (checked: known templates of the selected families, sorted).
+
+        Raises:
+            ConfigError: A name that is no template, or a template outside the selected families.
+        """
+        families = set(self.families or ())
+        if self.unseen_templates is None:
+            return tuple(sorted(t for t in DEFAULT_UNSEEN_TEMPLATES if t.split("/")[0] in families))
+        known = {t.name: t.family for t in load_templates()}
+        unknown = [t for t in self.unseen_templates if t not in known]
+        if unknown:
+            raise ConfigError(f"unknown templates for the unseen split: {', '.join(unknown)} "
+                              f"(names look like {next(iter(sorted(known)))})")
+        outside = [t for t in self.unseen_templates if known[t] not in families]
+        if outside:
+            raise ConfigError(f"templates for the unseen split outside the selected families: {', '.join(outside)}")
+        return tuple(sorted(set(self.unseen_templates)))
 
     def fingerprint(self) -> str:
         """A key for what decides the synthetic rows and their shards (templates, versions): names resume folders."""
@@ -117,7 +144,7 @@ class BuildConfig:
             "seed": self.seed, "num_samples": self.num_samples, "families": self.families, "targets": self.targets,
             "validate": self.validate, "split_ratios": self.split_ratios, "shard_size": self.shard_size,
             "plan_workers": self.plan_workers, "fuzzy_dedup": self.fuzzy_dedup, "twin_threshold": self.twin_threshold,
-            "round_trip": self.round_trip})
+            "round_trip": self.round_trip, "unseen_templates": self.held_out_templates()})
 
     def settings(self) -> dict[str, Any]:
         """Every setting but ``name``, by field name (what a subclass, or a copy elsewhere, is made from)."""

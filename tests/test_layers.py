@@ -19,7 +19,8 @@ PACKAGES = ("common", "extraction", "fem_examples", "templates", "generator", "e
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("common", "generator"),                       # helpers every stage uses; `generator` itself is only its stages
     ("extraction",),                               # Warp: load a program, generate its code, cut one kernel's
-    ("fem_examples", "templates"),                 # the warp.fem example; the Jinja templates (data)
+    ("fem_examples", "templates", "generator.realism"),  # the warp.fem example; the Jinja templates (data); how
+                                                   # a program's text reads (dead locals, features)
     ("generator.programs",),                       # templates rendered, programs synthesized
     ("generator.planning",),                       # programs drawn, deduplicated, split, cut into shards
     ("generator.codegen",),                        # a shard's programs compiled into rows

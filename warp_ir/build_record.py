@@ -15,7 +15,7 @@ from typing import Any
 
 from common.atomic import write_json_atomic
 from extraction import TARGETS, warp_version
-from generator.planning.plan import DEFAULT_SPLITS
+from generator.planning.plan import DEFAULT_SPLITS, DEFAULT_UNSEEN_TEMPLATES
 from generator.planning.similarity import DEFAULT_TWIN_THRESHOLD
 from generator.programs.templates import default_families
 from generator.version import BUILDER_VERSION
@@ -174,7 +174,8 @@ def config_summary(cfg: Any) -> dict[str, Any]:
                 "include_fem": cfg.include_fem}
     return {"name": cfg.name, "num_samples": cfg.num_samples, "seed": cfg.seed, "families": list(cfg.families),
             "targets": list(cfg.targets), "validate": cfg.validate, "split_ratios": cfg.split_ratios,
-            "shard_size": cfg.shard_size, "fuzzy_dedup": cfg.fuzzy_dedup, "twin_threshold": cfg.twin_threshold}
+            "shard_size": cfg.shard_size, "fuzzy_dedup": cfg.fuzzy_dedup, "twin_threshold": cfg.twin_threshold,
+            "unseen_templates": list(cfg.held_out_templates())}
 
 
 def view_options(views: ViewOptions | None, tokenizer: str | None) -> str:
@@ -209,6 +210,9 @@ def rebuild_command(cfg: Any) -> str:
         parts.append("--no-fuzzy-dedup")
     if cfg.twin_threshold != DEFAULT_TWIN_THRESHOLD:
         parts += ["--twin-threshold", str(cfg.twin_threshold)]
+    default_unseen = tuple(sorted(t for t in DEFAULT_UNSEEN_TEMPLATES if t.split("/")[0] in set(cfg.families)))
+    if cfg.held_out_templates() != default_unseen:
+        parts += ["--unseen-templates", ",".join(cfg.held_out_templates()) or "none"]
     return shlex.join(parts)
 
 

@@ -121,6 +121,7 @@ def render_card(stats: dict[str, dict[str, Any]], overlap: list[str] | None = No
         "citation": citation(repo_id, any_stats["build"]["builder_version"], any_stats["build"]["warp_version"],
                              year or build_year(builds)),
     }
+    context["realism"] = realism_context(syn, real)
     if syn:
         build = syn["build"]
         rejected = sorted(build.get("rejected", {}).items(), key=lambda kv: (-kv[1], kv[0]))
@@ -130,6 +131,63 @@ def render_card(stats: dict[str, dict[str, Any]], overlap: list[str] | None = No
             complexities=sorted({int(k.split("/")[1]) for k in syn["family_complexity"]}),
         )
     return template.render(**context)
+
+
+_REALISM_ROWS = (
+    ("rows with a dead local", "dead_local_rows", "pct"),
+    ("locals that are dead", "dead_local_share", "pct"),
+    ("rows with a degenerate operation", "degenerate_rows", "pct"),
+    ("arbitrary constants per line", "arbitrary_constants_per_line", "rate"),
+    ("median call depth", "median_call_depth", "num"),
+    ("median longest line (characters)", "median_longest_line", "num"),
+    ("median lines", "median_lines", "num"),
+    ("median `cpp_forward` (characters)", "median_cpp_forward", "num"),
+    ("median `cpp_backward` (characters)", "median_cpp_backward", "num"),
+)
+
+
+def realism_context(syn: dict[str, Any] | None, real: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The card's realism section: per source (template, synthesized, real), the reading figures and the feature
+    table, real code's column from this build's real configuration when it has one, else the shipped reference."""
+    syn_realism = (syn or {}).get("realism") or {}
+    sources = dict(syn_realism.get("sources") or {})
+    reference = syn_realism.get("real_reference")
+    real_sources = ((real or {}).get("realism") or {}).get("sources") or {}
+    if "real" in real_sources:
+        sources["real"] = real_sources["real"]
+        real_from = "this build's `real` configuration"
+    elif reference:
+        sources["real"] = reference["summary"]
+        on = reference["measured_on"]
+        real_from = (f"the reference shipped with warp-ir: {on['rows']} rows of a default `real` build "
+                     f"({len(on['packages'])} packages, Warp {', '.join(on['warp_version'])}, {on['date']})")
+    else:
+        real_from = ""
+    if not sources:
+        return None
+    features = syn_realism.get("features") or ((real or {}).get("realism") or {}).get("features") or []
+    labels = {"template": "templates", "synthesized": "synthesized", "real": "real code"}
+
+    def cell(value: float, fmt: str) -> str:
+        return f"{100 * value:.1f}%" if fmt == "pct" else f"{value:.3f}" if fmt == "rate" else f"{value:,.0f}"
+
+    columns = [name for name in ("template", "synthesized", "real") if name in sources]
+    rows = [[label, *(cell(sources[c][key], fmt) for c in columns)] for label, key, fmt in _REALISM_ROWS]
+    build_features = syn_realism.get("build_features") or {}
+    feature_rows = []
+    for f in features:
+        values = [f"{100 * sources[c]['features'].get(f['name'], 0.0):.1f}" for c in columns]
+        if build_features:
+            values.insert(len([c for c in columns if c != "real"]),
+                          f"{100 * build_features.get(f['name'], 0.0):.1f}")
+        feature_rows.append({"name": f["name"], "meaning": f["meaning"], "idiom": f["idiom"], "values": values})
+    headers = [labels[c] for c in columns]
+    if build_features:
+        headers.insert(len([c for c in columns if c != "real"]), "whole build")
+    return {"headers": [labels[c] for c in columns], "rows": rows, "feature_headers": headers,
+            "features": feature_rows, "real_from": real_from, "gap": syn_realism.get("gap"),
+            "idioms_below_half": syn_realism.get("idioms_below_half"),
+            "counts": {labels[c]: sources[c]["rows"] for c in columns}}
 
 
 def _validate_level(build: dict[str, Any]) -> str:

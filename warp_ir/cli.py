@@ -11,6 +11,7 @@ from pathlib import Path
 
 from common.progress import LOGGER, allow_bars
 from extraction.record import TARGETS, VALIDATION_LEVELS
+from generator.planning.splits import DEFAULT_UNSEEN_TEMPLATES
 from warp_ir.cli_types import (
     folder_type,
     integer_type,
@@ -24,6 +25,7 @@ from warp_ir.cli_types import (
     shown,
     targets_type,
     twin_threshold_type,
+    unseen_templates_type,
     views_type,
 )
 from warp_ir.commands import (
@@ -108,6 +110,10 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--twin-threshold", type=twin_threshold_type, default=None,
                    help="estimated Jaccard of normalised 5-token shingles from which programs are near-twins "
                    "(kept in one split; default 0.85)")
+    b.add_argument("--unseen-templates", type=unseen_templates_type, default=None,
+                   help="templates (family/name, or synthesized/<shape>) whose rows form the split test_unseen and "
+                   "no other: structural generalisation (default: " + ",".join(DEFAULT_UNSEEN_TEMPLATES)
+                   + " where their families are built; 'none' for no such split)")
     b.add_argument("--keep-cache", action="store_true", help="keep the cache and finished shards in OUT/.warp-ir-cache")
     b.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: datasets' builder with --num-proc processes; ray: Ray tasks, each writing one Parquet "

@@ -25,6 +25,16 @@ def names_type(value: str) -> list[str]:
     return names
 
 
+def unseen_templates_type(value: str) -> tuple[str, ...]:
+    """``a/b,c/d`` or ``none`` (an empty tuple: no unseen split); whether each is a template is checked later."""
+    if value.strip().lower() == "none":
+        return ()
+    names = csv_type(value)
+    if not names:
+        raise argparse.ArgumentTypeError(f"needs template names (family/name) or 'none', got {shown(value)}")
+    return tuple(names)
+
+
 def targets_type(value: str) -> list[str]:
     targets = csv_type(value)
     bad = [t for t in targets if t not in TARGETS]

@@ -52,6 +52,8 @@ def cmd_build(args: argparse.Namespace) -> int:
               "fuzzy_dedup": args.fuzzy_dedup, "round_trip": args.round_trip}
     if args.twin_threshold is not None:
         config["twin_threshold"] = args.twin_threshold
+    if args.unseen_templates is not None:
+        config["unseen_templates"] = args.unseen_templates
     if args.split_ratios:
         config["split_ratios"] = args.split_ratios
     real_only = {option: key for option, key in _REAL_OPTIONS.items() if getattr(args, option)}

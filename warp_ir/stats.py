@@ -223,14 +223,14 @@ def files_diversity(files: dict[str, list[Path]], threshold: float | None = None
     Raises:
         StatsError: A file cannot be read.
     """
-    from generator.planning import minhash, similarity  # noqa: PLC0415
+    from generator.planning import astpaths, minhash, similarity  # noqa: PLC0415
 
     splits: list[str] = []
     threshold = similarity.DEFAULT_TWIN_THRESHOLD if threshold is None else threshold
     if known is not None:
         matrix = _known_signatures(files, known, splits)
         if matrix is not None:
-            return similarity.near_twins(matrix, splits, threshold).to_json()
+            return similarity.two_measures(matrix, splits, threshold)
         splits.clear()
     if processes is None:
         rows = 0
@@ -248,9 +248,11 @@ def files_diversity(files: dict[str, list[Path]], threshold: float | None = None
 
     started = time.perf_counter()
     matrix = minhash.signatures(sources(), processes=processes, use_datasketch=use_datasketch)
+    tree = astpaths.signatures([row["python_source"] or "" for paths in files.values()
+                                for row in iter_rows(paths, ["python_source"])])
     logger.info("signatures of %d rows in %.1fs (%d process(es))", len(matrix), time.perf_counter() - started,
                 processes)
-    return similarity.near_twins(matrix, splits, threshold).to_json()
+    return similarity.two_measures(np.hstack([matrix, tree]), splits, threshold)
 
 
 def _known_signatures(files: dict[str, list[Path]], known: tuple[np.ndarray, np.ndarray],
@@ -286,17 +288,61 @@ def signatures_for_ids(wanted_ids: np.ndarray, known: tuple[np.ndarray, np.ndarr
 def format_diversity(div: dict[str, Any]) -> str:
     """Human-readable summary of :func:`diversity` output (what ``warp-ir stats --diversity`` prints)."""
     total, held = div["total_rows"], div["heldout_rows"]
+    measures = div.get("measures") or {}
     out = [f"diversity (MinHash of normalised {div['params']['shingle']}-token shingles, "
            f"near-twin: estimated Jaccard >= {div['threshold']}):",
            f"  rows with a near-twin: {div['rows_with_twin']} of {total} ({div['rows_with_twin_fraction']:.1%})",
            f"  held-out rows with a train near-twin: {div['heldout_with_train_twin']} of {held}"
            + (f" ({div['heldout_with_train_twin_fraction']:.1%})" if held else ""),
            f"  rows with a near-twin in another split: {div['rows_with_cross_split_twin']}"]
+    for name, label in (("tokens", "token shingles"), ("syntax_tree", "syntax-tree paths")):
+        m = measures.get(name)
+        if m:
+            out.append(f"  {label} at estimated Jaccard >= {m['threshold']}: rows with a near-twin "
+                       f"{m['rows_with_twin']} ({m['rows_with_twin_fraction']:.1%}), held-out rows with a train "
+                       f"near-twin {m['heldout_with_train_twin']} of {m['heldout_rows']} "
+                       f"({m['heldout_with_train_twin_fraction']:.2%})")
     out.append("  highest similarity to another row:")
     width = max(len(label) for label in div["max_similarity_histogram"])
     out += [f"    {label:<{width}} {n:>7}  {n / total if total else 0:6.1%}"
             for label, n in div["max_similarity_histogram"].items()]
     return "\n".join(out)
+
+
+_REALISM_LINES = (("rows with a dead local", "dead_local_rows", "{:.1%}"),
+                  ("rows with a degenerate operation", "degenerate_rows", "{:.1%}"),
+                  ("arbitrary constants per line", "arbitrary_constants_per_line", "{:.3f}"),
+                  ("median call depth", "median_call_depth", "{:.0f}"),
+                  ("median longest line", "median_longest_line", "{:.0f}"),
+                  ("median lines", "median_lines", "{:.0f}"),
+                  ("median cpp_backward chars", "median_cpp_backward", "{:,.0f}"))
+
+
+def format_realism(realism: dict[str, Any]) -> list[str]:
+    """The realism section of ``warp-ir stats``: per source, and the features beside real code's."""
+    sources = dict(realism.get("sources") or {})
+    if not sources:
+        return []
+    reference = realism.get("real_reference")
+    if reference and "real" not in sources:
+        sources["real (reference)"] = reference["summary"]
+    names = list(sources)
+    out = ["how the programs read (per source: " + ", ".join(f"{n} {sources[n]['rows']} rows" for n in names) + "):"]
+    for label, key, fmt in _REALISM_LINES:
+        out.append(f"  {label:<34}" + "".join(f"{fmt.format(sources[n][key]):>18}" for n in names))
+    build = realism.get("build_features") or {}
+    columns = names + (["whole build"] if build else [])
+    out.append(f"features, % of rows ({' / '.join(columns)}; * an idiom of real Warp code):")
+    for f in realism.get("features") or []:
+        values = [sources[n]["features"].get(f["name"], 0.0) for n in names]
+        if build:
+            values.append(build.get(f["name"], 0.0))
+        out.append(f"  {f['name'] + (' *' if f['idiom'] else ''):<24}" + "".join(f"{100 * v:>8.1f}" for v in values))
+    if realism.get("gap"):
+        out.append(f"  the whole build is {realism['gap']['mean_gap_pp']} percentage points from real code on average "
+                   f"(at most {realism['gap']['max_gap_pp']}); idioms below half their real frequency: "
+                   + (", ".join(realism.get("idioms_below_half") or []) or "none"))
+    return out
 
 
 def format_stats(stats: dict[str, Any]) -> str:
@@ -325,6 +371,7 @@ def format_stats(stats: dict[str, Any]) -> str:
             out.append(f"  {task:<22} {c['conflicting_inputs']} of {c['inputs']} inputs"
                        + (f" ({c['conflicting_rows']} rows, e.g. {', '.join(c['examples'][0])})"
                           if c["conflicting_inputs"] else ""))
+    out += format_realism(stats.get("realism") or {})
     if any(stats.get("absolute_paths", {}).values()):
         out.append("WARNING: rows hold absolute paths of the machine that built them (per column: "
                    + ", ".join(f"{c} {n}" for c, n in stats["absolute_paths"].items())

@@ -23,12 +23,14 @@ import pyarrow as pa
 from extraction import user_builtin_groups, user_builtin_names
 from generator.codegen.pipeline import Counts
 from generator.planning.shingles import program_key
+from generator.realism.features import FEATURES, IDIOMS
+from generator.realism.stats import RealismStats, SourceStats, feature_gap, real_reference
 
 CODE_COLUMNS = ("python_source", "cpp_forward", "cpp_backward", "cuda_forward", "cuda_backward")
 # the columns RowStats.add reads
 STATS_COLUMNS = ("family", "template", "complexity", "kernel_name", "validation", "differentiable", *CODE_COLUMNS)
 CONFIG_PREFIX = {"synthetic": "data", "real": "real"}  # configuration -> folder of its Parquet files
-SPLIT_ORDER = ("train", "validation", "test")
+SPLIT_ORDER = ("train", "validation", "test", "test_unseen")
 ROW_STATS = "rows"  # subfolder of a build's stats folder holding one RowStats file per shard
 # Calls as ``wp.x(`` / ``wp::x(``; the patterns start with a literal (fast to scan for), and a match
 # preceded by an identifier character (``xwp.x(``) is dropped afterwards.
@@ -142,6 +144,8 @@ class RowStats:
     # normalised program (program_key) -> the kernel of its first row: what the card's overlap check between the
     # configurations needs from the rows
     programs: dict[str, str] = field(default_factory=dict)
+    # how the programs read, per source (generator.realism): dead locals, degenerate operations, features...
+    realism: RealismStats = field(default_factory=RealismStats)
 
     def add(self, split: str, row: dict[str, Any], names: set[str]) -> None:
         """Count one row of ``split`` (``names``: Warp's user-facing builtins)."""
@@ -158,6 +162,7 @@ class RowStats:
                     self.absolute_paths[c] += 1
         self.used.update(builtins_used(row["python_source"], row.get("cpp_forward"), names))
         self.programs.setdefault(program_key(row["python_source"] or ""), row["kernel_name"])
+        self.realism.add(row)
         v = row.get("validation") or {}
         self.levels[v.get("level", "codegen")] += 1
         for key in ("cpu_compiled", "cuda_compiled", "ran", "grad_ok"):
@@ -194,12 +199,14 @@ class RowStats:
         self.grad_failures += other.grad_failures[: 100 - len(self.grad_failures)]
         for key, kernel in other.programs.items():
             self.programs.setdefault(key, kernel)
+        self.realism.merge(other.realism)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form."""
         out = {name: getattr(self, name) for name in self.__slots__}
         out["lines"] = {c: v.tolist() for c, v in self.lines.items()}
         out["chars"] = {c: v.tolist() for c, v in self.chars.items()}
+        out["realism"] = self.realism.to_json()
         return out
 
     @classmethod
@@ -215,6 +222,7 @@ class RowStats:
         out.absolute_paths = Counter(data.get("absolute_paths", {}))
         out.round_trip = Counter(data.get("round_trip", {}))
         out.programs = dict(data.get("programs", {}))
+        out.realism = RealismStats.from_json(data.get("realism", {}))
         return out
 
     def summary(self, config: str, names: set[str], info: dict[str, Any], splits: list[str] | None = None,
@@ -257,8 +265,29 @@ class RowStats:
             # passed, not checked, then the reasons of the failures, commonest first
             "round_trip": dict(sorted(self.round_trip.items(),
                                       key=lambda kv: (kv[0] != "passed", kv[0] != "not checked", -kv[1], kv[0]))),
+            "realism": realism_summary(self.realism, config),
             "build": info,
         }
+
+
+def realism_summary(realism: RealismStats, config: str) -> dict[str, Any]:
+    """The realism section: per source, and beside it the real configuration's figures (this build's when it mined
+    them, else the shipped reference) and, for the synthetic configuration, how far its features are from them."""
+    sources = realism.summary()
+    out: dict[str, Any] = {"sources": sources, "features": [
+        {"name": f.name, "meaning": f.meaning, "idiom": f.idiom} for f in FEATURES]}
+    if config == "synthetic" and sources:
+        reference = real_reference()
+        out["real_reference"] = reference
+        total = RealismStats()
+        for stats in realism.sources.values():
+            total.sources.setdefault("all", SourceStats()).merge(stats)
+        build_features = total.sources["all"].summary()["features"] if total.sources else {}
+        out["build_features"] = build_features
+        out["gap"] = feature_gap(build_features, reference["summary"]["features"])
+        out["idioms_below_half"] = [name for name in IDIOMS if build_features.get(name, 0.0)
+                                    < reference["summary"]["features"].get(name, 0.0) / 2]
+    return out
 
 
 def _by_group(names: set[str], used: Iterable[str], groups: dict[str, str]) -> dict[str, list[int]]:

@@ -92,14 +92,20 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint32(16))
 
 
+def minhash_values(hashes: np.ndarray) -> np.ndarray:
+    """The MinHash signature (``uint32``, :data:`NUM_PERM` values) of a set given by its 32-bit hashes (datasketch's
+    ``affine32`` scheme: MurmurHash3's finalizer, then the permutations)."""
+    with np.errstate(over="ignore"):
+        h = _fmix32(np.asarray(hashes, dtype=np.uint32))[:, None]
+        return (h * _PERM_A + _PERM_B).min(axis=0)
+
+
 def signature_of_normalized(normalized: str) -> np.ndarray:
     """MinHash signature (``uint32``, :data:`NUM_PERM` values) of a normalised text's shingles.
 
     The same values as :func:`datasketch_signature`, computed with NumPy alone.
     """
-    with np.errstate(over="ignore"):
-        h = _fmix32(shingle_hashes(normalized))[:, None]
-        return (h * _PERM_A + _PERM_B).min(axis=0)
+    return minhash_values(shingle_hashes(normalized))
 
 
 _DATASKETCH_EMPTY = None  # an empty datasketch.MinHash, made on first use

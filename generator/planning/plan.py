@@ -25,9 +25,16 @@ import numpy as np
 from common.atomic import write_atomic
 from common.errors import WarpIRError
 from common.progress import Progress
+from generator.planning.astpaths import signature as tree_signature
 from generator.planning.minhash import NUM_PERM, signature_of_normalized
 from generator.planning.shingles import normalize, split_of
 from generator.planning.similarity import DEFAULT_TWIN_THRESHOLD
+from generator.planning.splits import (  # noqa: F401 - DEFAULT_SPLITS and DEFAULT_UNSEEN_TEMPLATES: imported from here
+    DEFAULT_SPLITS,
+    DEFAULT_UNSEEN_TEMPLATES,
+    SPLIT_TWIN_THRESHOLD,
+    UNSEEN_SPLIT,
+)
 from generator.planning.twins import TwinIndex
 from generator.programs.render import RenderError, compile_templates, python_error
 from generator.programs.sampler import RENDERED, sample_program
@@ -54,7 +61,7 @@ PLAN_BYTES_PER_PROGRAM = 1_000
 # The most programs a build may ask for: 10**9 would hold about 1 TB in the plan and plan for months at PLAN_RATE,
 # beyond any one machine; more is refused rather than left to fail hours (or days) later.
 MAX_NUM_SAMPLES = 10**9
-DEFAULT_SPLITS: dict[str, float] = {"train": 0.9, "validation": 0.05, "test": 0.05}
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,20 +105,23 @@ class Plan:
     near_duplicates: int = 0
     fuzzy_duplicates: int = 0
     bridges_splits: int = 0
+    unseen_twins: int = 0  # programs dropped for a near-twin across the held-out templates' boundary
     render_failures: Counter = field(default_factory=Counter)  # "family: reason" -> count
     exhausted: bool = False
     twin_index_bytes: int = 0  # memory the near-twin index held at the end (not part of the JSON summary)
     # kept programs in the order they were kept (not part of the JSON summary): their row ids (the first 8 bytes of
-    # the SHA-256 of the source, big-endian: ``int(row["id"], 16)``) and MinHash signatures (``kept x NUM_PERM``)
+    # the SHA-256 of the source, big-endian: ``int(row["id"], 16)``) and MinHash signatures, the token measure's
+    # then the syntax tree's (``kept x SIGNATURE_WIDTH``)
     kept_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
-    signatures: np.ndarray = field(default_factory=lambda: np.zeros((0, NUM_PERM), dtype=np.uint32))
+    signatures: np.ndarray = field(default_factory=lambda: np.zeros((0, SIGNATURE_WIDTH), dtype=np.uint32))
 
     def to_json(self) -> dict:
         """Plain JSON summary (programs planned per split; independent of the shard layout)."""
         return {
             "draws": self.draws, "kept": self.kept, "exact_duplicates": self.exact_duplicates,
             "near_duplicates": self.near_duplicates, "fuzzy_duplicates": self.fuzzy_duplicates,
-            "bridges_splits": self.bridges_splits, "render_failures": dict(self.render_failures),
+            "bridges_splits": self.bridges_splits, "unseen_twins": self.unseen_twins,
+            "render_failures": dict(self.render_failures),
             "exhausted": self.exhausted,
             "planned": {s: sum(len(sh.indices) for sh in shards) for s, shards in self.shards.items()},
         }
@@ -126,10 +136,13 @@ class Draw:
     norm: bytes = b""  # SHA-256 of the normalised source, first 16 bytes
     error: str = ""  # "family: reason" when it failed to render
     signature: np.ndarray | None = None  # MinHash signature of the normalised program
+    tree_signature: np.ndarray | None = None  # MinHash signature of its syntax-tree paths (generator.planning.astpaths)
+    template: str = ""  # the template (or synthesizer shape) it was rendered from
 
 
 _FORKED_TEMPLATES: tuple[Template, ...] = ()  # the planner's templates, inherited by forked workers
 MIN_DRAWS_PER_WORKER = 128  # below this a batch is drawn in the planning process (a pool costs more)
+SIGNATURE_WIDTH = 2 * NUM_PERM  # a kept program's two signatures side by side: tokens, then syntax-tree paths
 PLAN_SIGNATURES = "plan-signatures.npz"  # file name of :func:`write_signatures` in a build's statistics folder
 MAX_BATCH = 20_000  # draws held at once (about 1 KB each with their signatures): planning memory stays bounded
 
@@ -159,7 +172,8 @@ def draw(seed: int, indices: range, families: tuple[str, ...],
         exact = hashlib.sha256(program.source.encode()).digest()[:16]
         normalized = normalize(program.source)
         out.append(Draw(index, exact, hashlib.sha256(normalized.encode()).digest()[:16],
-                        signature=signature_of_normalized(normalized)))
+                        signature=signature_of_normalized(normalized), tree_signature=tree_signature(program.source),
+                        template=program.template.name))
     return out
 
 
@@ -208,6 +222,7 @@ def make_plan(
     workers: int = 1,
     twin_threshold: float = DEFAULT_TWIN_THRESHOLD,
     fuzzy_dedup: bool = True,
+    unseen_templates: Sequence[str] = (),
 ) -> Plan:
     """Draw programs ``0, 1, 2, ...`` until ``num_samples`` distinct ones are kept, and give each a split.
 
@@ -215,8 +230,12 @@ def make_plan(
     (by reason), when its source (exact duplicate) or normalised source (near duplicate) was
     already kept, when ``fuzzy_dedup`` is on and a kept program is its near-twin (estimated
     Jaccard of normalised 5-token shingles at least ``twin_threshold``: fuzzy duplicate), or
-    when its near-twins sit in two splits (``bridges_splits``). A program whose near-twins all
-    sit in one split joins it; one with none gets the split of its normalised hash. Every
+    when its near-twins sit in two splits (``bridges_splits``). For splits, near-twins are those at
+    :data:`SPLIT_TWIN_THRESHOLD` or above by either of two measures: the token MinHash, and MinHash over
+    syntax-tree paths (:mod:`generator.planning.astpaths`). A program whose near-twins all
+    sit in one split joins it; one with none gets the split of its normalised hash. A program of one of
+    ``unseen_templates`` goes to :data:`UNSEEN_SPLIT`, and is dropped (``unseen_twins``) when it has a near-twin
+    in another split, as is any other program with a near-twin there. Every
     decision depends only on earlier draws: a plan of N programs is a prefix of a plan of 2N.
 
     Drawing stops early, with ``exhausted`` set, after ``MAX_DRAWS_PER_SAMPLE * num_samples``
@@ -233,9 +252,15 @@ def make_plan(
     families = tuple(sorted(families))
     seen_exact: set[bytes] = set()
     seen_norm: set[bytes] = set()
+    unseen = frozenset(unseen_templates)
     by_split: dict[str, list[int]] = {name: [] for name in ratios}
-    split_names = list(ratios)
-    twins = TwinIndex(twin_threshold, len(split_names))
+    if unseen:
+        by_split[UNSEEN_SPLIT] = []
+    split_names = list(by_split)
+    unseen_bit = 1 << split_names.index(UNSEEN_SPLIT) if unseen else 0
+    split_threshold = min(SPLIT_TWIN_THRESHOLD, twin_threshold)
+    twins = TwinIndex(twin_threshold, len(split_names), split_threshold)
+    tree_twins = TwinIndex(1.0, len(split_names), split_threshold)  # splits only: fuzzy dedup is the token measure's
     kept_ids: list[int] = []
     plan = Plan(shards={})
     limit = MAX_DRAWS_PER_SAMPLE * num_samples
@@ -264,6 +289,7 @@ def make_plan(
             signed = [d for d in batch if not d.error]
             if signed:  # a batch where every draw failed to render has nothing to look up
                 twins.begin(np.stack([d.signature for d in signed if d.signature is not None]))  # all of them
+                tree_twins.begin(np.stack([d.tree_signature for d in signed if d.tree_signature is not None]))
             position = 0
             for d in batch:
                 if plan.kept >= num_samples:
@@ -284,20 +310,29 @@ def make_plan(
                 if fuzzy_dedup and near.best >= twins.need:
                     plan.fuzzy_duplicates += 1
                     continue
-                if near.splits & (near.splits - 1):  # near-twins in two splits or more
+                near_splits = near.splits | tree_twins.query(mine).splits
+                held_out = d.template in unseen
+                if (near_splits & ~unseen_bit if held_out else near_splits & unseen_bit):
+                    plan.unseen_twins += 1  # a near-twin across the held-out templates' boundary
+                    continue
+                if near_splits & (near_splits - 1):  # near-twins in two splits or more
                     plan.bridges_splits += 1
                     continue
-                if near.splits:  # its near-twins sit in one split: it joins them
-                    split = near.splits.bit_length() - 1
+                if held_out:
+                    split = split_names.index(UNSEEN_SPLIT)
+                elif near_splits:  # its near-twins sit in one split: it joins them
+                    split = near_splits.bit_length() - 1
                 else:
                     split = split_names.index(split_of(d.norm.hex(), ratios))
                 seen_norm.add(d.norm)
                 twins.add(mine, split)
+                tree_twins.add(mine, split)
                 by_split[split_names[split]].append(d.index)
                 kept_ids.append(int.from_bytes(d.exact[:8], "big"))
                 plan.kept += 1
             if signed:
                 twins.end()
+                tree_twins.end()
             now = time.perf_counter()
             logger.info("plan: %d of %d programs kept after %d draws (%.0f s, near-twin index %.0f MiB)",
                         plan.kept, num_samples, index, now - started, twins.nbytes / 2**20)
@@ -314,8 +349,9 @@ def make_plan(
         plan.exhausted = True
         logger.warning("stopped after %d draws: only %d distinct programs", index, plan.kept)
     plan.draws = index
-    plan.twin_index_bytes = twins.nbytes
-    plan.kept_ids, plan.signatures = np.array(kept_ids, dtype=np.uint64), twins.signatures()
+    plan.twin_index_bytes = twins.nbytes + tree_twins.nbytes
+    plan.kept_ids = np.array(kept_ids, dtype=np.uint64)
+    plan.signatures = np.hstack([twins.signatures(), tree_twins.signatures()])
     digest = templates_digest(tuple(templates))
     for split_name, indices in by_split.items():
         # a multiple of `workers` shards of equal size in every split, so each worker gets the same share
@@ -347,7 +383,7 @@ def write_signatures(plan: Plan, path: Path) -> None:
 def read_signatures(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """Row ids and signatures saved by :func:`write_signatures`; ``None`` when missing or not in that form.
 
-    Loaded without pickle support, and checked: ``uint64`` ids, one ``uint32`` row of ``NUM_PERM``
+    Loaded without pickle support, and checked: ``uint64`` ids, one ``uint32`` row of :data:`SIGNATURE_WIDTH`
     values for each.
     """
     try:
@@ -356,7 +392,7 @@ def read_signatures(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         logger.info("plan signatures not used (%s): %s", path, exc)
         return None
-    if ids.dtype != np.uint64 or ids.ndim != 1 or sigs.dtype != np.uint32 or sigs.shape != (len(ids), NUM_PERM):
+    if ids.dtype != np.uint64 or ids.ndim != 1 or sigs.dtype != np.uint32 or sigs.shape != (len(ids), SIGNATURE_WIDTH):
         logger.info("plan signatures not used (%s): unexpected arrays", path)
         return None
     return ids, sigs

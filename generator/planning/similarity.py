@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from generator.planning.minhash import NUM_PERM, SHINGLE
+from generator.planning.splits import SPLIT_TWIN_THRESHOLD
 
 logger = logging.getLogger(__name__)
 
@@ -325,3 +326,26 @@ def near_twins(signatures: np.ndarray, splits: Sequence[str], threshold: float =
     logger.info("near-twins of %d rows (%d distinct signatures) in %.2fs", len(best), distinct,
                 time.perf_counter() - started)
     return report
+
+
+def two_measures(signatures: np.ndarray, splits: Sequence[str], threshold: float = DEFAULT_TWIN_THRESHOLD,
+                 split_threshold: float = SPLIT_TWIN_THRESHOLD) -> dict[str, Any]:
+    """The near-twin report of rows by both structural measures.
+
+    Args:
+        signatures: Each row's token signature then its syntax-tree signature (``N x 2 * NUM_PERM``, as the plan
+            keeps them: :mod:`generator.planning.minhash`, :mod:`generator.planning.astpaths`).
+        splits: Each row's split.
+        threshold: The token measure's near-twin threshold (the top-level report, as before).
+        split_threshold: The threshold the planner keeps near-twins of either measure in one split at: the report
+            of each measure there is under ``measures``.
+
+    Returns:
+        :meth:`DiversityReport.to_json` of the token measure at ``threshold``, with ``measures``: ``tokens`` and
+        ``syntax_tree``, each that report at ``split_threshold``.
+    """
+    tokens, tree = signatures[:, :NUM_PERM], signatures[:, NUM_PERM:]
+    out = near_twins(tokens, splits, threshold).to_json()
+    out["measures"] = {"tokens": near_twins(tokens, splits, split_threshold).to_json(),
+                       "syntax_tree": near_twins(tree, splits, split_threshold).to_json()}
+    return out

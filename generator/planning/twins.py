@@ -52,7 +52,7 @@ class Twins:
 
     Attributes:
         best: Most signature values shared with any kept program (0 when no candidate).
-        splits: Bit ``s`` set when a kept program of split ``s`` is a near-twin.
+        splits: Bit ``s`` set when a kept program of split ``s`` is a near-twin (at the index's split threshold).
     """
 
     best: int
@@ -65,14 +65,19 @@ class TwinIndex:
     Args:
         threshold: Estimated Jaccard at or above which two programs are near-twins.
         num_splits: Splits programs are kept in (codes ``0 .. num_splits - 1``, at most 8).
+        split_threshold: Estimated Jaccard at or above which a kept program's split counts in :attr:`Twins.splits`
+            (default: ``threshold``; lower keeps looser twins out of other splits too).
     """
 
-    def __init__(self, threshold: float, num_splits: int) -> None:
-        if not 0.0 < threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    def __init__(self, threshold: float, num_splits: int, split_threshold: float | None = None) -> None:
+        split_threshold = threshold if split_threshold is None else split_threshold
+        for value in (threshold, split_threshold):
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"threshold must be in (0, 1], got {value}")
         if not 1 <= num_splits <= 8:
             raise ValueError(f"num_splits must be 1..8, got {num_splits}")
         self.need = math.ceil(threshold * NUM_PERM - 1e-9)
+        self.split_need = math.ceil(split_threshold * NUM_PERM - 1e-9)
         self._sigs = np.zeros((1024, NUM_PERM), dtype=np.uint32)
         self._split = np.zeros(1024, dtype=np.uint8)
         self.size = 0
@@ -124,7 +129,7 @@ class TwinIndex:
                 dd, kk = d[start:start + (1 << 14)], k[start:start + (1 << 14)]
                 shared = (sigs[dd] == self._sigs[kk]).sum(axis=1, dtype=np.int16)
                 np.maximum.at(best, dd, shared)
-                twin = shared >= self.need
+                twin = shared >= self.split_need
                 np.bitwise_or.at(splits, dd[twin], np.left_shift(1, self._split[kk[twin]]).astype(np.uint8))
         self._prior = (sigs, keys, best, splits, taken.reshape(keys.shape))
         self._batch = {}
@@ -153,7 +158,7 @@ class TwinIndex:
                 seen.add(kept)
                 shared = int(np.count_nonzero(self._sigs[kept] == sig))
                 best = max(best, shared)
-                if shared >= self.need:
+                if shared >= self.split_need:
                     splits |= 1 << int(self._split[kept])
         return Twins(best, splits)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,9 +11,12 @@ from typing import Any
 import jinja2
 import jinja2.sandbox
 
+from generator.programs.flow.program import compose
 from generator.programs.rng import TemplateRng
 from generator.programs.synth.program import synthesize
+from generator.programs.synth.prune import prune_dead_stores
 from generator.programs.templates import Template
+from generator.realism.measures import read_program
 
 # Templates are code from a folder a user may point at (WARP_IR_TEMPLATES): they are rendered in Jinja's
 # sandbox, so an unsafe access (``lipsum.__globals__``, ``rng._rng``, ``().__class__``) raises
@@ -64,7 +68,7 @@ def sample_params(template: Template, rng: random.Random) -> dict[str, Any]:
             if kind == "int":
                 params[name] = rng.randint(int(value[0]), int(value[1]))
             elif kind == "float":
-                params[name] = round(rng.uniform(float(value[0]), float(value[1])), 3)
+                params[name] = float(f"{rng.uniform(float(value[0]), float(value[1])):.2g}")
             else:
                 params[name] = rng.random() < float(value)
     return params
@@ -90,7 +94,20 @@ def render(template: Template, rng: random.Random) -> Rendered:
         source = compiled.render(context)
     except Exception as exc:  # a Jinja error, an unsafe access, a bug in an expression: counted, not fatal
         raise RenderError(template, f"{type(exc).__name__}: {exc}") from exc
+    if rng.random() < SUBSCRIPT_SHARE:
+        source = subscript_annotations(source)
     return Rendered(source=_tidy(source), params=params, complexity=complexity)
+
+
+# Share of template programs whose array annotations are written ``wp.array[float]`` (the style of most real Warp
+# code today) rather than ``wp.array(dtype=float)``; both mean the same to Warp.
+SUBSCRIPT_SHARE = 0.5
+_ARRAY_ANNOTATION_RE = re.compile(r"\bwp\.(array|array[1-4]d)\(dtype=([\w.]+)\)")
+
+
+def subscript_annotations(source: str) -> str:
+    """``wp.array(dtype=X)`` and ``wp.arrayNd(dtype=X)`` written as ``wp.array[X]`` and ``wp.arrayNd[X]``."""
+    return _ARRAY_ANNOTATION_RE.sub(lambda m: f"wp.{m[1]}[{m[2]}]", source)
 
 
 # (template name, text) -> the compiled template, or why it does not compile
@@ -101,10 +118,27 @@ def _synthesize(template: Template, rng: random.Random) -> Rendered:
     """A program of the ``synthesized`` family: built by :mod:`generator.programs.synth`, not rendered from Jinja."""
     complexity = rng.choice(template.complexity)
     try:
-        source, params = synthesize(rng, complexity)
+        if template.meta.get("synthesizer") == "flow":
+            source, params = compose(rng, complexity, str(template.meta["shape"]))
+        else:
+            source, params = _registry_program(rng, complexity)
     except Exception as exc:  # a synthesizer bug is counted like a template bug, never fatal
         raise RenderError(template, f"{type(exc).__name__}: {exc}") from exc
     return Rendered(source=_tidy(source), params=params, complexity=complexity)
+
+
+_REGISTRY_TRIES = 12
+
+
+def _registry_program(rng: random.Random, complexity: int) -> tuple[str, dict[str, Any]]:
+    """A registry program without dead stores and, where one of :data:`_REGISTRY_TRIES` draws has none, without a
+    degenerate operation (``x - x``, a constant condition: the registry synthesizer may still write one)."""
+    for _ in range(_REGISTRY_TRIES):
+        source, params = synthesize(rng, complexity)
+        source = prune_dead_stores(source)
+        if read_program(source).degenerate == 0:
+            break
+    return source, params
 
 
 def compile_templates(templates: Sequence[Template]) -> None:

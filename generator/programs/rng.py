@@ -32,9 +32,11 @@ class TemplateRng:
         """Integer in ``[lo, hi]``."""
         return self._rng.randint(lo, hi)
 
-    def uniform(self, lo: float, hi: float, digits: int = 3) -> float:
-        """Float in ``[lo, hi]`` rounded to ``digits``."""
-        return round(self._rng.uniform(lo, hi), digits)
+    def uniform(self, lo: float, hi: float, digits: int | None = None) -> float:
+        """Float in ``[lo, hi]`` rounded to ``digits`` decimals, by default to two significant digits (a value people
+        write: 0.35, not 0.382)."""
+        value = self._rng.uniform(lo, hi)
+        return round(value, digits) if digits is not None else float(f"{value:.2g}")
 
     def chance(self, p: float) -> bool:
         """True with probability ``p``."""
@@ -85,5 +87,5 @@ class TemplateRng:
         if dtype in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "int"):
             value = str(self._rng.randint(max(int(lo), 1), max(int(hi), 2)))
             return value if dtype in ("int32", "int") else f"wp.{dtype}({value})"
-        value = repr(round(self._rng.uniform(lo, hi), 3))
+        value = repr(float(f"{self._rng.uniform(lo, hi):.2g}"))  # two significant digits, as people write them
         return value if dtype in ("float32", "float") else f"wp.{dtype}({value})"

@@ -17,7 +17,7 @@ from generator.programs.templates import SYNTH_FAMILY, Template
 # Share of draws that go to the synthesizer when it is selected beside template families (the rest
 # pick a template family uniformly). Template draws are fuzzy duplicates far more often than
 # synthesized ones, so the synthesizer's share of *rows* is larger: see the README.
-SYNTHESIZED_SHARE = 0.05
+SYNTHESIZED_SHARE = 0.45
 # Past this many draws the template families are close to exhausted (most of their draws are near-twins
 # of kept programs), so the synthesizer's share rises as 1 - (1 - SYNTHESIZED_SHARE) * SATURATION / index.
 SATURATION = 50_000

@@ -17,8 +17,8 @@ produce (one is sampled per program and passed to the template as
 ``complexity``); ``builtins`` lists the Warp builtins every program of this
 template is expected to use (checked by the tests); ``params`` declares the
 parameters sampled per program: a list is a uniform choice, ``{int: [lo, hi]}``
-an inclusive integer range, ``{float: [lo, hi]}`` a uniform float rounded to 3
-digits, ``{bool: p}`` true with probability ``p``. Any other key (for example
+an inclusive integer range, ``{float: [lo, hi]}`` a uniform float rounded to two
+significant digits, ``{bool: p}`` true with probability ``p``. Any other key (for example
 ``run: {tiled: 64}`` or ``run: {needs: [mesh]}``) is kept in :attr:`Template.meta`
 for the runtime validator.
 
@@ -50,9 +50,11 @@ import yaml
 
 from common.errors import WarpIRError
 from generator.programs import envcache
+from generator.programs.flow.program import SHAPES as FLOW_SHAPES  # one pseudo-template each
 
 TEMPLATES_DIR = Path(os.environ.get("WARP_IR_TEMPLATES") or Path(__file__).resolve().parents[2] / "templates")
 SYNTH_DIR = Path(__file__).resolve().parent / "synth"
+FLOW_DIR = Path(__file__).resolve().parent / "flow"
 SYNTH_FAMILY = "synthesized"
 # Families drawn from only when a build names them (none today: the synthesizer is in the default
 # mix, with the share of draws set in generator.programs.sampler.SYNTHESIZED_SHARE).
@@ -161,7 +163,7 @@ def load_templates(root: Path = TEMPLATES_DIR) -> tuple[Template, ...]:
     key = {"yaml": yaml.__version__, "code": envcache.file_digest(Path(__file__))}
     cached = envcache.load("template-headers", key, _valid_headers) or {}
     headers = dict(cached)
-    templates = (*(_load(p, root, headers) for p in paths), _synthesized())
+    templates = (*(_load(p, root, headers) for p in paths), *_synthesized())
     in_use = {digest: headers[digest] for digest in map(_header_digest, templates) if digest in headers}
     if in_use.keys() != cached.keys():  # new headers parsed, or headers no longer used: written again
         envcache.store("template-headers", key, in_use)
@@ -177,11 +179,20 @@ def _valid_headers(data: Any) -> bool:
     return isinstance(data, dict) and all(isinstance(k, str) and isinstance(v, dict) for k, v in data.items())
 
 
-def _synthesized() -> Template:
-    """The pseudo-template of the ``synthesized`` family (rendered by :mod:`generator.programs.synth`)."""
-    code = "".join(f"# {p.name}\n{p.read_text(encoding='utf-8')}" for p in sorted(SYNTH_DIR.glob("*.py")))
-    return Template(name=f"{SYNTH_FAMILY}/kernel", family=SYNTH_FAMILY, path=SYNTH_DIR, complexity=(1, 2, 3, 4),
-                    builtins=(), params={}, source=code, meta={"synthesizer": "kernel"})
+def _synthesized() -> tuple[Template, ...]:
+    """The pseudo-templates of the ``synthesized`` family: one per program shape of the flow synthesizer
+    (:mod:`generator.programs.flow`), and ``synthesized/registry`` (:mod:`generator.programs.synth`, Warp's builtin
+    registry explored by type: the rare builtins). Each one's ``source`` is its synthesizer's code."""
+    def code(folder: Path) -> str:
+        return "".join(f"# {p.name}\n{p.read_text(encoding='utf-8')}" for p in sorted(folder.glob("*.py")))
+
+    flow = code(FLOW_DIR)
+    shapes = tuple(Template(name=f"{SYNTH_FAMILY}/{shape}", family=SYNTH_FAMILY, path=FLOW_DIR, complexity=(1, 2, 3, 4),
+                            builtins=(), params={}, source=flow, meta={"synthesizer": "flow", "shape": shape})
+                   for shape in FLOW_SHAPES)
+    registry = Template(name=f"{SYNTH_FAMILY}/registry", family=SYNTH_FAMILY, path=SYNTH_DIR, complexity=(1, 2, 3, 4),
+                        builtins=(), params={}, source=code(SYNTH_DIR), meta={"synthesizer": "registry"})
+    return (*shapes, registry)
 
 
 def _load(path: Path, root: Path, headers: dict[str, Any] | None = None) -> Template:

@@ -21,7 +21,12 @@ from warp_ir.stats import split_files
 def test_layout(small_build):
     out = small_build.out_dir
     files = sorted(p.relative_to(out).as_posix() for p in (out / "data").glob("*.parquet"))
-    assert files and all(re.fullmatch(r"data/(train|validation|test)-\d{5}-of-\d{5}\.parquet", f) for f in files)
+    assert files and all(re.fullmatch(r"data/(train|validation|test|test_unseen)-\d{5}-of-\d{5}\.parquet", f)
+                         for f in files)
+    # the default held-out templates form test_unseen, and only they
+    unseen = {r["template"] for r in pq.read_table(out / "data" / "test_unseen-00000-of-00001.parquet").to_pylist()}
+    assert unseen and unseen <= set(json.loads((out / "build_info.json").read_text())["synthetic"]["config"]
+                                  ["unseen_templates"])
     assert (out / "README.md").is_file() and (out / "build_info.json").is_file()
     assert not (out / ".warp-ir-cache").exists()
 
@@ -191,12 +196,15 @@ def test_real_config_beside_synthetic(small_build, site, tmp_path):
 
 def test_synthesized_family_builds_end_to_end(tmp_path):
     """`--families synthesized`: programs from the type-directed synthesizer, through the whole build."""
+    from generator.programs.flow.program import SHAPES
     from warp_ir.build import build
 
     result = build(tmp_path / "s", num_samples=24, seed=5, families=("synthesized",))
     assert sum(result.rows.values()) == 24 and not result.rejected
     rows = [r for paths in split_files(tmp_path / "s").values() for p in paths for r in pq.read_table(p).to_pylist()]
-    assert {r["family"] for r in rows} == {"synthesized"} and {r["template"] for r in rows} == {"synthesized/kernel"}
+    templates = {r["template"] for r in rows}
+    assert {r["family"] for r in rows} == {"synthesized"} and len(templates) > 3
+    assert all(t == "synthesized/registry" or t.split("/")[1] in SHAPES for t in templates), templates
     assert all("@wp.kernel" in r["python_source"] and "_cpu_kernel_forward" in r["cpp_forward"] for r in rows)
     assert len({r["complexity"] for r in rows}) > 1
     info = json.loads((tmp_path / "s" / "build_info.json").read_text())["synthetic"]

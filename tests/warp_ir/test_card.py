@@ -206,3 +206,23 @@ def test_chat_usage_and_sizes_only_with_views(small_build, tmp_path):
         _check_sizes(infos[config["config_name"]], _split_sizes(folder, prefix))
     ds = datasets.load_dataset(str(folder), chat[0], cache_dir=str(tmp_path / "cache"))
     assert {s: d.num_rows for s, d in ds.items()} == {s["name"]: s["num_examples"] for s in infos[chat[0]]["splits"]}
+
+
+def test_realism_section_and_both_leak_measures(small_build):
+    """Issue 26: the card says how the programs read, per source, beside real code's figures, which split measures
+    what, and held-out leakage by both structural measures."""
+    from generator.realism.features import FEATURES
+
+    text = (small_build.out_dir / "README.md").read_text()
+    section = text[text.index("### How the programs read"):]
+    table = section[:section.index("Features, as a percentage of rows")]
+    for label in ("rows with a dead local", "rows with a degenerate operation", "arbitrary constants per line",
+                  "median call depth", "median longest line"):
+        assert label in table, label
+    assert "| templates (" in table and "| real code (" in table  # real code's column from the reference
+    features = section[section.index("Features, as a percentage of rows"):]
+    assert sum(f"| `{f.name}`" in features for f in FEATURES) == len(FEATURES) >= 40
+    assert re.search(r"\| `early_return` \*? ?\| \d+\.\d", features)  # a value, not a blank
+    assert "percentage points from real code on average" in features
+    assert "**Which split measures what.**" in text and "`test_unseen`" in text
+    assert "syntax-tree paths, names and constants stripped" in text

@@ -178,3 +178,24 @@ def test_nothing_renderable_is_a_one_line_error_naming_the_template(tmp_path):
     errors = [ln for ln in proc.stderr.splitlines() if "error" in ln]
     assert len(errors) == 1 and errors[0].startswith("warp-ir: error: no program could be rendered"), proc.stderr
     assert "broken/syntax: Jinja syntax error" in errors[0] and "reshape" not in proc.stderr
+
+
+def test_unseen_templates_are_checked_in_one_line(tmp_path, capsys):
+    """An unknown template, or one outside the families built, is a one-line error (exit 2), not a traceback."""
+    assert main(["build", "--out", str(tmp_path / "o"), "--unseen-templates", "noise/nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown templates for the unseen split: noise/nope" in err and len(err.splitlines()) == 1, err
+    assert main(["build", "--out", str(tmp_path / "o"), "--families", "noise",
+                 "--unseen-templates", "physics/sph"]) == 2
+    err = capsys.readouterr().err
+    assert "outside the selected families: physics/sph" in err and len(err.splitlines()) == 1, err
+    assert main(["build", "--out", str(tmp_path / "o"), "--unseen-templates", ","]) == 2
+    assert "needs template names" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_unseen_templates_reach_the_build(tmp_path, fake_build):
+    assert main(["build", "--out", str(tmp_path / "o"), "--unseen-templates", "none"]) == 2
+    assert fake_build["unseen_templates"] == ()
+    assert main(["build", "--out", str(tmp_path / "o"), "--unseen-templates", "noise/curl,physics/sph"]) == 2
+    assert fake_build["unseen_templates"] == ("noise/curl", "physics/sph")

@@ -96,7 +96,8 @@ def plan_files(cfg: BuildConfig, rows_per_file: int) -> tuple[dict[str, Any], tu
     """
     assert cfg.families is not None  # BuildConfig fills in the default families
     plan = make_plan(cfg.seed, cfg.num_samples, load_templates(), cfg.families, cfg.split_ratios, cfg.shard_size,
-                     workers=cfg.plan_workers, twin_threshold=cfg.twin_threshold, fuzzy_dedup=cfg.fuzzy_dedup)
+                     workers=cfg.plan_workers, twin_threshold=cfg.twin_threshold, fuzzy_dedup=cfg.fuzzy_dedup,
+                     unseen_templates=cfg.held_out_templates())
     return {"plan": plan.to_json(), "files": file_specs(plan.shards, rows_per_file)}, (plan.kept_ids, plan.signatures)
 
 
@@ -161,7 +162,7 @@ def near_twins_of_files(work: str, files: dict[str, list[str]], known: tuple[np.
     """The near-twin report of the rows of ``files`` (paths on ``work``'s file system, split -> in order), as
     :func:`warp_ir.stats.diversity` gives it for a local folder: signatures from the plan (``known``) when every
     row is there, else computed from the rows' sources."""
-    from generator.planning import minhash, similarity  # noqa: PLC0415
+    from generator.planning import astpaths, minhash, similarity  # noqa: PLC0415
 
     fs, _ = open_store(work)
     ordered = sorted(files.items(), key=lambda kv: split_rank(kv[0]))
@@ -180,5 +181,5 @@ def near_twins_of_files(work: str, files: dict[str, list[str]], known: tuple[np.
     matrix = signatures_for_ids(np.array([int(i, 16) for i in ids], dtype=np.uint64), known)
     if matrix is None:
         splits, sources = column("python_source")
-        matrix = minhash.signatures(sources)
-    return similarity.near_twins(matrix, splits, similarity.DEFAULT_TWIN_THRESHOLD).to_json()
+        matrix = np.hstack([minhash.signatures(sources), astpaths.signatures(sources)])
+    return similarity.two_measures(matrix, splits, similarity.DEFAULT_TWIN_THRESHOLD)

@@ -174,7 +174,20 @@ def compare(ctx: Context, depth: int) -> str:
         return f"(not {compare(ctx, depth - 1)})"
     scalar = rng.choice((ctx.float_type, ctx.float_type, "int32"))
     op = rng.choice(("<", "<=", ">", ">=", "==", "!=") if scalar == "int32" else ("<", "<=", ">", ">="))
-    return f"({expr(ctx, scalar, depth - 1)} {op} {expr(ctx, scalar, depth - 1)})"
+    left = expr(ctx, scalar, depth - 1)
+    right = expr(ctx, scalar, depth - 1)
+    for _ in range(3):  # neither the same operand twice nor two constants (a condition always true or false)
+        if right != left and not (_constant(left) and _constant(right)):
+            break
+        right = leaf(ctx, scalar) if rng.random() < 0.5 else expr(ctx, scalar, depth - 1)
+    return f"({left} {op} {right})"
+
+
+def _constant(text: str) -> bool:
+    """Whether an expression is a literal (``1.5``, ``wp.float64(2.0)``, ``True``)."""
+    return text in ("True", "False") or text.replace(".", "", 1).replace("-", "", 1).isdigit() or (
+        text.startswith("wp.") and text.endswith(")") and text[text.index("(") + 1:-1].replace(".", "", 1)
+        .replace("-", "", 1).isdigit())
 
 
 # argument positions :func:`guard` always replaces by literals
@@ -192,7 +205,14 @@ def call(ctx: Context, sig: BuiltinSignature, depth: int) -> str:
         n -= sig.optional
     fixed = _FIXED_ARGS.get(sig.name, ())
     # arguments the guard replaces by literals get no expression (its calls would be dropped)
-    args = ["0" if k in fixed else expr(ctx, t, depth - 1) for k, t in enumerate(sig.arg_types[:n])]
+    args: list[str] = []
+    for k, t in enumerate(sig.arg_types[:n]):
+        arg = "0" if k in fixed else expr(ctx, t, depth - 1)
+        for _ in range(3):  # never the same operand twice (``x - x``, ``wp.min(x, x)``)
+            if arg not in args or k in fixed:
+                break
+            arg = expr(ctx, t, depth - 1)
+        args.append(arg)
     args = guard(ctx, sig, args)
     if sig.name in SCALAR_TYPES or sig.name in PYTHON_CASTS:
         # a bare ``True`` reaches the generated C++ as ``True`` through a scalar cast: cast ``bool(True)``

@@ -95,10 +95,11 @@ def py(name: str) -> str:
 
 
 def number(rng: random.Random, scalar: str, lo: float = 0.1, hi: float = 2.0) -> str:
-    """A bare Python number for a scalar type: small ints, floats rounded to 3 digits."""
+    """A bare Python number for a scalar type: small ints, floats of two significant digits (round, as people
+    write them: 0.35, 1.5, not 0.382)."""
     if scalar in INT_TYPES:
         return str(rng.randint(max(int(lo), 1), max(int(hi), 2) + 2))
-    value = round(rng.uniform(lo, hi), 3)
+    value = float(f"{rng.uniform(lo, hi):.2g}")
     return repr(value if value != 0.0 else 0.5)
 
 

@@ -9,7 +9,8 @@ import numpy as np
 
 def test_kept_ids_and_signatures_are_the_rows_ones(tmp_path):
     from generator.codegen.pipeline import record_id
-    from generator.planning.minhash import signature
+    from generator.planning.astpaths import signature as tree_signature
+    from generator.planning.minhash import NUM_PERM, signature
     from generator.planning.plan import make_plan, read_signatures, write_signatures
     from generator.programs.sampler import sample_program
     from generator.programs.templates import default_families, load_templates
@@ -23,7 +24,9 @@ def test_kept_ids_and_signatures_are_the_rows_ones(tmp_path):
     for k, index in enumerate(indices):
         source = sample_program(3, index, ts, tuple(sorted(fams))).source
         assert int(record_id(source), 16) == int(plan.kept_ids[k])
-        assert (plan.signatures[k] == signature(source)).all()
+        # the token signature, then the syntax-tree one
+        assert (plan.signatures[k, :NUM_PERM] == signature(source)).all()
+        assert (plan.signatures[k, NUM_PERM:] == tree_signature(source)).all()
     write_signatures(plan, tmp_path / "sigs.npz")
     ids, sigs = read_signatures(tmp_path / "sigs.npz")
     assert (ids == plan.kept_ids).all() and (sigs == plan.signatures).all()
@@ -31,10 +34,10 @@ def test_kept_ids_and_signatures_are_the_rows_ones(tmp_path):
 
 def test_saved_signatures_are_checked_before_use(tmp_path):
     from generator.planning.minhash import NUM_PERM
-    from generator.planning.plan import read_signatures
+    from generator.planning.plan import SIGNATURE_WIDTH, read_signatures
 
     ids = np.arange(3, dtype=np.uint64)
-    sigs = np.zeros((3, NUM_PERM), dtype=np.uint32)
+    sigs = np.zeros((3, SIGNATURE_WIDTH), dtype=np.uint32)
     assert read_signatures(tmp_path / "missing.npz") is None
     (tmp_path / "garbage.npz").write_bytes(b"PK\x03\x04 not a zip")
     assert read_signatures(tmp_path / "garbage.npz") is None
@@ -42,6 +45,8 @@ def test_saved_signatures_are_checked_before_use(tmp_path):
     assert read_signatures(tmp_path / "pickled.npz") is None  # an object array would need pickle: refused
     np.savez(tmp_path / "short.npz", ids=ids, signatures=sigs[:, :5])
     assert read_signatures(tmp_path / "short.npz") is None
+    np.savez(tmp_path / "tokens.npz", ids=ids, signatures=sigs[:, :NUM_PERM])  # one measure's only (an older build)
+    assert read_signatures(tmp_path / "tokens.npz") is None
     np.savez(tmp_path / "other.npz", ids=ids.astype(np.int64), signatures=sigs)
     assert read_signatures(tmp_path / "other.npz") is None
     np.savez(tmp_path / "ok.npz", ids=ids, signatures=sigs)
@@ -121,3 +126,47 @@ def test_planning_progress_goes_to_its_own_logger(monkeypatch):
     assert during and all(re.fullmatch(r"planning: [\d,]+ of 300 programs \(\d+%, [\d.]+ s\); [\d,]+ drawn", ln)
                           for ln in during), during
     assert re.fullmatch(r"planned 300 of 300 programs in [\d.]+ s \([\d,]+ drawn\)", lines[-1]), lines[-1]
+
+
+# issue 26: a split of whole templates train never sees, and near-twins by either measure kept in one split ---------
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard of every row of ``a`` with every row of ``b`` (MinHash: the share of equal values)."""
+    return (a[:, None, :] == b[None, :, :]).mean(axis=2)
+
+
+def test_unseen_templates_form_their_own_split_with_no_twin_outside():
+    from generator.planning.minhash import NUM_PERM
+    from generator.planning.plan import UNSEEN_SPLIT, make_plan
+    from generator.programs.sampler import sample_program
+    from generator.programs.templates import default_families, load_templates
+
+    ts = load_templates()
+    fams = tuple(sorted(default_families(ts)))
+    unseen = ("noise/curl", "noise/perlin", "synthesized/scatter")
+    plan = make_plan(5, 400, ts, fams, {"train": 0.8, "validation": 0.1, "test": 0.1}, 50, unseen_templates=unseen)
+    split_of = {i: split for split, shards in plan.shards.items() for s in shards for i in s.indices}
+    kept = sorted(split_of)  # kept in index order, as plan.signatures are
+    names = {i: sample_program(5, i, ts, fams).template.name for i in kept}
+    assert all((names[i] in unseen) == (split_of[i] == UNSEEN_SPLIT) for i in kept)
+    assert {names[i] for i in kept if split_of[i] == UNSEEN_SPLIT} == set(unseen)  # every one of them has rows
+    inside = np.array([split_of[i] == UNSEEN_SPLIT for i in kept])
+    held = np.array([split_of[i] in ("validation", "test") for i in kept])
+    train = np.array([split_of[i] == "train" for i in kept])
+    for part in (slice(0, NUM_PERM), slice(NUM_PERM, 2 * NUM_PERM)):  # the token measure, then the syntax tree's
+        sigs = plan.signatures[:, part]
+        assert _similarity(sigs[inside], sigs[~inside]).max() < 0.9
+        assert _similarity(sigs[held], sigs[train]).max() < 0.9
+    # the tree measure is not the token measure: some kept pairs differ by more than 0.2 between the two
+    tok = _similarity(plan.signatures[:60, :NUM_PERM], plan.signatures[:60, :NUM_PERM])
+    tree = _similarity(plan.signatures[:60, NUM_PERM:], plan.signatures[:60, NUM_PERM:])
+    assert (np.abs(tok - tree) > 0.2).any()
+
+
+def test_no_unseen_templates_means_no_unseen_split():
+    from generator.planning.plan import UNSEEN_SPLIT, make_plan
+    from generator.programs.templates import default_families, load_templates
+
+    ts = load_templates()
+    plan = make_plan(5, 60, ts, default_families(ts), {"train": 0.9, "test": 0.1}, 30)
+    assert UNSEEN_SPLIT not in plan.shards and plan.unseen_twins == 0
