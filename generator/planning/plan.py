@@ -64,6 +64,9 @@ MAX_NUM_SAMPLES = 10**9
 
 
 
+SIGNATURE_WIDTH = 2 * NUM_PERM  # a kept program's two signatures side by side: tokens, then syntax-tree paths
+
+
 @dataclass(frozen=True, slots=True)
 class ShardSpec:
     """A deterministic slice of the seed space, compiled by one worker in one go.
@@ -142,7 +145,6 @@ class Draw:
 
 _FORKED_TEMPLATES: tuple[Template, ...] = ()  # the planner's templates, inherited by forked workers
 MIN_DRAWS_PER_WORKER = 128  # below this a batch is drawn in the planning process (a pool costs more)
-SIGNATURE_WIDTH = 2 * NUM_PERM  # a kept program's two signatures side by side: tokens, then syntax-tree paths
 PLAN_SIGNATURES = "plan-signatures.npz"  # file name of :func:`write_signatures` in a build's statistics folder
 MAX_BATCH = 20_000  # draws held at once (about 1 KB each with their signatures): planning memory stays bounded
 

@@ -90,7 +90,9 @@ class SourceStats:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SourceStats:
         """Inverse of :meth:`to_json`."""
-        out = cls(**{n: int(data[n]) for n in cls._INTS})
+        out = cls()
+        for name in cls._INTS:
+            setattr(out, name, int(data[name]))
         for name in cls._ARRAYS:
             setattr(out, name, array("i", data[name]))
         out.features = Counter(data["features"])

@@ -8,6 +8,7 @@ program shape. Every local a stage creates is read before the stage ends (:meth:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from generator.programs.flow.body import Body, wrap
 from generator.programs.flow.ops import operation
@@ -94,7 +95,7 @@ def enrich(body: Body) -> None:
 def add_sources(body: Body, shape: Shape) -> None:
     """Let expressions read any input array's element at the thread."""
     for arg in shape.of_role("in", "flag"):
-        body.sources.setdefault(arg.kind, []).append(lambda a=arg: shape.index(a))
+        body.sources.setdefault(arg.kind, []).append(partial(shape.index, arg))
         if arg.ndim == len(shape.tids) or arg.ndim == 1:
             body.inputs_unread.setdefault(arg.kind, []).append(shape.index(arg))
 

@@ -36,14 +36,15 @@ def prune_dead_stores(source: str) -> str:
                     continue
                 target = (node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else
                           node.target if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else None)
-                if not isinstance(target, ast.Name) or target.id not in dead:
+                if not isinstance(target, ast.Name) or target.id not in dead or not isinstance(node, ast.stmt):
                     continue
                 value = getattr(node, "value", None)
                 keep = value is not None and any(
                     isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr.startswith("atomic_")
                     for c in ast.walk(value))
                 indent = " " * node.col_offset
-                text = indent + ast.get_source_segment(source, value) if keep and value is not None else None
+                segment = ast.get_source_segment(source, value) if keep and value is not None else None
+                text = indent + segment if segment is not None else None
                 edits.append((node.lineno, node.end_lineno or node.lineno, text))
         if not edits:
             return source
