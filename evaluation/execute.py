@@ -134,6 +134,8 @@ def _load(program: KernelSpec) -> Any:
     unload(name)
     module = load_source(program.source, name)
     kernel = getattr(module, program.kernel_name, None)
+    if not _warp.is_kernel(kernel):  # a kernel a factory made is named by its key (``make_k__locals__k``)
+        kernel = next((v for v in vars(module).values() if _warp.is_kernel(v) and v.key == program.kernel_name), None)
     if not _warp.is_kernel(kernel):
         raise ValueError(f"the program defines no kernel named {program.kernel_name!r}")
     generic = is_generic_kernel(kernel)

@@ -177,6 +177,21 @@ def _compile_all(units: list[_Unit], target: str, workdir: str, label: str, pch_
                     u.binary, u.meta, u.batch_size = native.binary_path(path, target), meta, len(good)
 
 
+def _run_units(units: list[_Unit], problems: Any, task: Task, seed: int, target: str) -> list[tuple[_Unit, Any]]:
+    """Run every unit in a child of its own; each batch's CPU binary is linked once, here (no code of it runs),
+    and inherited by the children. Returns ``(unit, result)`` in batch order."""
+    out: list[tuple[_Unit, Any]] = []
+    for binary, members in _by_binary(units).items():
+        wrapper = _WRAPPER.search(members[0].source)
+        linked = target == "cpu" and wrapper is not None and preload(binary, wrapper[1])
+        out += zip(members, run_isolated([_job(u, problems[u.problem].row, task, seed) for u in members],
+                                         run_shared if linked else run, timeout_s=RUN_TIMEOUT_S,
+                                         memory_mb=MEMORY_MB, one_per_child=True))
+        if linked:
+            release(binary)
+    return out
+
+
 def _by_binary(units: list[_Unit]) -> dict[str, list[_Unit]]:
     groups: dict[str, list[_Unit]] = {}
     for u in units:
@@ -317,22 +332,12 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
     for u in ref_units:
         if u.error:
             u.error = f"reference: {u.error}"
-    ref_runs = dict(zip([u.problem for u in ref_units if not u.error], run_isolated(
-        [_job(u, problems[u.problem].row, task, seed) for u in ref_units if not u.error], run_shared,
-        timeout_s=RUN_TIMEOUT_S, memory_mb=MEMORY_MB)))
+    # references, like predictions, each in a child of its own: a reference run after another program in one
+    # process gave other outputs than alone (seen with two synthesized programs sharing a helper)
+    ref_runs = {u.problem: r for u, r in _run_units([u for u in ref_units if not u.error], problems, task, seed,
+                                                     target)}
     clock.lap("run references")
-    batches = _by_binary([u for u in units if not u.error])
-    runs = []
-    for binary, members in batches.items():
-        # link each batch once, here (no code of it runs); every prediction then runs in a child of its own
-        wrapper = _WRAPPER.search(members[0].source)
-        linked = target == "cpu" and wrapper is not None and preload(binary, wrapper[1])
-        runs += run_isolated([_job(u, problems[u.problem].row, task, seed) for u in members],
-                             run_shared if linked else run, timeout_s=RUN_TIMEOUT_S, memory_mb=MEMORY_MB,
-                             one_per_child=True)
-        if linked:
-            release(binary)
-    for u, result in zip((u for members in batches.values() for u in members), runs):
+    for u, result in _run_units([u for u in units if not u.error], problems, task, seed, target):
         if isinstance(result, RunOutput) and result.stage == "load" and u.batch_size > 1:
             # another prediction in its batch may have left a symbol unresolved: try it alone
             _compile_all([u], target, workdir, f"alone-{u.problem}-{u.slot}", pch_dir)

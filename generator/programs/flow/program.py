@@ -153,6 +153,8 @@ def compose(rng: random.Random, complexity: int, shape_name: str) -> tuple[str, 
     options = ""
     if rng.random() < 0.15 or shape_name == "factory" and rng.random() < 0.5:
         options = '(enable_backward=False)' if shape_name == "compaction" or rng.random() < 0.3 else '(module="unique")'
+    if shape_name == "compaction":  # slot = wp.atomic_add(...) runs again in the adjoint: real code turns it off
+        options = "(enable_backward=False)"
     indent = "    " if shape_name == "factory" else ""
     body.indent = 2 if shape_name == "factory" else 1
     factory_lines: list[str] = []

@@ -16,7 +16,7 @@ from generator.realism.measures import read_program
 EXPECTED = {
     "batched": {"batched_launch", "early_return"},
     "csr": {"dynamic_loop", "for_loop"},
-    "compaction": {"slot_allocation", "atomic"},
+    "compaction": {"slot_allocation", "atomic", "decorator_options"},  # enable_backward=False: see program.py
     "reduction": {"atomic"},
     "iterate": {"for_loop"},
     "struct": {"struct_of_arrays", "struct"},
