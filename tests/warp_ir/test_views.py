@@ -44,10 +44,12 @@ def test_each_task_is_a_configuration_with_counted_drops(views_build):
         entry = views["tasks"][task.name]
         folder = out / "chat" / task.slug
         chats = [r for p in sorted(folder.glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
-        expected = [r for r in data if len("".join(m["content"] for m in messages(task, r))) <= MAX_CHARS]
+        asked = [r for r in data if r[task.target]]  # a row without backward code has no backward question
+        expected = [r for r in asked if len("".join(m["content"] for m in messages(task, r))) <= MAX_CHARS]
         assert [c["id"] for c in chats] == [r["id"] for r in expected]  # same rows, same order
         assert sum(entry["rows"].values()) == len(chats)
-        assert entry["dropped"].get("too_many_chars", 0) == len(data) - len(expected)
+        assert entry["dropped"].get("too_many_chars", 0) == len(asked) - len(expected)
+        assert entry["dropped"].get("missing_code", 0) == len(data) - len(asked)
         for chat in chats:
             assert chat["task"] == task.name and chat["prompt_version"] == PROMPT_VERSION
             assert chat["chars"] <= MAX_CHARS and chat["chars"] == sum(len(m["content"]) for m in chat["messages"])
@@ -126,7 +128,8 @@ def test_views_command_rewrites_only_the_views(views_build, tmp_path, test_token
     chats = _rows(folder, "chat/python-cuda-backward")
     assert chats and max(c["tokens"] for c in chats) <= 3000
     dropped = info["views"]["tasks"]["python→cuda_backward"]["dropped"].get("too_many_tokens", 0)
-    assert dropped == len(_rows(folder, "data")) - len(chats) > 0
+    asked = [r for r in _rows(folder, "data") if r["cuda_backward"]]
+    assert dropped == len(asked) - len(chats) > 0
     assert {p.name: p.read_bytes() for p in (folder / "data").glob("*.parquet")} == data_before
     assert mine.read_text() == "mine"
     assert "chats of more than 3000 tokens" in (folder / "README.md").read_text()
@@ -179,9 +182,14 @@ def test_a_task_left_without_rows_is_no_configuration(views_build, tmp_path):
     assert main(["views", str(folder), "--max-chars", "10"]) == 0
     assert not list(folder.glob("chat/*/*.parquet"))
     info = json.loads((folder / "build_info.json").read_text())["synthetic"]
+    from evaluation.tasks import TASKS
+
     rows = sum(views_build.rows.values())
-    for entry in info["views"]["tasks"].values():
-        assert entry["dropped"] == {"too_many_chars": rows} and not any(entry["rows"].values())
+    data = _rows(folder, "data")
+    for name, entry in info["views"]["tasks"].items():
+        without = sum(not r[TASKS[name].target] for r in data)  # no backward code: no question
+        assert entry["dropped"] == {"too_many_chars": rows - without, **({"missing_code": without} if without else {})}
+        assert not any(entry["rows"].values())
     card = (folder / "README.md").read_text()
     assert "config_name: chat-" not in card and "too many chars: " + str(rows) in card
     assert len(datasets.load_dataset(str(folder), split="train")) == views_build.rows["train"]
