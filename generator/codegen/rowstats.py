@@ -279,10 +279,10 @@ def realism_summary(realism: RealismStats, config: str) -> dict[str, Any]:
     if config == "synthetic" and sources:
         reference = real_reference()
         out["real_reference"] = reference
-        total = RealismStats()
+        total = SourceStats()  # every source's rows together
         for stats in realism.sources.values():
-            total.sources.setdefault("all", SourceStats()).merge(stats)
-        build_features = total.sources["all"].summary()["features"] if total.sources else {}
+            total.merge(stats)
+        build_features = total.summary()["features"]
         out["build_features"] = build_features
         out["gap"] = feature_gap(build_features, reference["summary"]["features"])
         out["idioms_below_half"] = [name for name in IDIOMS if build_features.get(name, 0.0)

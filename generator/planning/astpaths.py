@@ -16,16 +16,14 @@ the same near-twin search (:mod:`generator.planning.similarity`) runs on either.
 from __future__ import annotations
 
 import ast
-import hashlib
 
 import numpy as np
 
-from generator.planning.minhash import NUM_PERM, minhash_values
+from generator.planning.minhash import NUM_PERM, cached_hash, minhash_values
 
 DEPTH = 4  # ancestors in a path (a path has up to DEPTH + 1 node types)
 _MODULES = {"wp", "warp"}
-_HASHES: dict[str, int] = {}
-_MAX_CACHED = 1 << 20
+_HASHES: dict[str, int] = {}  # path -> 32-bit hash
 
 
 def _label(node: ast.AST) -> str:
@@ -74,12 +72,8 @@ def paths(source: str) -> list[str]:
 
 
 def _hash(text: str) -> int:
-    h = _HASHES.get(text)
-    if h is None:
-        h = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little")
-        if len(_HASHES) < _MAX_CACHED:
-            _HASHES[text] = h
-    return h
+    """A stable 32-bit hash of a path (BLAKE2b), cached."""
+    return cached_hash(text, _HASHES, 4)
 
 
 def signature(source: str) -> np.ndarray:

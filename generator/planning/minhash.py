@@ -38,14 +38,20 @@ _TOKEN_HASHES: dict[str, int] = {}  # token -> 64-bit hash (the normalised vocab
 _MAX_CACHED_TOKENS = 1 << 20
 
 
+def cached_hash(text: str, cache: dict[str, int], digest_size: int) -> int:
+    """A stable hash of ``text`` (BLAKE2b, ``digest_size`` bytes, little-endian), kept in ``cache`` while it holds
+    fewer than :data:`_MAX_CACHED_TOKENS` entries."""
+    h = cache.get(text)
+    if h is None:
+        h = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=digest_size).digest(), "little")
+        if len(cache) < _MAX_CACHED_TOKENS:
+            cache[text] = h
+    return h
+
+
 def _token_hash(token: str) -> int:
     """A stable 64-bit hash of ``token`` (BLAKE2b), cached."""
-    h = _TOKEN_HASHES.get(token)
-    if h is None:
-        h = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
-        if len(_TOKEN_HASHES) < _MAX_CACHED_TOKENS:
-            _TOKEN_HASHES[token] = h
-    return h
+    return cached_hash(token, _TOKEN_HASHES, 8)
 
 
 def shingle_hashes(normalized: str) -> np.ndarray:

@@ -61,9 +61,6 @@ PLAN_BYTES_PER_PROGRAM = 1_000
 # The most programs a build may ask for: 10**9 would hold about 1 TB in the plan and plan for months at PLAN_RATE,
 # beyond any one machine; more is refused rather than left to fail hours (or days) later.
 MAX_NUM_SAMPLES = 10**9
-
-
-
 SIGNATURE_WIDTH = 2 * NUM_PERM  # a kept program's two signatures side by side: tokens, then syntax-tree paths
 
 
