@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
+from evaluation.checks import elf_symbols, ptx_imports
 from extraction import _warp, native
 from extraction.isolate import Crashed, run_isolated
 from extraction.loader import loaded_source
@@ -27,6 +28,32 @@ def compile_isolated(sources: Sequence[str], target: str, path: str, pch_dir: st
     return f"compiler {result.reason}" if isinstance(result, Crashed) else result
 
 
+def _without_paths(message: str, path: str) -> str:
+    """Compiler diagnostics without this machine's temporary paths (results agree from run to run)."""
+    folder = os.path.dirname(path)
+    neutral = f"module.{'cpp' if path.endswith('.cpp') else 'cu'}"
+    return message.replace(path, neutral).replace(folder + os.sep, "")
+
+
+def compile_alone(source: str, target: str, path: str, pch_dir: str | None) -> str | None:
+    """Compile one module (an answer's) alone into ``path`` (+ ``.o``/``.ptx``): ``None``, or the compiler's first
+    error line without temporary paths."""
+    error = compile_isolated([source], target, path, pch_dir)
+    return None if error is None else _without_paths(native.first_error(error), path)
+
+
+def reference_imports(binaries: Sequence[str], target: str) -> frozenset[str]:
+    """What compiled references need from outside (undefined symbols of CPU objects, ``.extern`` PTX functions)."""
+    found: set[str] = set()
+    for path in binaries:
+        if target == "cpu":
+            found |= elf_symbols(path)[1]
+        else:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                found |= ptx_imports(f.read())
+    return frozenset(found)
+
+
 def compile_units(units: Sequence[Any], target: str, path: str, pch_dir: str | None) -> dict[int, str]:
     """Compile ``units`` into one binary at ``path`` (+ extension); the broken ones, by index, with why."""
     def attempt(batch: Sequence[Any]) -> str | None:
@@ -36,8 +63,7 @@ def compile_units(units: Sequence[Any], target: str, path: str, pch_dir: str | N
     if error is None:
         return {}
     # a broken module is found alone (bisection), so its message's line numbers are its own; the path is ours
-    neutral = f"module.{'cpp' if target == 'cpu' else 'cu'}"
-    broken = {i: message.replace(path, neutral) for i, message in native.find_broken(units, attempt, error).items()}
+    broken = {i: _without_paths(message, path) for i, message in native.find_broken(units, attempt, error).items()}
     good = [u for i, u in enumerate(units) if i not in broken]
     if good and attempt(good) is not None:  # cannot happen unless the compiler is flaky
         broken.update({i: "compile failed in its batch" for i, u in enumerate(units) if u in good})
@@ -56,6 +82,7 @@ def warm(a: wp.array(dtype=float)):
 def warm_headers(pch_dir: str) -> None:
     """Precompile Warp's CPU headers into ``pch_dir`` (once, before workers share the folder)."""
     _warp.init_quiet()
+    os.makedirs(pch_dir, exist_ok=True)  # Warp's compiler writes its header there only when the folder exists
     with tempfile.TemporaryDirectory(prefix="warp-ir-pch-") as tmp, loaded_source(_WARM, "warp_ir_eval_warm") as mod:
         source = _warp.codegen_module(module_of(mod.warm), "cpu").source
         result = compile_isolated([source], "cpu", os.path.join(tmp, "warm.cpp"), pch_dir)

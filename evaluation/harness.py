@@ -13,14 +13,15 @@ For each task, every prediction climbs the rungs of :data:`RUNGS`:
    for backward tasks, every gradient) matches the reference's (:mod:`evaluation.compare`). CUDA
    code runs only where a GPU is present; elsewhere this rung is ``None`` (not scored).
 
-Modules are compiled :data:`BATCH_SIZE` to a compiler call, with Warp's headers precompiled once
-(references in their own batches, never beside a prediction of their row); a batch that fails is
-bisected so that only the broken predictions fail. Loading programs, generating code, compiling
-and launching all happen in forked children with time and memory limits
-(:func:`extraction.isolate.run_isolated`). A batch of predictions is linked in this process
-(linking runs none of its code) and every prediction is then launched in a child of its own; a
-batch that cannot be linked is run one prediction at a time. A prediction whose spliced module is
-its reference's, character for character, runs the reference's binary.
+References are compiled :data:`BATCH_SIZE` modules to a compiler call, with Warp's headers precompiled once (a
+failing batch is bisected), and run in forked children with time and memory limits
+(:func:`extraction.isolate.run_isolated`): they are the dataset's programs. An answer is never in a batch: each
+is checked first (:func:`evaluation.checks.forbidden`: no directive in any spelling, no inline assembly, a size
+cap), compiled alone in a folder that holds nothing else, its binary checked (:func:`evaluation.checks.object_problem`:
+it needs from outside only what the references need, and defines nothing outside its module), and every piece of
+it that runs — a decompile answer's program, any answer's kernel — runs in the answer box
+(:mod:`evaluation.box`), a fresh process in Linux namespaces that holds no rows, no references and no path to the
+data, and reports as JSON and ``.npz`` (never a pickle). An answer's verdict thus depends on it and its row only.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ from typing import Any
 
 from common.batching import batched
 from common.progress import Progress
+from evaluation.box import AnswerBox
+from evaluation.checks import MAX_ANSWER_BYTES, forbidden, object_problem, ptx_problem
 from evaluation.compare import compare
-from evaluation.compiling import MEMORY_MB, compile_units
+from evaluation.compiling import MEMORY_MB, compile_alone, compile_units, reference_imports
 from evaluation.execute import (
     KernelSpec,
     Module,
@@ -52,9 +55,10 @@ from evaluation.execute import (
     write_meta,
 )
 from evaluation.normalize import same_normalized
-from evaluation.splice import SpliceError, forbidden, splice
+from evaluation.splice import SpliceError, splice
 from evaluation.tasks import Task, answer_code
 from extraction import _warp, native
+from extraction.inputs import input_hints
 from extraction.isolate import Crashed, run_isolated
 
 logger = logging.getLogger(__name__)
@@ -102,6 +106,7 @@ class Sample:
     correct: bool | None = False
     max_abs_diff: float | None = None
     error: str = ""
+    seed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The result as a JSON object."""
@@ -154,39 +159,76 @@ def _text_rungs(task: Task, code: str, reference: str) -> tuple[bool, bool]:
     return False, _same_python(code, reference) if task.decompile else same_normalized(code, reference)
 
 
-def _compile_all(units: list[_Unit], target: str, workdir: str, label: str, pch_dir: str | None) -> None:
-    """Compile units in batches of modules sharing a header; set each unit's ``binary`` or ``error``."""
-    groups: dict[tuple[str, int], list[_Unit]] = {}
+def _compile_references(units: list[_Unit], target: str, workdir: str, pch_dir: str | None) -> frozenset[str]:
+    """Compile references in batches of modules sharing a header (in a folder of their own); set each unit's
+    ``binary`` or ``error``. Returns what their binaries need from outside (what answers may need too)."""
+    folder = os.path.join(workdir, "references")
+    os.makedirs(folder, exist_ok=True)
+    first: dict[str, _Unit] = {}  # one compile per distinct module (a row asked twice is one module)
     for u in units:
-        groups.setdefault((_warp.split_header(u.source)[0], u.slot), []).append(u)
-    number = 0
-    for _key, members in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[1][0].problem)):
-        for batch in batched(members, BATCH_SIZE):
-            path = os.path.join(workdir, f"{label}-{number}.{'cpp' if target == 'cpu' else 'cu'}")
-            number += 1
-            t0 = time.perf_counter()
-            broken = compile_units(batch, target, path, pch_dir)
-            logger.info("compiled %d modules in %.2f s (%d broken)", len(batch), time.perf_counter() - t0, len(broken))
-            good = [u for i, u in enumerate(batch) if i not in broken]
-            meta = path + ".meta.json"
-            write_meta(meta, [u.module for u in good])
-            for i, u in enumerate(batch):
-                if i in broken:
-                    u.error = f"{target} compile error: {native.first_error(broken[i])}"
-                else:
-                    u.binary, u.meta, u.batch_size = native.binary_path(path, target), meta, len(good)
+        first.setdefault(u.source, u)
+    groups: dict[str, list[_Unit]] = {}
+    for u in first.values():
+        groups.setdefault(_warp.split_header(u.source)[0], []).append(u)
+    binaries = []
+    for number, batch in enumerate(b for _, members in sorted(groups.items(), key=lambda kv: kv[1][0].problem)
+                                   for b in batched(members, BATCH_SIZE)):
+        path = os.path.join(folder, f"reference-{number}.{'cpp' if target == 'cpu' else 'cu'}")
+        t0 = time.perf_counter()
+        broken = compile_units(batch, target, path, pch_dir)
+        logger.info("compiled %d modules in %.2f s (%d broken)", len(batch), time.perf_counter() - t0, len(broken))
+        good = [u for i, u in enumerate(batch) if i not in broken]
+        meta = path + ".meta.json"
+        write_meta(meta, [u.module for u in good])
+        for i, u in enumerate(batch):
+            if i in broken:
+                u.error = f"{target} compile error: {broken[i]}"
+            else:
+                u.binary, u.meta, u.batch_size = native.binary_path(path, target), meta, len(good)
+        if good:
+            binaries.append(native.binary_path(path, target))
+    for u in units:
+        same = first[u.source]
+        u.binary, u.meta, u.batch_size, u.error = same.binary, same.meta, same.batch_size, same.error
+    return reference_imports(binaries, target)
 
 
-def _run_units(units: list[_Unit], problems: Any, task: Task, seed: int, target: str) -> list[tuple[_Unit, Any]]:
-    """Run every unit in a child of its own; each batch's CPU binary is linked once, here (no code of it runs),
-    and inherited by the children. Returns ``(unit, result)`` in batch order."""
-    out: list[tuple[_Unit, Any]] = []
+_ENTRY_POINTS = re.compile(r"\bWP_API\s+\w+\s+(\w+)\s*\(")  # the extern "C" functions of a Warp module
+
+
+def _compile_answer(u: _Unit, target: str, folder: str, pch_dir: str | None, imports: frozenset[str]) -> None:
+    """Compile one answer's module alone, in a folder of its own that holds nothing else, and check what its
+    binary needs and defines (:mod:`evaluation.checks`); set the unit's ``binary`` or ``error``."""
+    os.makedirs(folder)
+    path = os.path.join(folder, f"module.{'cpp' if target == 'cpu' else 'cu'}")
+    error = compile_alone(u.source, target, path, pch_dir)
+    if error is not None:
+        u.error = f"{target} compile error: {error}"
+        return
+    binary = native.binary_path(path, target)
+    problem = object_problem(binary, imports, frozenset(_ENTRY_POINTS.findall(u.module.source))) \
+        if target == "cpu" else ptx_problem(binary, imports)
+    if problem is not None:
+        u.error = f"{target} binary: {problem}"
+        return
+    meta = path + ".meta.json"
+    write_meta(meta, [u.module])
+    u.binary, u.meta, u.batch_size = binary, meta, 1
+
+
+def _run_references(units: list[_Unit], problems: Any, task: Task, seed: int, target: str
+                    ) -> dict[int, Any]:
+    """Run every reference in a child of its own; each batch's CPU binary is linked once, here (no code of it
+    runs), and inherited by the children. Returns the result of each reference's problem."""
+    out: dict[int, Any] = {}
     for binary, members in _by_binary(units).items():
         wrapper = _WRAPPER.search(members[0].source)
         linked = target == "cpu" and wrapper is not None and preload(binary, wrapper[1])
-        out += zip(members, run_isolated([_job(u, problems[u.problem].row, task, seed) for u in members],
-                                         run_shared if linked else run, timeout_s=RUN_TIMEOUT_S,
-                                         memory_mb=MEMORY_MB, one_per_child=True))
+        jobs = [_job(u, problems[u.problem].row, task, seed, problems[u.problem].row["python_source"])
+                for u in members]
+        for u, result in zip(members, run_isolated(jobs, run_shared if linked else run,
+                                                   timeout_s=RUN_TIMEOUT_S, memory_mb=MEMORY_MB, one_per_child=True)):
+            out[u.problem] = result
         if linked:
             release(binary)
     return out
@@ -203,14 +245,56 @@ def _arguments(row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple((a["name"], a["type"]) for a in row.get("arguments") or [])
 
 
-def _job(u: _Unit, row: dict[str, Any], task: Task, seed: int) -> RunJob:
-    return RunJob(program=u.program, input_source=row["python_source"], launch_dim=row.get("launch_dim"),
+def _job(u: _Unit, row: dict[str, Any], task: Task, seed: int, input_source: str) -> RunJob:
+    return RunJob(program=u.program, input_source=input_source, launch_dim=row.get("launch_dim"),
                   block_dim=u.module.block_dim, binary=u.binary, meta=u.meta,
                   arch=None if u.program.target == "cpu" else native.CUDA_ARCH, backward=task.backward, seed=seed)
 
 
+def _spec(program: KernelSpec) -> dict[str, Any]:
+    return {"source": program.source, "kernel_name": program.kernel_name, "target": program.target,
+            "tiled": program.tiled, "arguments": [list(a) for a in program.arguments]
+            if program.arguments is not None else None}
+
+
+def _prepare_answer(box: AnswerBox, program: KernelSpec) -> Module | Crashed:
+    """A decompile answer's module, generated in the box (loading the program runs it)."""
+    result, _, why = box.job("prepare", {"program": _spec(program)}, {}, RUN_TIMEOUT_S, MEMORY_MB)
+    if result is None:
+        return Crashed(why)
+    if "error" in result:
+        return Crashed(str(result["error"])[:300])
+    source, meta, block_dim = result.get("source"), result.get("meta"), result.get("block_dim")
+    if not (isinstance(source, str) and isinstance(meta, dict) and isinstance(block_dim, int)
+            and all(isinstance(k, str) and isinstance(v, int) for k, v in meta.items())):
+        return Crashed("its box sent a module that is not one")
+    why_not = forbidden(_warp.split_header(source)[1])  # native snippets (wp.func_native) are native answers too
+    return Crashed(f"its generated module: {why_not}") if why_not else Module(source, meta, block_dim)
+
+
+def _run_answer(box: AnswerBox, u: _Unit, row: dict[str, Any], task: Task, seed: int) -> RunOutput | Crashed:
+    """Launch one answer's binary in the box, on the row's inputs (made from hints, not from the row's program)."""
+    suffix = ".o" if u.program.target == "cpu" else ".ptx"
+    payload = {"program": _spec(u.program), "input_hints": input_hints(row["python_source"]),
+               "launch_dim": row.get("launch_dim"), "block_dim": u.module.block_dim, "binary": "module" + suffix,
+               "meta": "module.meta.json", "arch": None if u.program.target == "cpu" else native.CUDA_ARCH,
+               "backward": task.backward, "seed": seed}
+    result, arrays, why = box.job("run", payload, {"module" + suffix: u.binary, "module.meta.json": u.meta},
+                                  RUN_TIMEOUT_S, MEMORY_MB)
+    if result is None:
+        return Crashed(why)
+    names, n_arrays, n_grads = result.get("names"), result.get("arrays"), result.get("grads")
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names) and isinstance(n_arrays, int)
+            and isinstance(n_grads, int) and 0 <= n_arrays <= 4096 and 0 <= n_grads <= 4096
+            and all(isinstance(result.get(k, ""), str) for k in ("guard", "error", "stage"))):
+        return Crashed("its box sent a result that is not one")
+    return RunOutput(names=names, arrays=[arrays.get(f"a{i}") for i in range(n_arrays)],
+                     grads=[arrays.get(f"g{i}") for i in range(n_grads)], guard=result.get("guard", ""),
+                     error=result.get("error", ""), stage=result.get("stage", ""))
+
+
 def score(problems: Sequence[Problem], workdir: str, seed: int = 0, run_cuda: bool | None = None,
-          pch_dir: str | None = None, bar: Progress | None = None) -> list[Sample]:
+          pch_dir: str | None = None, bar: Progress | None = None, isolation: str = "namespaces") -> list[Sample]:
     """Score every prediction of ``problems``; one :class:`Sample` each, ordered by line and sample.
 
     Args:
@@ -220,21 +304,27 @@ def score(problems: Sequence[Problem], workdir: str, seed: int = 0, run_cuda: bo
         run_cuda: Launch CUDA code (default: when a GPU is present).
         pch_dir: A folder of precompiled Warp headers to use (see :func:`evaluation.compiling.warm_headers`).
         bar: Counts the predictions scored (a task's, when it is done) and names each stage as it ends.
+        isolation: How answers are boxed (:mod:`evaluation.box`): ``namespaces`` or ``process``.
+
+    Raises:
+        IsolationUnavailable: The answers' box cannot be made with ``isolation``.
     """
     _warp.init_quiet()
     run_cuda = _warp.cuda_available() if run_cuda is None else run_cuda
     out: list[Sample] = []
-    for name in sorted({p.task.name for p in problems}):
-        task_problems = [p for p in problems if p.task.name == name]
-        out += _score_task(task_problems, task_problems[0].task, os.path.join(workdir, task_problems[0].task.slug),
-                           seed, run_cuda, pch_dir, bar)
-        if bar is not None:
-            bar.update(sum(len(p.texts) for p in task_problems))
+    with AnswerBox(os.path.join(workdir, "box"), isolation) as box:
+        box.start()  # fails here, before any work, when the isolation cannot be had
+        for name in sorted({p.task.name for p in problems}):
+            task_problems = [p for p in problems if p.task.name == name]
+            out += _score_task(task_problems, task_problems[0].task,
+                               os.path.join(workdir, task_problems[0].task.slug), seed, run_cuda, pch_dir, box, bar)
+            if bar is not None:
+                bar.update(sum(len(p.texts) for p in task_problems))
     return sorted(out, key=lambda s: (s.line, s.sample))
 
 
 def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, run_cuda: bool,
-                pch_dir: str | None, bar: Progress | None = None) -> list[Sample]:
+                pch_dir: str | None, box: AnswerBox, bar: Progress | None = None) -> list[Sample]:
     os.makedirs(workdir, exist_ok=True)
     target = "cpu" if task.device == "cpu" or task.decompile else "cuda"
     executes = target == "cpu" or run_cuda
@@ -247,7 +337,7 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
         for i, code in enumerate(codes):
             exact, normalized = _text_rungs(task, code, reference)
             row_samples.append(Sample(p.line, p.row["id"], task.name, i, p.row.get("family") or "",
-                                      int(p.row.get("complexity") or 0), exact, normalized))
+                                      int(p.row.get("complexity") or 0), exact, normalized, seed=seed))
         samples.append(row_samples)
         groups: dict[str, list[int]] = {}
         for i, code in enumerate(codes):
@@ -276,46 +366,42 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
             fail(pi, list(range(len(p.texts))), f"reference: Warp could not generate its module: {module.reason}",
                  scored=False)
             continue
-        if executes:
-            refs[pi] = _Unit(pi, -1, module.source, module, program)
+        refs[pi] = _Unit(pi, -1, module.source, module, program)
         for slot, (code, indices) in enumerate(distinct[pi].items()):
+            why = forbidden(code) if not task.decompile else None
+            if why is None and task.decompile and len(code.encode("utf-8", "replace")) > MAX_ANSWER_BYTES:
+                why = f"the answer is over the {MAX_ANSWER_BYTES}-byte limit (refused unscored)"
+            if why is not None:
+                fail(pi, indices, why)
+                continue
             if task.decompile:
                 units.append(_Unit(pi, slot, code, module, KernelSpec(code, p.row["kernel_name"], "cpu",
                                                                      program.tiled, program.arguments),
                                    samples=indices))
                 continue
-            why = forbidden(code)
-            if why is None:
-                try:
-                    units.append(_Unit(pi, slot, splice(module.source, p.row[task.target], code), module, program,
-                                       samples=indices))
-                    continue
-                except SpliceError as exc:
-                    fail(pi, indices, f"reference: {exc}", scored=False)
-                    continue
-            fail(pi, indices, why)
-    if task.decompile:  # the predicted programs' modules, each generated in a child of its own
-        made = run_isolated([u.program for u in units], prepare, timeout_s=RUN_TIMEOUT_S, memory_mb=MEMORY_MB,
-                            one_per_child=True)
+            try:
+                units.append(_Unit(pi, slot, splice(module.source, p.row[task.target], code), module, program,
+                                   samples=indices))
+            except SpliceError as exc:
+                fail(pi, indices, f"reference: {exc}", scored=False)
+    if task.decompile:  # the predicted programs' modules, each generated in the box
         kept = []
-        for u, module in zip(units, made):
-            if isinstance(module, Crashed):
-                fail(u.problem, u.samples, f"the predicted program: {module.reason}")
+        for u in units:
+            made = _prepare_answer(box, u.program)
+            if isinstance(made, Crashed):
+                fail(u.problem, u.samples, f"the predicted program: {made.reason}")
             else:
-                u.module, u.source = module, module.source
+                u.module, u.source = made, made.source
                 kept.append(u)
         units = kept
-
     clock.lap("generate predicted modules")
-    _compile_all(list(refs.values()), target, workdir, "reference", pch_dir)
+    imports = _compile_references(list(refs.values()) if executes else [], target, workdir, pch_dir)
+    if target == "cuda":  # what CUDA code may call beyond the references' own: the device printf and assert
+        imports |= {"vprintf", "__assertfail"}
     clock.lap("compile references")
-    # a prediction whose spliced module is the reference's own, character for character, runs the
-    # reference's binary (the same source compiles to the same code): in a child of its own, as any other
-    same = [u for u in units if u.problem in refs and u.source == refs[u.problem].source]
-    for u in same:
-        ref = refs[u.problem]
-        u.binary, u.meta, u.batch_size, u.error = ref.binary, ref.meta, ref.batch_size, ref.error
-    _compile_all([u for u in units if u not in same], target, workdir, "prediction", pch_dir)
+    answers = os.path.join(workdir, "answers")  # a folder that never holds a reference's source
+    for u in units:
+        _compile_answer(u, target, os.path.join(answers, f"{u.problem}-{u.slot}"), pch_dir, imports)
     clock.lap("compile predictions")
     for u in units:
         if u.error:
@@ -332,18 +418,12 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
     for u in ref_units:
         if u.error:
             u.error = f"reference: {u.error}"
-    # references, like predictions, each in a child of its own: a reference run after another program in one
-    # process gave other outputs than alone (seen with two synthesized programs sharing a helper)
-    ref_runs = {u.problem: r for u, r in _run_units([u for u in ref_units if not u.error], problems, task, seed,
-                                                     target)}
+    ref_runs = _run_references([u for u in ref_units if not u.error], problems, task, seed, target)
     clock.lap("run references")
-    for u, result in _run_units([u for u in units if not u.error], problems, task, seed, target):
-        if isinstance(result, RunOutput) and result.stage == "load" and u.batch_size > 1:
-            # another prediction in its batch may have left a symbol unresolved: try it alone
-            _compile_all([u], target, workdir, f"alone-{u.problem}-{u.slot}", pch_dir)
-            if not u.error:
-                result = run_isolated([_job(u, problems[u.problem].row, task, seed)], run, timeout_s=RUN_TIMEOUT_S,
-                                      memory_mb=MEMORY_MB, one_per_child=True)[0]
+    for u in units:
+        if u.error:
+            continue
+        result = _run_answer(box, u, problems[u.problem].row, task, seed)
         _judge(u, result, ref_runs.get(u.problem), refs.get(u.problem), samples)
     clock.lap("run predictions")
     return [s for row in samples for s in row]

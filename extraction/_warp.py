@@ -413,6 +413,8 @@ def compile_cpu(cpp_path: str, obj_path: str, block_dim: int = 256, optimization
     from warp._src import build as _build  # noqa: PLC0415
 
     init_quiet()  # Warp's compiler lives in its runtime
+    if pch_dir is not None:
+        os.makedirs(pch_dir, exist_ok=True)  # without the folder, Warp's compiler makes no precompiled header
     messages: list[str] = []
     try:
         with captured_stderr(messages):

@@ -193,6 +193,24 @@ def _geometry(kind: str, source: str, rng: np.random.Generator, points: np.ndarr
     raise InputError(f"no geometry of kind {kind}")
 
 
+_HINTS = (
+    re.compile(r"(?<![\w])\w+\[[^\[\]]*\+ 1\]"),  # what _reads_next looks for
+    re.compile(r"\bwp\.(?:tile_)?(?:mesh|bvh|hash_grid|volume)\w*\(\s*\w*"),  # what _geometry_kind looks for
+    re.compile(r"volume_(?:sample|lookup|sample_grad|store)(?:_[vi]\b|\([^)]*dtype=wp\.(?:vec3|int32))"),  # _geometry
+)
+
+
+def input_hints(source: str) -> str:
+    """The parts of a program's source that :func:`make_inputs` reads, and nothing else.
+
+    ``make_inputs(kernel, input_hints(source), ...)`` draws the same inputs as ``make_inputs(kernel, source, ...)``:
+    a process that launches a model's answer gets these instead of the row's program (for the decompile task,
+    the row's program is the reference answer).
+    """
+    found = {m[0] for rule in _HINTS for m in rule.finditer(source)}
+    return ")\n".join(sorted(found))  # ")" ends each hint: no pattern's "[^)]*" runs from one into the next
+
+
 def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0) -> LaunchInputs:
     """Inputs for one launch of ``kernel`` over a small grid of ``launch_dim`` dimensions.
 

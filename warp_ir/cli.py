@@ -157,7 +157,12 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("--split", default="test")
     v.add_argument("--k", type=ks_type, default=None, help="pass@k for these k (default: 1,5,10)")
     v.add_argument("--num-proc", type=positive_type, default=1, help="processes scoring at once")
-    v.add_argument("--seed", type=integer_type, default=0, help="seed of the inputs kernels are launched on")
+    v.add_argument("--seed", type=integer_type, default=None,
+                   help="seed of the inputs kernels are launched on (default: a fresh random one, recorded in the "
+                        "report and the results; pass it again to reproduce a run)")
+    v.add_argument("--isolation", choices=("namespaces", "process"), default="namespaces",
+                   help="how answers are boxed: Linux namespaces through bubblewrap (default; the run stops when "
+                        "they cannot be made), or plain processes (only for answers you trust)")
     v.add_argument("--out", type=Path, default=None, help="write one JSON line per prediction here (a new file)")
     v.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     v.add_argument("--json", action="store_true", help="print the report as JSON")

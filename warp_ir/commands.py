@@ -188,7 +188,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"--data {args.data} is not a warp-ir build (no {BUILD_INFO} a build wrote)")
     with opened(args.data, "eval"):  # no build may replace the rows while they are scored (EvalError: one line)
         report = evaluate(args.predictions, args.data, args.config, args.split, args.k or DEFAULT_KS,
-                          args.num_proc, args.out, args.seed)
+                          args.num_proc, args.out, args.seed, args.isolation)
     print(json.dumps(report.to_json(), indent=1) if args.json else report.render())
     return 0
 

@@ -4,7 +4,8 @@
 (:mod:`evaluation.predictions`: every bad line is reported with its number and skipped), scores
 every prediction on the ladder (:mod:`evaluation.harness`) in ``num_proc`` processes, and returns
 the :class:`evaluation.report.Report`; with ``out`` it also writes one JSON line per prediction.
-The same predictions, data, seed and versions give the same results file, byte for byte.
+The inputs' seed is fresh each run unless given (it is in the report and every result line); the same
+predictions, data, seed and versions give the same results file, byte for byte.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -22,6 +24,7 @@ from typing import Any
 from common.atomic import write_atomic
 from common.errors import WarpIRError
 from common.progress import Progress
+from evaluation.box import AnswerBox, IsolationUnavailable
 from evaluation.compiling import warm_headers
 from evaluation.harness import Problem, Sample, score
 from evaluation.predictions import PredictionsError, read_predictions
@@ -56,14 +59,20 @@ def _rows(data: Path, config: str, split: str) -> dict[str, dict[str, Any]]:
         raise EvalError(str(exc)) from None
 
 
-def _score_part(problems: list[Problem], workdir: str, seed: int, pch_dir: str, cache: str,
+def _score_part(problems: list[Problem], workdir: str, seed: int, pch_dir: str, cache: str, isolation: str,
                 bar: Progress | None = None) -> list[Sample]:
     with kernel_cache(cache):
-        return score(problems, workdir, seed, pch_dir=pch_dir, bar=bar)
+        return score(problems, workdir, seed, pch_dir=pch_dir, bar=bar, isolation=isolation)
+
+
+def fresh_seed() -> int:
+    """A seed no one can know before the run (an answer cannot hold tables of the outputs for it)."""
+    return secrets.randbelow(2**31)
 
 
 def evaluate(predictions: Path, data: Path, config: str = "synthetic", split: str = "test",
-             ks: Sequence[int] = DEFAULT_KS, num_proc: int = 1, out: Path | None = None, seed: int = 0) -> Report:
+             ks: Sequence[int] = DEFAULT_KS, num_proc: int = 1, out: Path | None = None, seed: int | None = None,
+             isolation: str = "namespaces") -> Report:
     """Score a predictions file against the rows of a built folder.
 
     Args:
@@ -74,11 +83,13 @@ def evaluate(predictions: Path, data: Path, config: str = "synthetic", split: st
         ks: The ``k`` of pass@k.
         num_proc: Processes scoring at once.
         out: Write one JSON line per prediction here (a new file; written whole or not at all).
-        seed: Seed of the launch inputs.
+        seed: Seed of the launch inputs (default: :func:`fresh_seed`); the report and every result record it.
+        isolation: How answers are boxed (:mod:`evaluation.box`).
 
     Raises:
-        EvalError: The data or the predictions file cannot be used at all.
+        EvalError: The data or the predictions file cannot be used at all, or the answers' box cannot be made.
     """
+    seed = fresh_seed() if seed is None else seed
     if not data.is_dir():
         raise EvalError(f"--data {data} is not a folder")
     info = (read_build_info(data) or {}).get(config) or {}
@@ -102,14 +113,20 @@ def evaluate(predictions: Path, data: Path, config: str = "synthetic", split: st
         pch, cache = os.path.join(tmp, "pch"), os.path.join(tmp, "kernels")
         bar.update(0, note="precompiling Warp's headers")
         warm_headers(pch)
+        try:  # a box is made before any work: where the isolation cannot be had, the run stops here, in one line
+            with AnswerBox(os.path.join(tmp, "box-check"), isolation) as box:
+                box.start()
+        except IsolationUnavailable as exc:
+            raise EvalError(str(exc)) from None
         parts = [problems[i::num_proc] for i in range(num_proc) if problems[i::num_proc]]
         if len(parts) <= 1:
-            samples = _score_part(problems, os.path.join(tmp, "work-0"), seed, pch, cache, bar)
+            samples = _score_part(problems, os.path.join(tmp, "work-0"), seed, pch, cache, isolation, bar)
         else:
             # the scorers' workers drop the secrets of the environment (their children, which run the answers, too)
             with ProcessPoolExecutor(len(parts), mp_context=get_context("fork"),
                                      initializer=drop_secrets_from_process) as pool:
-                futures = [pool.submit(_score_part, part, os.path.join(tmp, f"work-{i}"), seed, pch, cache)
+                futures = [pool.submit(_score_part, part, os.path.join(tmp, f"work-{i}"), seed, pch, cache,
+                                       isolation)
                            for i, part in enumerate(parts)]
                 for future in as_completed(futures):  # a part's predictions counted when it is scored
                     bar.update(sum(len(p.texts) for p in parts[futures.index(future)]))

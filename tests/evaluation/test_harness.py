@@ -82,9 +82,8 @@ def test_crashing_hanging_and_memory_eating_predictions_are_recorded_and_the_run
     symbol = entry_point(reference, "cpu", False)[0]
     crash = _with_body(reference, symbol, "    *(volatile int*)8 = 1;")
     hang = _with_body(reference, symbol, "    for (volatile int n = 0; ; ++n) {}")
-    hog = 'extern "C" void* malloc(size_t);\n' + _with_body(
-        reference, symbol, "    for (;;) { char* p = (char*)malloc(1 << 24); for (int j = 0; j < (1 << 24); j += 4096) "
-                           "p[j] = 1; }")
+    hog = _with_body(reference, symbol, "    static char big[1ul << 32];\n"
+                                        "    for (unsigned long j = 0; ; j += 4096) big[j % (1ul << 32)] = 1;")
     samples = score([Problem(1, blend_row, task, (crash, hang, hog, reference)),
                      Problem(2, scale_row, task, (scale_row[task.target],))])
     crashed, hung, ate, fine, other = samples
@@ -97,18 +96,19 @@ def test_crashing_hanging_and_memory_eating_predictions_are_recorded_and_the_run
 def test_a_broken_or_unlinkable_prediction_fails_alone(score, blend_row, scale_row):
     task = TASKS["python→cpp_forward"]
     good = scale_row[task.target]
-    # both go into one compiler call (the first prediction of each row): bisection keeps the good one
+    # every answer is compiled alone: a broken one never takes another down
     samples = score([Problem(1, blend_row, task, ("this is not C++ {",)), Problem(2, scale_row, task, (good,))])
     assert samples[0].compiles is False and "compile error" in samples[0].error
     assert samples[1].compiles and samples[1].correct
-    # compiles, but leaves a symbol nothing defines: the batch's binary cannot be linked; retried alone
+    # compiles, but needs a symbol from outside that no reference needs: refused before it is loaded
     from evaluation.tasks import entry_point
 
     ref = blend_row[task.target]
     symbol = entry_point(ref, "cpu", False)[0]
     unlinkable = 'extern "C" void warp_ir_nowhere(void);\n' + _with_body(ref, symbol, "    warp_ir_nowhere();")
     samples = score([Problem(1, blend_row, task, (unlinkable,)), Problem(2, scale_row, task, (good,))])
-    assert samples[0].compiles and samples[0].correct is False and samples[0].error.startswith("load:")
+    assert samples[0].compiles is False and samples[0].correct is False
+    assert "calls outside Warp's runtime and math: warp_ir_nowhere" in samples[0].error
     assert samples[1].correct is True
 
 
@@ -118,19 +118,16 @@ def test_a_forbidden_prediction_is_never_compiled(score, blend_row):
     assert s.compiles is False and "preprocessor directive at line 1" in s.error
 
 
-def test_a_models_answer_runs_without_the_secrets_of_the_environment(score, blend_row, monkeypatch, tmp_path):
-    import json
+def test_a_models_answer_runs_without_the_secrets_of_the_environment(score, blend_row, monkeypatch):
     import os
 
     monkeypatch.setenv("HF_TOKEN", "secret-value")
     monkeypatch.setenv("MY_API_KEY", "secret-value")
-    dump = tmp_path / "env.json"
     task = TASKS["cuda_forward→python"]  # the answer is a program: scoring loads it, running its top-level code
-    answer = blend_row["python_source"] + (
-        f"\nimport json, os\njson.dump(sorted(os.environ), open({str(dump)!r}, 'w'))\n")
+    answer = blend_row["python_source"] + "\nimport os\nraise RuntimeError('env=' + ','.join(sorted(os.environ)))\n"
     (s,) = score([Problem(1, blend_row, task, (_fenced(task, answer),))])
-    assert s.compiles, s
-    seen = json.loads(dump.read_text())
+    assert s.compiles is False and "env=" in s.error, s
+    seen = s.error.split("env=")[1].split(",")
     assert "PATH" in seen and "HF_TOKEN" not in seen and "MY_API_KEY" not in seen
     assert os.environ["HF_TOKEN"] == "secret-value"  # the scorer's own process keeps it
 

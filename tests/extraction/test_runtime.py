@@ -138,3 +138,36 @@ def test_csr_offsets_get_one_element_more():
         assert sizes == {"offsets": 65, "neighbors": 64, "x": 64, "out": 64}
     (res,) = run_isolated([CSR], lambda src: check(src, "gather", "run"))
     assert not isinstance(res, Crashed) and res.ran is True, res
+
+
+GEOMETRY = '''import warp as wp
+
+@wp.kernel
+def probe(mesh: wp.uint64, vol: wp.uint64, offsets: wp.array(dtype=int), p: wp.array(dtype=wp.vec3),
+          out: wp.array(dtype=float)):
+    i = wp.tid()
+    q = wp.mesh_query_point(mesh, p[i], 1.0)
+    v = wp.volume_sample(vol, wp.volume_world_to_index(vol, p[i]), wp.Volume.LINEAR, dtype=wp.vec3)
+    out[i] = float(offsets[i + 1]) + wp.length(v) + float(q.result)
+'''
+
+
+def test_input_hints_draw_the_inputs_the_whole_program_draws():
+    """The answer box gets hints, not the row's program (for the decompile task the program is the answer)."""
+    import numpy as np
+    import warp as wp
+
+    from extraction.inputs import input_hints, make_inputs
+
+    for name, src in (("csr", CSR), ("geometry", GEOMETRY)):
+        hints = input_hints(src)
+        assert "def " not in hints and "out[i] =" not in hints, hints
+        with loaded_source(src, f"warp_ir_rt_hints_{name}") as mod:
+            kernel = next(v for v in vars(mod).values() if hasattr(v, "adj"))
+            whole, hinted = make_inputs(kernel, src, 1, seed=5), make_inputs(kernel, hints, 1, seed=5)
+            for t, a, b in zip(whole.types, whole.values, hinted.values):
+                if t is wp.uint64:  # a geometry's id: the same kind of geometry is made
+                    continue
+                assert np.array_equal(np.asarray(a), np.asarray(b))
+            assert [len(np.atleast_1d(v)) for v in whole.values] == [len(np.atleast_1d(v)) for v in hinted.values]
+            assert [type(k) for k in whole.keep_alive] == [type(k) for k in hinted.keep_alive]

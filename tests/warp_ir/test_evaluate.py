@@ -23,8 +23,9 @@ def example_results(small_build, tmp_path_factory) -> tuple[Path, Path]:
     """The shipped example scored twice (the second run with 2 processes): both results files."""
     tmp = tmp_path_factory.mktemp("eval")
     first, second = tmp / "first.jsonl", tmp / "second.jsonl"
-    assert _eval(EXAMPLE, "--data", small_build.out_dir, "--out", first, "--k", "1,2") == 0
-    assert _eval(EXAMPLE, "--data", small_build.out_dir, "--out", second, "--k", "1,2", "--num-proc", "2") == 0
+    assert _eval(EXAMPLE, "--data", small_build.out_dir, "--out", first, "--k", "1,2", "--seed", "5") == 0
+    assert _eval(EXAMPLE, "--data", small_build.out_dir, "--out", second, "--k", "1,2", "--num-proc", "2",
+                 "--seed", "5") == 0
     return first, second
 
 
@@ -66,6 +67,19 @@ def test_bad_lines_are_reported_with_their_numbers(small_build, capsys, tmp_path
 def test_the_same_predictions_give_the_same_results_file(example_results):
     first, second = example_results
     assert first.read_bytes() == second.read_bytes()
+    assert {json.loads(line)["seed"] for line in first.read_text(encoding="utf-8").splitlines()} == {5}
+
+
+def test_each_run_draws_a_fresh_seed_and_records_it(small_build, capsys, tmp_path):
+    seeds = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.jsonl"
+        assert _eval(EXAMPLE, "--data", small_build.out_dir, "--k", "1", "--json", "--out", out) == 0
+        report = json.loads(capsys.readouterr().out)
+        lines = {json.loads(line)["seed"] for line in out.read_text(encoding="utf-8").splitlines()}
+        assert lines == {report["seed"]}
+        seeds.append(report["seed"])
+    assert seeds[0] != seeds[1]  # 2**31 possible seeds
 
 
 def test_unusable_input_is_one_line_and_status_2(small_build, tmp_path, capsys):
