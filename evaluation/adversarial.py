@@ -13,10 +13,14 @@ Each kind changes a reference the way a wrong model answer would, in the entry p
 ``calls_reference``         the entry point calls the reference's entry point symbol instead of computing
 ``other_row``               the reference answer of a different row
 ``other_kernel``            the reference with the kernel renamed
+``constant_nudge``          the last floating-point literal changed by 2e-4 of itself (``0.392`` -> ``0.3920784``)
+``no_normalize``            the last ``normalize`` dropped (its argument used as it is)
 ==========================  ======================================================================
 
 For the decompile task the same kinds apply to the Python program (``calls_reference`` has no
-Python form). :func:`corrupt` returns ``None`` when a kind does not apply to a reference (it has
+Python form). :func:`output_table` writes the other kind of answer a model trained against a scorer with public
+seeds would find: a program that ignores its inputs and writes the reference's outputs, recorded for known inputs,
+picked by the first input value. :func:`corrupt` returns ``None`` when a kind does not apply to a reference (it has
 no floating-point literal, say). ``warp-ir eval`` of these must score ``correct`` false for every
 one; ``benchmarks/eval.py --corrupted`` and the tests check that it does.
 """
@@ -24,6 +28,7 @@ one; ``benchmarks/eval.py --corrupted`` and the tests check that it does.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from evaluation.splice import definitions
@@ -31,7 +36,8 @@ from evaluation.tasks import Task, entry_point
 from extraction.cut import masked
 
 KINDS: tuple[str, ...] = ("operator", "constant", "empty_body", "output_not_written", "out_of_bounds",
-                          "calls_reference", "other_row", "other_kernel")
+                          "calls_reference", "other_row", "other_kernel", "constant_nudge", "no_normalize")
+NUDGE = 2e-4  # constant_nudge: the relative change
 
 _OPS = re.compile(r"(?P<lhs>var_\w+) = wp::(add|sub|mul|div)\(")
 _ADJ_OPS = re.compile(r"\bwp::adj_(add|sub|mul|div)\(")
@@ -47,6 +53,12 @@ _PY_SWAP = {"+": "-", "-": "+", "*": "+", "/": "*"}
 _PY_SKIP = re.compile(r"#[^\n]*|\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?'''|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'")
 _PY_WRITE = re.compile(r"^[ \t]+(?:\w+\[[^\]\n]+\]\s*[-+*/]?=|wp\.atomic_\w+\().*$", re.MULTILINE)
 _PY_STORE = re.compile(r"^([ \t]+\w+\[)([^\]\n]+)(\]\s*[-+*/]?=)", re.MULTILINE)
+_NORMALIZE = re.compile(r"\bwp::normalize\((var_\w+)\)")
+_PY_NORMALIZE = re.compile(r"\bwp\.normalize\(([^()\n]*(?:\([^()\n]*\)[^()\n]*)*)\)")
+
+
+def _nudged(m: re.Match) -> str:
+    return f"{float(m[1]) * (1 + NUDGE):.9g}"
 
 
 def _indent(line: str) -> str:
@@ -155,6 +167,10 @@ def corrupt(kind: str, task: Task, row: dict[str, Any], other: dict[str, Any] | 
         return _in_entry(reference, symbol, _call_self(symbol))
     if kind == "other_kernel":
         return reference.replace(f"{kernel}_{suffix}", f"{kernel}_other_{suffix}")
+    if kind == "constant_nudge":
+        return _in_entry(reference, symbol, lambda b: _swap_last(_FLOAT, b, _nudged))
+    if kind == "no_normalize":
+        return _in_entry(reference, symbol, lambda b: _swap_last(_NORMALIZE, b, lambda m: m[1]))
     raise ValueError(f"unknown corruption {kind!r} (known: {', '.join(KINDS)})")
 
 
@@ -176,8 +192,38 @@ def _corrupt_python(kind: str, source: str, kernel: str) -> str | None:
         new = _swap_last(_PY_STORE, body, lambda m: f"{m[1]}{m[2]} + 3{m[3]}", mask=_py_masked)
     elif kind == "other_kernel":
         new = body.replace(f"def {kernel}(", f"def {kernel}_other(", 1)
+    elif kind == "constant_nudge":
+        new = _swap_last(_FLOAT, body, _nudged, mask=_py_masked)
+    elif kind == "no_normalize":
+        new = _swap_last(_PY_NORMALIZE, body, lambda m: f"({m[1]})", mask=_py_masked)
     elif kind == "calls_reference":
         return None  # a Python program cannot call the reference's generated code
     else:
         raise ValueError(f"unknown corruption {kind!r} (known: {', '.join(KINDS)})")
     return None if new is None or new == body else head + new
+
+
+def output_table(row: dict[str, Any], tables: Sequence[tuple[float, dict[str, Sequence[float]]]]) -> str | None:
+    """A decompile answer that computes nothing: for each known input set (the value of its first float array's
+    first element, and the outputs the reference wrote for it), it writes those outputs; elsewhere it writes
+    nothing. ``None`` when the row's kernel is not launched over one dimension.
+
+    Args:
+        row: The dataset row (its ``python_source``, ``kernel_name``, ``arguments``).
+        tables: Per known input set: ``(first input value, {output array name: its values})``.
+    """
+    source, kernel = row["python_source"], row["kernel_name"]
+    start = source.find(f"def {kernel}(")
+    colon = re.search(r"\)\s*(->[^:]*)?:\s*\n", source[start:]) if start >= 0 else None
+    args = [a for a in row.get("arguments") or [] if "array(" in a["type"]]
+    if colon is None or (row.get("launch_dim") or 1) != 1 or not args or not tables:
+        return None
+    key = args[0]["name"]
+    lines = ["    i = wp.tid()"]
+    for first, outputs in tables:
+        lines.append(f"    if {key}[0] == {float(first)!r}:")
+        for name, values in outputs.items():
+            for j, v in enumerate(values):
+                lines.append(f"        if i == {j}:\n            {name}[i] = {float(v)!r}")
+    head = source[:start + colon.end()]
+    return head + "\n".join(lines) + "\n"

@@ -1,15 +1,17 @@
-"""The work an evaluation does in forked children: generate a program's module, run compiled code.
+"""The work an evaluation does in other processes: generate a program's module, run compiled code.
 
 Everything here loads Python programs (a row's, or a model's for the decompile task) and runs
-native code, so the scorer calls it only through :func:`extraction.isolate.run_isolated`: a
+native code, so the scorer calls it only in children: a row's reference through
+:func:`extraction.isolate.run_isolated`, a model's answer in the answer box (:mod:`evaluation.box`): a
 crash, a hang or a runaway allocation ends a child, never the evaluation.
 
 :func:`prepare` loads a program and returns the whole module Warp generates for it, for the
-block size its launch resolves to. :func:`run` loads a program, points its module at a compiled
-binary (a batch of modules built by the scorer) and launches the kernel on the inputs
-:func:`extraction.inputs.make_inputs` draws for it from each of :data:`TRIALS` seeds (a change that
-matters only for some values is then seen more often), with every array placed between
-two guard bands of known values; for a backward task a ``wp.Tape`` then runs the backward pass
+block size its launch resolves to (a tiled launch on CPU runs Warp's cooperative CPU blocks of the module's
+``block_dim`` threads: the code the row holds, run as Warp runs it; :func:`extraction._warp.launch_block_dim`).
+:func:`run` loads a program, points its module at a compiled binary and launches the kernel on the inputs
+:func:`extraction.inputs.make_inputs` draws for it from each of :data:`TRIALS` seeds, of the magnitudes and
+signs of :data:`TRIAL_SCALES` (a change that matters only for some values is then seen more often), with every
+array placed between two guard bands of known values; for a backward task a ``wp.Tape`` then runs the backward pass
 from seeded adjoints of the arrays the forward pass wrote. It returns every array after the launch
 (and every gradient), and names any guard band the code wrote into.
 """
@@ -33,6 +35,9 @@ from extraction.loader import load_source, unload
 from extraction.warp_objects import is_generic_kernel, kernel_overloads, module_of
 
 TRIALS = 3  # input sets a kernel is launched on (seeds seed, seed + 1000, seed + 2000), as KernelBench runs trials
+# each input set's floating-point inputs times this: other magnitudes and signs (a changed constant that is lost
+# beside inputs of magnitude 1 shows beside small ones; a dropped normalisation shows on non-unit quaternions)
+TRIAL_SCALES = (1.0, 0.01, -10.0)
 GUARD = 16  # elements of each array's first axis added before and after it, filled with known values
 _TILED = re.compile(r"\bwp::tile")
 
@@ -228,6 +233,8 @@ def _bands_written(guarded: list[tuple[int, Any, np.ndarray]], names: list[str],
 
 def _launch(kernel: Any, job: RunJob, shape: tuple[int, ...], args: list[Any], device: str) -> None:
     if job.program.tiled:
+        if device == "cpu":
+            _warp.cooperative_cpu_blocks()
         wp.launch_tiled(kernel, dim=shape, inputs=args, block_dim=int(kernel.module.options["block_dim"]),
                         device=device)
     else:
@@ -299,15 +306,16 @@ def run(job: RunJob, shared: bool = False) -> RunOutput:
         return RunOutput(error=f"the binary lacks {missing}", stage="load")
     try:
         for trial in range(TRIALS):
-            _trial(kernel, job, device, job.seed + 1000 * trial, f" (input set {trial + 1})" if trial else "", out)
+            _trial(kernel, job, device, job.seed + 1000 * trial, TRIAL_SCALES[trial],
+                   f" (input set {trial + 1})" if trial else "", out)
     except Exception as exc:
         out.error, out.stage = _error_line(exc), "run"
     return out
 
 
-def _trial(kernel: Any, job: RunJob, device: str, seed: int, label: str, out: RunOutput) -> None:
-    """One launch (and backward pass) on the inputs of ``seed``; appends to ``out``."""
-    inputs = make_inputs(kernel, job.input_source, job.launch_dim, seed)
+def _trial(kernel: Any, job: RunJob, device: str, seed: int, scale: float, label: str, out: RunOutput) -> None:
+    """One launch (and backward pass) on the inputs of ``seed`` times ``scale``; appends to ``out``."""
+    inputs = make_inputs(kernel, job.input_source, job.launch_dim, seed, scale)
     names = [n + label for n in inputs.names]
     args, guarded = _guarded(inputs, device, job.backward, np.random.default_rng(seed + 7))
     before = _snapshot(args)

@@ -105,6 +105,7 @@ class Sample:
     compiles: bool | None = False
     correct: bool | None = False
     max_abs_diff: float | None = None
+    max_rel_diff: float | None = None
     error: str = ""
     seed: int = 0
 
@@ -448,8 +449,8 @@ def _judge(u: _Unit, result: Any, ref_run: Any, ref: _Unit | None, samples: list
             s.correct, s.error = None, why_ref
         return
     if isinstance(result, Crashed):
-        ok, diff, why = False, None, f"run: {result.reason}"
+        ok, diff, rel, why = False, None, None, f"run: {result.reason}"
     else:
-        ok, diff, why = compare(result, ref_run)
+        ok, diff, rel, why = compare(result, ref_run)
     for s in rows:
-        s.correct, s.max_abs_diff, s.error = ok, diff, why
+        s.correct, s.max_abs_diff, s.max_rel_diff, s.error = ok, diff, rel, why

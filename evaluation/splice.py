@@ -23,9 +23,6 @@ from extraction.cut import masked
 
 _STRUCT = re.compile(r"\s*(?:template\s*<[^>]*>\s*)?struct\s+(\w+)")
 _CALLED = re.compile(r"(\w+)\s*$")
-# What a prediction may not contain: preprocessor lines (an ``#include`` reads any file on this
-# machine) and inline assembly. Warp's generated kernel code has neither.
-_FORBIDDEN = re.compile(r"^[ \t]*#|\b(?:asm|__asm__|__asm)\b", re.MULTILINE)
 
 
 class SpliceError(ValueError):
@@ -90,16 +87,6 @@ def _name(masked_piece: str) -> str | None:
         return None
     called = _CALLED.search(masked_piece[:paren])
     return called[1] if called else None
-
-
-def forbidden(prediction: str) -> str | None:
-    """Why a prediction may not be compiled (``None`` when it may): a preprocessor line or inline assembly."""
-    m = _FORBIDDEN.search(masked(prediction))
-    if m is None:
-        return None
-    line = prediction.count("\n", 0, m.start()) + 1
-    what = "a preprocessor directive" if m[0].strip() == "#" else "inline assembly"
-    return f"{what} at line {line} of the prediction (not allowed)"
 
 
 def splice(module_source: str, reference: str, prediction: str) -> str:

@@ -15,6 +15,7 @@ import builtins
 import itertools
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -147,12 +148,21 @@ def codegen_module(module: Any, target: str, kernels: Sequence[Any] | None = Non
                       meta=builder.build_meta())
 
 
+def cooperative_cpu_blocks() -> None:
+    """Run tiled CPU launches with the block size they ask for (Warp's cooperative CPU blocks), in this process."""
+    wp.config.enable_cpu_blocks = True
+
+
 def launch_block_dim(kernel: Any, device: str, tiled: bool) -> int:
     """The block size a launch of ``kernel`` on ``device`` resolves to (its module is built for it).
 
-    A plain CPU launch runs one thread per block; a tiled launch asks for the module's
-    ``block_dim`` option, which Warp grants on CPU only where cooperative CPU blocks are enabled.
+    A plain CPU launch runs one thread per block; a tiled launch asks for the module's ``block_dim``
+    option, which Warp grants on CPU only where cooperative CPU blocks are enabled: they are, for a tiled
+    launch, so that it runs the code generated for that block size (the row's code) as Warp runs it,
+    with ``block_dim`` cooperating threads a block (with them off, Warp would build other code, for 1).
     """
+    if tiled and device == "cpu":
+        cooperative_cpu_blocks()
     requested = kernel.module.options["block_dim"] if tiled else None
     return int(_context._resolve_launch_block_dim(wp.get_device(device), requested))
 
@@ -403,9 +413,14 @@ def split_header(source: str) -> tuple[str, str]:
     return source[:end], source[end:]
 
 
-def compile_cpu(cpp_path: str, obj_path: str, block_dim: int = 256, optimization_level: int = 0,
+_BLOCK_DIM = re.compile(r"^#define WP_TILE_BLOCK_DIM (\d+)$", re.MULTILINE)  # in a generated module's header
+
+
+def compile_cpu(cpp_path: str, obj_path: str, block_dim: int | None = None, optimization_level: int = 0,
                 pch_dir: str | None = None) -> str | None:
     """Compile a C++ file with Warp's bundled Clang/LLVM; return ``None`` on success, else the diagnostics.
+
+    ``block_dim``: the block size the module was generated for (default: its ``WP_TILE_BLOCK_DIM``, else 256).
 
     With ``pch_dir``, Warp's headers are precompiled once into that folder and reused by every
     later call given the same folder (a compiler call then costs ~0.4 s instead of ~2.5 s).
@@ -413,6 +428,10 @@ def compile_cpu(cpp_path: str, obj_path: str, block_dim: int = 256, optimization
     from warp._src import build as _build  # noqa: PLC0415
 
     init_quiet()  # Warp's compiler lives in its runtime
+    if block_dim is None:
+        with open(cpp_path, encoding="utf-8", errors="replace") as f:
+            found = _BLOCK_DIM.search(f.read(8192))
+        block_dim = int(found[1]) if found else 256
     if pch_dir is not None:
         os.makedirs(pch_dir, exist_ok=True)  # without the folder, Warp's compiler makes no precompiled header
     messages: list[str] = []

@@ -211,8 +211,25 @@ def input_hints(source: str) -> str:
     return ")\n".join(sorted(found))  # ")" ends each hint: no pattern's "[^)]*" runs from one into the next
 
 
-def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0) -> LaunchInputs:
+def _scaled(t: Any, value: Any, scale: float) -> Any:
+    """``value`` (of Warp type ``t``) with its floating-point parts times ``scale`` (indices, counts, flags and
+    geometry ids unchanged; quaternions and transforms then no longer unit)."""
+    if wt.is_array(t):
+        if wt.type_is_struct(t.dtype) or not is_float_dtype(t.dtype):
+            return value
+        return np.asarray(value) * scale
+    if wt.type_is_struct(t) or not is_float_dtype(t):
+        return value
+    if _dtype_shape(t):
+        return t(*[scalar_of(t)(float(x) * scale) for x in np.asarray(value, dtype=np.float64).reshape(-1)])
+    return t(float(value) * scale)
+
+
+def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0, scale: float = 1.0) -> LaunchInputs:
     """Inputs for one launch of ``kernel`` over a small grid of ``launch_dim`` dimensions.
+
+    ``scale`` multiplies every floating-point input (arrays, scalars, vectors, quaternions: see :func:`_scaled`),
+    so that input sets of other magnitudes and signs can be drawn from one seed.
 
     Raises:
         InputError: An argument type the generator does not handle.
@@ -240,5 +257,5 @@ def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0)
             value = _value(t, rng, shape, source)
         names.append(name)
         types.append(t)
-        values.append(value)
+        values.append(value if scale == 1.0 else _scaled(t, value, scale))
     return LaunchInputs(names, types, values, shape, keep)

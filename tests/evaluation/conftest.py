@@ -49,3 +49,15 @@ def score(pch_dir, tmp_path):
 
     counter = iter(range(1000))
     return lambda problems, **kw: run(problems, str(tmp_path / f"work-{next(counter)}"), pch_dir=pch_dir, **kw)
+
+
+@pytest.fixture(scope="session")
+def tile_row() -> dict:
+    """``tilemax``: a tile kernel (launched with ``wp.launch_tiled``): each thread's row reduced with ``max``."""
+    return program_row("tilemax", "711e00000000000c")
+
+
+@pytest.fixture(scope="session")
+def spin_row() -> dict:
+    """``spin``: rotates by a quaternion it normalises first (dropping the normalisation shows on non-unit ones)."""
+    return program_row("spin", "5b1a0000000000d0")

@@ -13,12 +13,15 @@ def _changed_lines(a: str, b: str) -> list[str]:
             if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
 
 
-def test_each_kind_changes_the_entry_point_only(blend_row, scale_row):
+def test_each_kind_changes_the_entry_point_only(blend_row, scale_row, spin_row):
     task = TASKS["python→cpp_forward"]
     reference = blend_row[task.target]
     symbol = entry_point(reference, "cpu", False)[0]
     helper_and_struct = reference[:reference.index("void " + symbol)]
+    assert corrupt("no_normalize", task, blend_row) is None  # blend normalises nothing
     for kind in KINDS:
+        if kind == "no_normalize":
+            continue
         bad = corrupt(kind, task, blend_row, scale_row)
         assert bad and bad != reference, kind
         if kind not in ("other_row", "other_kernel"):
@@ -31,6 +34,13 @@ def test_each_kind_changes_the_entry_point_only(blend_row, scale_row):
     assert f"    {symbol}(dim, task_index, _wp_args);\n}}" in corrupt("calls_reference", task, blend_row)
     assert corrupt("other_row", task, blend_row, scale_row) == scale_row[task.target]
     assert "blend_other_" in corrupt("other_kernel", task, blend_row)
+    nudged = _changed_lines(reference, corrupt("constant_nudge", task, blend_row))
+    assert nudged[0].endswith(" = 1.5;") and nudged[1].endswith(" = 1.5003;")
+    spin = spin_row[task.target]
+    removed, added = _changed_lines(spin, corrupt("no_normalize", task, spin_row))
+    assert "wp::normalize(" in removed and "wp::normalize(" not in added
+    dec = TASKS["cuda_forward→python"]
+    assert "r = (q[i])" in corrupt("no_normalize", dec, spin_row)
 
 
 def test_backward_and_python_forms(blend_row):

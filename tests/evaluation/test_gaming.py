@@ -193,3 +193,45 @@ def test_an_oversized_answer_is_refused_unscored(score, blend_row):
     huge = blend_row[CPP.target] + "\n// padding\n" * (MAX_ANSWER_BYTES // 10)
     (s,) = score([Problem(1, blend_row, CPP, (huge,))])
     assert s.compiles is False and s.correct is False and "byte limit" in s.error
+
+
+@pytest.mark.parametrize("task_name", ["python→cpp_forward", "python→cpp_backward", "cuda_forward→python"])
+def test_small_changes_fail_a_constant_nudged_by_2e_4_and_a_dropped_normalisation(score, blend_row, spin_row,
+                                                                                task_name):
+    from evaluation.adversarial import corrupt
+
+    task = TASKS[task_name]
+    nudged = corrupt("constant_nudge", task, blend_row)
+    dropped = corrupt("no_normalize", task, spin_row)
+    assert nudged and dropped, (nudged, dropped)
+    samples = score([Problem(1, blend_row, task, (_fenced(task, nudged), _fenced(task, blend_row[task.target]))),
+                     Problem(2, spin_row, task, (_fenced(task, dropped), _fenced(task, spin_row[task.target])))])
+    bad_constant, ref_blend, bad_normalize, ref_spin = samples
+    assert ref_blend.correct is True and ref_spin.correct is True
+    assert bad_constant.compiles and bad_constant.correct is False, bad_constant
+    assert bad_normalize.compiles and bad_normalize.correct is False, bad_normalize
+    assert bad_constant.max_rel_diff is not None and bad_constant.max_rel_diff > 1e-5
+
+
+def test_an_answer_holding_output_tables_for_known_seeds_fails_under_a_fresh_one(score, blend_row, tmp_path):
+    """With public seeds, writing the outputs recorded for them scored correct; a run's own seed defeats it."""
+    from evaluation.adversarial import output_table
+    from evaluation.compiling import compile_alone
+    from evaluation.execute import TRIALS, KernelSpec, RunJob, prepare, run, write_meta
+
+    known_seed = 0
+    source = blend_row["python_source"]
+    spec = KernelSpec(source, "blend", "cpu")
+    module = prepare(spec)
+    path = str(tmp_path / "module.cpp")
+    assert compile_alone(module.source, "cpu", path, None) is None
+    write_meta(path + ".meta.json", [module])
+    ran = run(RunJob(spec, source, 1, module.block_dim, path + ".o", path + ".meta.json", None, False, known_seed))
+    per_set = len(ran.arrays) // TRIALS  # a, b, k, out for each input set
+    tables = [(float(ran.arrays[t * per_set][0]), {"out": ran.arrays[t * per_set + 3].tolist()})
+              for t in range(TRIALS)]
+    answer = _fenced(DECOMPILE, output_table(blend_row, tables))
+    (memorised,) = score([Problem(1, blend_row, DECOMPILE, (answer,))], seed=known_seed)
+    assert memorised.correct is True  # what public seeds allowed
+    (fresh,) = score([Problem(1, blend_row, DECOMPILE, (answer,))], seed=known_seed + 12345)
+    assert fresh.compiles and fresh.correct is False

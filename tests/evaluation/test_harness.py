@@ -167,3 +167,42 @@ def test_scoring_progress_counts_predictions_and_names_each_stage(score, blend_r
         f"scoring: 3 of 3 predictions (100%, T); {last}",
         f"scored 3 of 3 predictions in T ({last})",
     ]
+
+
+def test_a_tile_kernel_runs_as_warp_launches_it(score, tile_row, tmp_path):
+    """The module is generated for the block size the tiled launch resolves to, as Warp builds it: the scorer's
+    reference computes what ``wp.launch_tiled`` computes, and ``max`` -> ``min`` fails (both passed when the code
+    for 256 threads ran one thread a block)."""
+    import numpy as np
+    import warp as wp
+
+    from evaluation.compiling import compile_alone
+    from evaluation.execute import KernelSpec, RunJob, prepare, run, write_meta
+    from extraction import loaded_source
+    from extraction.inputs import make_inputs
+
+    task = TASKS["python→cpp_forward"]
+    reference = tile_row[task.target]
+    assert "wp::tile_reduce(wp::max," in reference
+    to_min = reference.replace("wp::tile_reduce(wp::max,", "wp::tile_reduce(wp::min,")
+    ok, swapped = score([Problem(1, tile_row, task, (reference, to_min))])
+    assert ok.correct is True
+    assert swapped.compiles and swapped.correct is False
+
+    source = tile_row["python_source"]
+    spec = KernelSpec(source, "tilemax", "cpu", tiled=True)
+    blocks = wp.config.enable_cpu_blocks
+    module = prepare(spec)  # turns on cooperative CPU blocks in this process: off again below
+    path = str(tmp_path / "module.cpp")
+    assert compile_alone(module.source, "cpu", path, None) is None
+    write_meta(path + ".meta.json", [module])
+    got = run(RunJob(spec, source, 1, module.block_dim, path + ".o", path + ".meta.json", None, False, seed=3))
+    assert not got.error
+    wp.config.enable_cpu_blocks = blocks  # Warp's own launch as a user's runs it: by default, one thread a block
+    with loaded_source(source, "warp_ir_test_tilemax_launch") as mod:
+        inputs = make_inputs(mod.tilemax, source, 1, seed=3)
+        a = wp.array(np.asarray(inputs.values[0]), dtype=float, device="cpu")
+        out = wp.zeros(len(inputs.values[1]), dtype=float, device="cpu")
+        wp.launch_tiled(mod.tilemax, dim=inputs.shape, inputs=[a, out], block_dim=256, device="cpu")
+    assert np.allclose(got.arrays[1], out.numpy())
+    assert np.allclose(out.numpy(), np.asarray(inputs.values[0])[:, :16].max(axis=1))
