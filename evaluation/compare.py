@@ -5,9 +5,9 @@ dtype's tolerance below: relative to each element, with a floor relative to the 
 element near zero by cancellation carries the rounding of its larger terms). ``rtol`` for float32 is 1e-5, about
 80 units in the last place: equivalent code (another order of the same operations, a fused multiply-add) stays
 well inside it, and a constant changed by 2e-4 of itself does not once it moves an output by a tenth of that
-(KernelBench's 1e-4 let 0.392 -> 0.3919 pass). NaN and infinities must be where the reference has them. Integer and boolean arrays
-must be equal. Shapes must be equal. A guard band written into fails the comparison whatever
-the arrays hold.
+(KernelBench's 1e-4 let 0.392 -> 0.3919 pass). NaN and infinities must be where the reference has them.
+Integer and boolean arrays must be equal. Shapes must be equal. A guard band written into fails the comparison
+whatever the arrays hold.
 """
 
 from __future__ import annotations
