@@ -73,7 +73,7 @@ def _do(kind: str, payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, n
             if value is not None:
                 arrays[f"{prefix}{i}"] = np.asarray(value)
     return {"names": out.names, "arrays": len(out.arrays), "grads": len(out.grads), "guard": out.guard,
-            "error": out.error, "stage": out.stage}, arrays
+            "error": out.error, "stage": out.stage, "written": out.written}, arrays
 
 
 def _child(folder: str, timeout_s: float) -> None:

@@ -30,14 +30,12 @@ import warp.types as wt
 
 from common.errors import first_line
 from extraction import _warp
-from extraction.inputs import LaunchInputs, is_float_dtype, make_inputs
+from extraction.inputs import INPUT_SCALES, LaunchInputs, is_float_dtype, make_inputs
 from extraction.loader import load_source, unload
 from extraction.warp_objects import is_generic_kernel, kernel_overloads, module_of
 
 TRIALS = 3  # input sets a kernel is launched on (seeds seed, seed + 1000, seed + 2000), as KernelBench runs trials
-# each input set's floating-point inputs times this: other magnitudes and signs (a changed constant that is lost
-# beside inputs of magnitude 1 shows beside small ones; a dropped normalisation shows on non-unit quaternions)
-TRIAL_SCALES = (1.0, 0.01, -10.0)
+TRIAL_SCALES = INPUT_SCALES  # each set's floating-point inputs times these (extraction.inputs.INPUT_SCALES)
 GUARD = 16  # elements of each array's first axis added before and after it, filled with known values
 _TILED = re.compile(r"\bwp::tile")
 
@@ -114,11 +112,13 @@ class RunOutput:
         guard: The guard bands written into ("" when none).
         error: Why the launch could not be done ("" when it was).
         stage: ``load`` when the binary could not be loaded or lacked the entry points, else ``run``.
+        written: For each entry of ``arrays``: whether the launch changed it (an output).
     """
 
     names: list[str] = field(default_factory=list)
     arrays: list[np.ndarray | None] = field(default_factory=list)
     grads: list[np.ndarray | None] = field(default_factory=list)
+    written: list[bool] = field(default_factory=list)
     guard: str = ""
     error: str = ""
     stage: str = ""
@@ -329,6 +329,8 @@ def _trial(kernel: Any, job: RunJob, device: str, seed: int, scale: float, label
     arrays = _snapshot(args)
     out.names += names
     out.arrays += arrays
+    out.written += [a is not None and b is not None and not np.array_equal(a, b, equal_nan=True)
+                    for a, b in zip(arrays, before)]
     guard = [_bands_written(guarded, names, grads=False)]
     if tape is not None:
         weights = np.random.default_rng(seed + 1)

@@ -42,6 +42,7 @@ from evaluation.checks import MAX_ANSWER_BYTES, forbidden, object_problem, ptx_p
 from evaluation.compare import compare
 from evaluation.compiling import MEMORY_MB, compile_alone, compile_units, reference_imports
 from evaluation.execute import (
+    TRIALS,
     KernelSpec,
     Module,
     RunJob,
@@ -60,6 +61,7 @@ from evaluation.tasks import Task, answer_code
 from extraction import _warp, native
 from extraction.inputs import input_hints
 from extraction.isolate import Crashed, run_isolated
+from extraction.weak import describe, weak_reasons
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +93,9 @@ class Sample:
     """The result of one prediction: one line of the results file.
 
     ``compiles``/``correct`` are ``None`` where the rung was not scored (CUDA without a GPU, or a
-    reference that could not be built or run, with the reason in ``error``).
+    reference that could not be built or run, with the reason in ``error``). ``weak`` says why the row is a
+    weak problem (its reference's run on the input sets: :func:`weakness`), ``""`` when it is not or was not run;
+    ``seed`` is the inputs' seed; ``max_abs_diff``/``max_rel_diff`` the largest differences from the reference.
     """
 
     line: int
@@ -108,6 +112,7 @@ class Sample:
     max_rel_diff: float | None = None
     error: str = ""
     seed: int = 0
+    weak: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The result as a JSON object."""
@@ -289,9 +294,24 @@ def _run_answer(box: AnswerBox, u: _Unit, row: dict[str, Any], task: Task, seed:
             and isinstance(n_grads, int) and 0 <= n_arrays <= 4096 and 0 <= n_grads <= 4096
             and all(isinstance(result.get(k, ""), str) for k in ("guard", "error", "stage"))):
         return Crashed("its box sent a result that is not one")
+    written = result.get("written", [])
     return RunOutput(names=names, arrays=[arrays.get(f"a{i}") for i in range(n_arrays)],
                      grads=[arrays.get(f"g{i}") for i in range(n_grads)], guard=result.get("guard", ""),
-                     error=result.get("error", ""), stage=result.get("stage", ""))
+                     error=result.get("error", ""), stage=result.get("stage", ""),
+                     written=[bool(w) for w in written] if isinstance(written, list) else [])
+
+
+def weakness(run: RunOutput, backward: bool) -> str:
+    """Why a reference's run makes its row a weak problem (:mod:`extraction.weak`; ``""``: it does not)."""
+    per_set = len(run.arrays) // TRIALS if run.arrays else 0
+    if not per_set or len(run.written) != len(run.arrays):
+        return ""
+    sets = [[a for a, w in zip(run.arrays[k * per_set:(k + 1) * per_set], run.written[k * per_set:(k + 1) * per_set])
+             if w and a is not None] for k in range(TRIALS)]
+    gradients = None
+    if backward:  # the gradients of the float arrays the kernel reads and does not write
+        gradients = [g for g, w in zip(run.grads, run.written) if g is not None and not w and g.dtype.kind == "f"]
+    return describe(weak_reasons(sets, gradients))
 
 
 def score(problems: Sequence[Problem], workdir: str, seed: int = 0, run_cuda: bool | None = None,
@@ -420,6 +440,11 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
         if u.error:
             u.error = f"reference: {u.error}"
     ref_runs = _run_references([u for u in ref_units if not u.error], problems, task, seed, target)
+    for pi, run_ in ref_runs.items():
+        if isinstance(run_, RunOutput) and not run_.error:
+            weak = weakness(run_, task.backward)
+            for s in samples[pi]:
+                s.weak = weak
     clock.lap("run references")
     for u in units:
         if u.error:

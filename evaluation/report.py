@@ -19,7 +19,16 @@ from evaluation.harness import RUNGS, Sample
 from evaluation.passk import mean_pass_at_k
 from evaluation.tasks import PROMPT_VERSION
 
-GROUPINGS: tuple[str, ...] = ("task", "family", "complexity")
+GROUPINGS: tuple[str, ...] = ("task", "family", "complexity", "strength")
+
+
+def _key(s: Sample, by: str) -> Any:
+    """A sample's group: its task, family, complexity, or strength (``weak`` rows apart from ``discriminative``)."""
+    if by == "task":
+        return s.task
+    if by == "strength":
+        return "weak" if s.weak else "discriminative"
+    return getattr(s, by)
 
 
 @dataclass(slots=True)
@@ -46,7 +55,7 @@ class Report:
         """One entry per task (and, for ``by="family"``/``"complexity"``, per value within it)."""
         buckets: dict[tuple[str, Any], list[Sample]] = defaultdict(list)
         for s in self.samples:
-            key = s.task if by == "task" else getattr(s, by)
+            key = _key(s, by)
             buckets[(s.task, key)].append(s)
         out = []
         for (task, key), members in sorted(buckets.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
@@ -63,15 +72,34 @@ class Report:
             "prompt_version": PROMPT_VERSION, **self.info, "ks": list(self.ks), "lines": self.lines,
             "scored_lines": len({s.line for s in self.samples}), "samples": len(self.samples),
             "skipped": [{"line": n, "reason": r} for n, r in self.skipped],
-            "cuda_executed": self.cuda_executed,
+            "cuda_executed": self.cuda_executed, "weak_problems": self.weak_problems(),
             **{f"by_{by}": self.groups(by) for by in GROUPINGS},
         }
+
+    def weak_problems(self) -> dict[str, dict[str, Any]]:
+        """Per task: how many scored rows are weak problems (:mod:`extraction.weak`), by reason, with a few ids."""
+        out: dict[str, dict[str, Any]] = {}
+        for s in self.samples:
+            entry = out.setdefault(s.task, {"rows": set(), "weak": {}, "examples": []})
+            entry["rows"].add(s.id)
+            if s.weak:
+                for reason in s.weak.split("; "):
+                    entry["weak"].setdefault(reason, set()).add(s.id)
+        return {task: {"rows": len(e["rows"]), "weak_rows": len({i for ids in e["weak"].values() for i in ids}),
+                       "by_reason": {r: len(ids) for r, ids in sorted(e["weak"].items())},
+                       "examples": sorted({i for ids in e["weak"].values() for i in ids})[:3]}
+                for task, e in sorted(out.items())}
 
     def render(self, max_skipped: int = 20) -> str:
         """The report as text: a table per grouping, then the skipped lines."""
         lines = [f"scored {len({s.line for s in self.samples})} of {self.lines} line(s), {len(self.samples)} "
                  f"prediction(s); prompts {PROMPT_VERSION}; "
                  + ", ".join(f"{k} {v}" for k, v in self.info.items() if k in ("data", "split", "warp_version"))]
+        weak = {t: w for t, w in self.weak_problems().items() if w["weak_rows"]}
+        if weak:
+            lines.append("weak problems (their references write nothing, only zeros, or the same for every input "
+                         "set, or give zero gradients; 'by strength' below scores them apart): "
+                         + ", ".join(f"{t} {w['weak_rows']} of {w['rows']} rows" for t, w in weak.items()))
         if not self.cuda_executed and any(s.task.startswith("python→cuda") for s in self.samples):
             lines.append("CUDA predictions were scored up to 'compiles': no GPU here to run them ('correct' is n/a)")
         for by in GROUPINGS:

@@ -16,7 +16,8 @@ A prompt says which Warp version generated the reference, the kernel's arguments
 types the code is generated for (one overload of a generic kernel), and which names the answer must
 use (the kernel's entry point with its module-hash suffix, the argument struct, the helpers, the
 program's file name in Warp's line comments), so that an exactly correct answer is possible.
-The answer is one fenced code block. Every row, prediction and result that uses a prompt
+The answer is one fenced code block. The decompile task's CUDA is shown without Warp's comments that copy the
+Python program (:func:`without_source_comments`). Every row, prediction and result that uses a prompt
 records :data:`PROMPT_VERSION`; a change to any template below bumps it.
 """
 
@@ -26,11 +27,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-PROMPT_VERSION = "warp-ir-prompts-2"
+PROMPT_VERSION = "warp-ir-prompts-3"  # 3: the decompile task's CUDA without Warp's source-line comments
 
 _ENTRY = re.compile(r"\b(?P<kernel>\w+?)_(?P<hash>[0-9a-f]{8})_(?P<device>cpu|cuda)"
                     r"_kernel_(?P<pass>forward|backward)\b")
 _FILE = re.compile(r"^\s*// (program_[0-9a-f]{16}\.py|<[^>\n]+>):\d+\s*$", re.MULTILINE)
+# Warp's comments that repeat the Python program: each statement (``// out[i] = a[i] * k   <L 12>``) and the file
+# marker (``// program_0123456789abcdef.py:4``)
+_SOURCE_LINE = re.compile(r"^[ \t]*//.*<L \d+>[ \t]*\n?", re.MULTILINE)
+_FILE_LINE = re.compile(r"^[ \t]*// (?:\S+\.py|<[^>\n]+>):\d+[ \t]*\n?", re.MULTILINE)
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)(?:\n```|\Z)", re.DOTALL)
 
 
@@ -93,6 +98,12 @@ def entry_point(code: str, device: str, backward: bool) -> tuple[str, str, str] 
         if (m["device"], m["pass"]) == wanted:
             return m[0], m["kernel"], m["hash"]
     return None
+
+
+def without_source_comments(code: str) -> str:
+    """Generated code without the comments in which Warp copies the Python program (its statements, line by line,
+    and its file name): given to a model that must write that program, they would be the answer."""
+    return _FILE_LINE.sub("", _SOURCE_LINE.sub("", code))
 
 
 def file_name(code: str) -> str:
@@ -158,7 +169,8 @@ def messages(task: Task, row: dict[str, Any]) -> list[dict[str, str]] | None:
     if task.decompile:
         system = _SYSTEM_DECOMPILE.format(warp_version=version)
         user = _USER_DECOMPILE.format(warp_version=version, kernel=row["kernel_name"], arguments=arguments,
-                                      launch_dim=row.get("launch_dim") or 1, given=given.rstrip("\n"))
+                                      launch_dim=row.get("launch_dim") or 1,
+                                      given=without_source_comments(given).rstrip("\n"))
     else:
         found = entry_point(target, task.device, task.backward)
         if found is None:

@@ -21,6 +21,10 @@ import warp.types as wt
 from extraction.warp_objects import kernel_arg_types
 
 LAUNCH_SHAPES = {1: (64,), 2: (8, 8), 3: (4, 4, 4), 4: (3, 3, 3, 3)}
+# input sets of other magnitudes and signs: each set's floating-point inputs times one of these (make_inputs' scale):
+# an additive constant that is lost beside inputs of magnitude 1 shows beside small ones, a dropped normalisation on
+# the non-unit quaternions of the scaled sets, and a kernel that does not depend on its inputs writes the same for all
+INPUT_SCALES = (1.0, 0.01, -10.0)
 _QUERY_KIND = (("mesh", "mesh"), ("bvh", "bvh"), ("hash_grid", "hash_grid"), ("volume", "volume"))
 
 

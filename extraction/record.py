@@ -31,6 +31,8 @@ class Validation:
             gave back its four code columns (module hash normalised; :mod:`extraction.roundtrip`);
             ``None`` when not checked.
         round_trip_note: Why the round trip failed (``""`` when it passed or was not checked).
+        weak: Why the row is a weak problem (:mod:`extraction.weak`: it writes nothing, only zeros, or the same
+            for every input set), ``""`` when its run shows none of that, ``None`` when it was not run.
     """
 
     level: str = "codegen"
@@ -43,6 +45,7 @@ class Validation:
     note: str = ""
     round_trip: bool | None = None
     round_trip_note: str = ""
+    weak: str | None = None
 
 
 @dataclass(slots=True)
@@ -200,6 +203,7 @@ FEATURES = datasets.Features(
             "note": datasets.Value("string"),
             "round_trip": datasets.Value("bool"),
             "round_trip_note": datasets.Value("string"),
+            "weak": datasets.Value("string"),
         },
     }
 )

@@ -4,6 +4,9 @@
 and two launches on the same inputs agree (otherwise it is marked nondeterministic,
 as atomics into one slot may be).
 
+The kernel is also launched on the other input sets of :data:`extraction.inputs.INPUT_SCALES`, and marked weak
+(:mod:`extraction.weak`) when it writes nothing, only zeros, or the same for every set.
+
 ``grad``: arrays the launch changes are outputs, float arrays it leaves alone are
 inputs. With random weights ``W`` on the outputs, ``L(x) = sum(W * out(x))``; the
 backward pass recorded by ``wp.Tape`` gives ``dL/dx``, and along random unit
@@ -25,7 +28,8 @@ import numpy as np
 import warp as wp
 import warp.types as wt
 
-from extraction.inputs import InputError, LaunchInputs, is_float_dtype, make_inputs, scalar_of
+from extraction.inputs import INPUT_SCALES, InputError, LaunchInputs, is_float_dtype, make_inputs, scalar_of
+from extraction.weak import describe, weak_reasons
 
 _NON_SMOOTH = re.compile(
     r"\bif \(|wp::(where|select|min|max|abs|sign|step|floor|ceil|round|rint|trunc|frac|clamp|mod|"
@@ -45,6 +49,7 @@ class RunResult:
     grad_ok: bool | None = None
     grad_max_rel_error: float | None = None
     note: str = ""
+    weak: str | None = None  # :func:`extraction.weak.describe` of the run on every input set ("" none; None not run)
 
 
 def _launch(kernel, inputs: LaunchInputs, args: list, tiled: int | None) -> None:
@@ -85,6 +90,24 @@ def check_run(kernel, inputs: LaunchInputs, tiled: int | None) -> tuple[RunResul
     if not outputs:
         note = (note + "; " if note else "") + "run: the kernel wrote nothing"
     return RunResult(ran=True, deterministic=same, note=note), outputs
+
+
+def _written(kernel, inputs: LaunchInputs, tiled: int | None) -> list[np.ndarray]:
+    """The arrays one launch on ``inputs`` changes, after it (in argument order)."""
+    args = inputs.build()
+    before = _snapshot(args)
+    _launch(kernel, inputs, args, tiled)
+    wp.synchronize_device("cpu")
+    return [a for b, a in zip(before, _snapshot(args))
+            if a is not None and b is not None and (b.shape != a.shape or not np.array_equal(b, a, equal_nan=True))]
+
+
+def check_weak(kernel, source: str, launch_dim: int | None, tiled: int | None, seed: int = 0) -> str:
+    """Why the kernel is a weak problem on the input sets of :data:`extraction.inputs.INPUT_SCALES` (``""``: it
+    is not; :mod:`extraction.weak`)."""
+    sets = [_written(kernel, make_inputs(kernel, source, launch_dim, seed + 1000 * k, scale), tiled)
+            for k, scale in enumerate(INPUT_SCALES)]
+    return describe(weak_reasons(sets))
 
 
 def check_grad(kernel, inputs: LaunchInputs, outputs: list[int], tiled: int | None, code: str,
@@ -181,6 +204,11 @@ def validate_kernel(kernel, source: str, launch_dim: int | None, level: str, hin
         return RunResult(ran=None, note=f"run: skipped, {exc}")
     except Exception as exc:  # Warp's own failure to launch is the result
         return RunResult(ran=False, note=f"run: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}")
+    if result.ran:
+        try:
+            result.weak = check_weak(kernel, source, launch_dim, tiled, seed)
+        except Exception as exc:  # another input set the kernel cannot take: not weak for that, but noted
+            result.note = (result.note + "; " if result.note else "") + f"weak: not checked ({type(exc).__name__})"
     if level != "grad" or not result.ran:
         return result
     if not result.deterministic or hints.get("nondeterministic"):
@@ -191,6 +219,6 @@ def validate_kernel(kernel, source: str, launch_dim: int | None, level: str, hin
         grad = check_grad(kernel, inputs, outputs, tiled, code, seed)
     except Exception as exc:
         grad = RunResult(note=f"grad: {type(exc).__name__}: {str(exc).splitlines()[0][:150]}")
-    grad.ran, grad.deterministic = result.ran, result.deterministic
+    grad.ran, grad.deterministic, grad.weak = result.ran, result.deterministic, result.weak
     grad.note = "; ".join(n for n in (result.note, grad.note) if n)
     return grad

@@ -41,7 +41,7 @@ def _run_one(job: tuple[str, str, int | None, str, dict, str, str]) -> RunResult
 
 
 def run_records(records: Sequence[KernelRecord], level: str) -> None:
-    """Fill ``validation.ran``/``grad_ok``/``grad_max_rel_error``/``note`` and the level reached, in place."""
+    """Fill ``validation.ran``/``weak``/``grad_ok``/``grad_max_rel_error``/``note`` and the level reached, in place."""
     jobs = [(r.python_source, r.kernel_name, r.launch_dim, level, r.run_hints, r.cpp_forward or r.cuda_forward or "",
              r.id or r.content_hash[:16]) for r in records]
     for rec, res in zip(records, run_isolated(jobs, _run_one)):
@@ -49,7 +49,7 @@ def run_records(records: Sequence[KernelRecord], level: str) -> None:
         if isinstance(res, Crashed):
             v.ran, v.note = False, f"run: {res.reason}"
             continue
-        v.ran, v.note = res.ran, res.note
+        v.ran, v.note, v.weak = res.ran, res.note, res.weak
         v.grad_ok, v.grad_max_rel_error = res.grad_ok, res.grad_max_rel_error
         if res.differentiable is not None:
             v.differentiable = v.differentiable and res.differentiable

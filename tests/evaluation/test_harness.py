@@ -34,7 +34,8 @@ def test_references_reach_every_rung_on_every_task(score, blend_row, scale_row):
 def test_every_corruption_fails_and_the_reference_beside_it_passes(score, blend_row, scale_row, task_name):
     task = TASKS[task_name]
     kinds = [k for k in KINDS if corrupt(k, task, blend_row, scale_row) is not None]
-    assert len(kinds) == len(KINDS) - (1 if task.decompile else 0)  # only calls_reference has no Python form
+    # calls_reference has no Python form; blend normalises nothing (no_normalize: tests/evaluation/test_gaming.py)
+    assert set(KINDS) - set(kinds) == ({"calls_reference"} if task.decompile else set()) | {"no_normalize"}
     texts = [blend_row[task.target]] + [corrupt(k, task, blend_row, scale_row) for k in kinds]
     samples = score([Problem(1, blend_row, task, tuple(texts))])
     assert samples[0].correct is True and samples[0].exact
@@ -206,3 +207,33 @@ def test_a_tile_kernel_runs_as_warp_launches_it(score, tile_row, tmp_path):
         wp.launch_tiled(mod.tilemax, dim=inputs.shape, inputs=[a, out], block_dim=256, device="cpu")
     assert np.allclose(got.arrays[1], out.numpy())
     assert np.allclose(out.numpy(), np.asarray(inputs.values[0])[:, :16].max(axis=1))
+
+
+def test_weak_problems_are_reported_apart(score, blend_row, tmp_path):
+    """A row whose reference writes the same for every input set is weak: any answer writing that scores correct."""
+    from extraction import extract_module, loaded_source
+
+    source = '''import warp as wp
+
+
+@wp.kernel
+def ramp(x: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = float(i) * 0.5
+'''
+    with loaded_source(source, "warp_ir_test_ramp") as module:
+        rec = extract_module(module, program_source=source)[0]
+    rec.id, rec.family, rec.complexity = "4a3b000000000001", "fixture", 1
+    ramp = rec.to_row()
+    task = TASKS["python→cpp_forward"]
+    samples = score([Problem(1, blend_row, task, (blend_row[task.target],)),
+                     Problem(2, ramp, task, (ramp[task.target],))])
+    assert samples[0].weak == "" and samples[1].weak.startswith("writes the same for every input set")
+    from evaluation.report import Report
+
+    report = Report(samples, (1,), lines=2)
+    weak = report.weak_problems()[task.name]
+    assert weak["rows"] == 2 and weak["weak_rows"] == 1 and weak["examples"] == ["4a3b000000000001"]
+    strength = {g["strength"]: g["samples"] for g in report.groups("strength")}
+    assert strength == {"discriminative": 1, "weak": 1}
+    assert "weak problems" in report.render() and "by strength" in report.render()

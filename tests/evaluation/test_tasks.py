@@ -13,7 +13,7 @@ def rows(small_build) -> list[dict]:
 
 
 def test_every_task_pairs_a_given_column_with_the_reference(rows):
-    from evaluation.tasks import PROMPT_VERSION, TASKS, answer_code, messages
+    from evaluation.tasks import PROMPT_VERSION, TASKS, answer_code, messages, without_source_comments
 
     assert set(TASKS) == {"python→cpp_forward", "python→cuda_forward", "python→cpp_backward",
                           "python→cuda_backward", "cuda_forward→python"}
@@ -27,7 +27,8 @@ def test_every_task_pairs_a_given_column_with_the_reference(rows):
             assert chat is not None and [m["role"] for m in chat] == ["system", "user", "assistant"]
             system, user, answer = (m["content"] for m in chat)
             assert row["warp_version"] in system and f"Warp version: {row['warp_version']}" in user
-            assert row[task.given].rstrip("\n") in user  # the whole given code, verbatim
+            given = without_source_comments(row[task.given]) if task.decompile else row[task.given]
+            assert given.rstrip("\n") in user  # the whole given code (the decompile task's without source comments)
             assert answer_code(answer) == row[task.target].rstrip("\n")
             assert answer.startswith(f"```{task.language}\n")
 
@@ -60,14 +61,22 @@ def test_codegen_prompts_name_the_entry_point_struct_and_helpers(rows):
 
 
 def test_decompile_prompt_names_the_kernel_and_its_arguments(rows):
-    from evaluation.tasks import TASKS, messages
+    from evaluation.tasks import TASKS, messages, without_source_comments
 
-    row = rows[0]
-    user = messages(TASKS["cuda_forward→python"], row)[1]["content"]
-    args = ", ".join(f"{a['name']}: {a['type']}" for a in row["arguments"])
-    assert f"def {row['kernel_name']}({args})" in user
-    assert "```cuda\n" + row["cuda_forward"].rstrip("\n") + "\n```" in user
-    assert row["python_source"].strip() not in user  # the answer is not in the question
+    for row in rows:
+        user = messages(TASKS["cuda_forward→python"], row)[1]["content"]
+        args = ", ".join(f"{a['name']}: {a['type']}" for a in row["arguments"])
+        assert f"def {row['kernel_name']}({args})" in user
+        shown = without_source_comments(row["cuda_forward"])
+        assert "```cuda\n" + shown.rstrip("\n") + "\n```" in user
+        assert row["python_source"].strip() not in user  # the answer is not in the question
+        # nor any line of it: Warp's comments copy each statement (`// out[i] = ...   <L 12>`) and the file name
+        assert "<L " not in shown and "// program_" not in shown
+        code = user.split("```cuda\n", 1)[1]
+        statements = [ln.strip() for ln in row["python_source"].splitlines()
+                      if ln.strip().startswith(("def ", "return ")) or " = " in ln]
+        assert statements and not any(f"// {s}" in code for s in statements)
+        assert "// forward" in shown  # Warp's own structure comments stay
 
 
 def test_a_row_without_the_code_gets_no_chat(rows):

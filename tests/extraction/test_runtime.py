@@ -171,3 +171,49 @@ def test_input_hints_draw_the_inputs_the_whole_program_draws():
                 assert np.array_equal(np.asarray(a), np.asarray(b))
             assert [len(np.atleast_1d(v)) for v in whole.values] == [len(np.atleast_1d(v)) for v in hinted.values]
             assert [type(k) for k in whole.keep_alive] == [type(k) for k in hinted.keep_alive]
+
+
+WEAK = '''import warp as wp
+
+@wp.kernel
+def constant(x: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = 0.5 * float(i)
+
+@wp.kernel
+def zeros(x: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = x[i] * 0.0
+
+@wp.kernel
+def nothing(x: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    if x[i] > 100.0:
+        out[i] = x[i]
+
+@wp.kernel
+def scaled(x: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = x[i] * 2.0 + 0.25
+'''
+
+
+@pytest.mark.parametrize("name, why", [
+    ("constant", "writes the same for every input set (does not depend on its inputs)"),
+    ("zeros", "everything it writes is zero"),
+    ("nothing", "writes nothing"),
+    ("scaled", ""),
+])
+def test_weak_problems_are_marked_from_three_input_sets(name, why):
+    res = check(WEAK, name, "run")
+    assert res.ran is True and res.weak == why
+
+
+def test_weak_reasons_of_gradients():
+    import numpy as np
+
+    from extraction.weak import weak_reasons
+
+    out = [np.ones(3)]
+    assert weak_reasons([out, [np.full(3, 2.0)]], gradients=[np.zeros(3), np.zeros((2, 2))]) == ["zero_gradients"]
+    assert weak_reasons([out, [np.full(3, 2.0)]], gradients=[np.zeros(3), np.eye(2)]) == []
