@@ -45,7 +45,10 @@ _MATH = re.compile(
     r"ceil|round|lround|trunc|rint|lrint|nearbyint|fabs|erfc?|erfinv|erfcinv|lgamma|tgamma|hypot|fmin|fmax|fma|"
     r"fdim|copysign|frexp|ldexp|scalbn|modf|nextafter|sincos)[fl]?")
 _ALWAYS = frozenset({"memset", "memcpy", "memmove", "memcmp", "_GLOBAL_OFFSET_TABLE_", "__stack_chk_fail",
-                     "__stack_chk_guard", "wp_cpu_run_block"})
+                     "__stack_chk_guard", "wp_cpu_run_block",
+                     # what Warp's own headers declare extern "C" (native/crt.h, builtin.h): its runtime's helpers
+                     "_wp_assert", "_wp_isfinite", "_wp_isnan", "_wp_isinf", "printf", "wp_float_to_half_bits",
+                     "wp_half_bits_to_float", "wp_float_to_bfloat16_bits", "wp_bfloat16_bits_to_float"})
 NAMESPACE = "wp_ir_"  # :func:`extraction.native.batch_source` puts module ``i`` of a compile in ``wp_ir_<i>``
 
 

@@ -39,11 +39,13 @@ def prototype_records():
 
 @pytest.fixture(scope="session")
 def small_build(tmp_path_factory):
-    """A 60-program build over all families, written in the Hub layout, shared by the tests that read it."""
+    """A 60-program build over all families, written in the Hub layout, shared by the tests that read it (its card
+    with a retrieval baseline of 2 rows a held-out split)."""
     from warp_ir.build import build
 
     out = tmp_path_factory.mktemp("build") / "warp-ir-data"
-    return build(out, num_samples=60, seed=7, command="warp-ir build --out warp-ir-data --num-samples 60 --seed 7")
+    return build(out, num_samples=60, seed=7, baseline_rows=2,
+                 command="warp-ir build --out warp-ir-data --num-samples 60 --seed 7 --baseline-rows 2")
 
 
 @pytest.fixture(scope="session")

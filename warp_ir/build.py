@@ -27,6 +27,7 @@ from warp_ir.outdir import (
     staging_dir,
 )
 from warp_ir.request import BuildRequest, is_url
+from warp_ir.retrieval import retrieval_baseline
 from warp_ir.tokens import load_tokenizer, token_lengths, tokenizer_name
 from warp_ir.url_output import build_to_url
 from warp_ir.views import write_chat_views
@@ -86,6 +87,8 @@ def build_to_folder(request: BuildRequest) -> BuildResult:
             extras["tokens"] = token_lengths(staged, tok, tokenizer_name(str(request.tokenizer)), name)
         if request.views is not None:
             written, extras["views"] = write_chat_views(staged, staged, request.views, tok)
+        if request.baseline_rows:  # the card's retrieval baseline scores answers made of the rows just written
+            extras["baseline"] = retrieval_baseline(staged, name, request.baseline_rows, request.num_proc)
         command = request.command or rebuild_command(produced.config) + view_options(request.views, request.tokenizer)
         previous = read_build_info(out_dir) or {}  # what a foreign folder (--overwrite) holds is not kept
         record, stats = record_build(staged, produced, command, data_files, previous,

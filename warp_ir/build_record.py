@@ -68,6 +68,7 @@ class BuildInfo:
     diversity: dict[str, Any] | None = None  # near-twins among the rows (none without rows)
     tokens: dict[str, Any] | None = None  # token counts (with a tokenizer)
     views: dict[str, Any] | None = None  # the chat views written (with --views)
+    baseline: dict[str, Any] | None = None  # the retrieval baseline's rates (warp_ir.retrieval; --baseline-rows)
     # the statistics the card shows, so that a build of the other configuration need not read these rows again
     summary: dict[str, Any] | None = None
     # real: program key (generator.planning.shingles.program_key) -> kernel, for the card's overlap check
@@ -77,7 +78,7 @@ class BuildInfo:
     def of(cls, produced: Produced, command: str, files: list[str], figures: dict[str, str],
            extras: dict[str, Any]) -> BuildInfo:
         """The record of ``produced``: ``files`` (every file of the build, relative to the output), its figures and
-        ``extras`` (``tokens``, ``views``)."""
+        ``extras`` (``tokens``, ``views``, ``baseline``)."""
         info = cls(BUILDER_VERSION, warp_version(), sys.version.split()[0], config_summary(produced.config), command,
                    {}, sorted(files), figures, diversity=produced.diversity, **extras)
         if produced.plan is not None:

@@ -13,6 +13,7 @@ from common.progress import LOGGER, allow_bars
 from extraction.record import TARGETS, VALIDATION_LEVELS
 from generator.planning.splits import DEFAULT_UNSEEN_TEMPLATES
 from warp_ir.cli_types import (
+    count_type,
     folder_type,
     integer_type,
     ks_type,
@@ -126,6 +127,9 @@ def make_parser() -> argparse.ArgumentParser:
                    help="ray engine: file tasks submitted at once (default: two per CPU of the cluster)")
     b.add_argument("--views", type=views_type, default=None,
                    help="also write chat views, one configuration per evaluation task (chat/; synthetic config)")
+    b.add_argument("--baseline-rows", type=count_type, default=None,
+                   help="the card's retrieval baseline: held-out rows a split answered by their nearest train row's "
+                   "code, for every task, and scored (default 20 for a folder, 0 for a URL; 0: none)")
     _add_length_options(b)
 
     w = sub.add_parser("views", help="write (or rewrite) the chat views of a built folder: chat/, card, build_info")

@@ -86,6 +86,10 @@ def positive_type(value: str) -> int:
     return whole_number(value, least=1)
 
 
+def count_type(value: str) -> int:
+    return whole_number(value, least=0)
+
+
 def integer_type(value: str) -> int:
     return whole_number(value)
 

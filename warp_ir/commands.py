@@ -63,6 +63,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         value = getattr(args, option)
         config[key] = tuple(value) if isinstance(value, list) else value
     views = _view_options(args, bool(args.views))
+    baseline_rows = args.baseline_rows
+    if baseline_rows is None:  # a URL's rows are not read back here
+        from warp_ir.request import is_url  # noqa: PLC0415
+        from warp_ir.retrieval import DEFAULT_ROWS  # noqa: PLC0415
+
+        baseline_rows = 0 if is_url(str(args.out)) else DEFAULT_ROWS
     num_proc = _usable_num_proc(args.num_proc) if args.engine == "local" else args.num_proc
     if args.config == "synthetic":
         _warn_long_plan(args.num_samples)
@@ -71,7 +77,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     result = build(args.out, config_name=args.config, num_proc=num_proc, keep_cache=args.keep_cache,
                    engine=args.engine, address=args.address, overwrite=args.overwrite, views=views,
                    tokenizer=args.tokenizer, rows_per_file=args.rows_per_file,
-                   max_in_flight=args.max_in_flight, **config)
+                   max_in_flight=args.max_in_flight, baseline_rows=baseline_rows, **config)
     rejected = sum(result.rejected.values())
     print(f"wrote {args.out} ({args.config}): " + ", ".join(f"{k} {v}" for k, v in result.rows.items())
           + f" rows in {result.seconds:.1f} s; {rejected} rejected"

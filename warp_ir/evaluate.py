@@ -107,9 +107,25 @@ def evaluate(predictions: Path, data: Path, config: str = "synthetic", split: st
     problems = [Problem(item.line, rows[item.id], item.task, item.texts) for item in read.items]
     init_quiet()
     cuda = _warp.cuda_available()
+    samples = score_problems(problems, num_proc, seed, isolation)
+    report = Report(samples, tuple(ks), lines=read.lines, skipped=read.skipped, cuda_executed=cuda,
+                    info={"data": str(data), "config": config, "split": split, "builder_version": builder_version,
+                          "warp_version": _warp.warp_version(), "seed": seed})
+    if out is not None:
+        write_results(out, samples)
+    return report
+
+
+def score_problems(problems: Sequence[Problem], num_proc: int, seed: int, isolation: str,
+                   label: str = "scoring") -> list[Sample]:
+    """Score ``problems`` in ``num_proc`` processes (each with its answer box); samples ordered by line and sample.
+
+    Raises:
+        EvalError: The answers' box cannot be made with ``isolation`` (checked before any work).
+    """
     predicted = sum(len(p.texts) for p in problems)
     with tempfile.TemporaryDirectory(prefix="warp-ir-eval-") as tmp, \
-            Progress(predicted, "scoring", "prediction", done="scored", heartbeat=True) as bar:
+            Progress(predicted, label, "prediction", done="scored", heartbeat=True) as bar:
         pch, cache = os.path.join(tmp, "pch"), os.path.join(tmp, "kernels")
         bar.update(0, note="precompiling Warp's headers")
         warm_headers(pch)
@@ -118,9 +134,9 @@ def evaluate(predictions: Path, data: Path, config: str = "synthetic", split: st
                 box.start()
         except IsolationUnavailable as exc:
             raise EvalError(str(exc)) from None
-        parts = [problems[i::num_proc] for i in range(num_proc) if problems[i::num_proc]]
+        parts = [list(problems[i::num_proc]) for i in range(num_proc) if problems[i::num_proc]]
         if len(parts) <= 1:
-            samples = _score_part(problems, os.path.join(tmp, "work-0"), seed, pch, cache, isolation, bar)
+            samples = _score_part(list(problems), os.path.join(tmp, "work-0"), seed, pch, cache, isolation, bar)
         else:
             # the scorers' workers drop the secrets of the environment (their children, which run the answers, too)
             with ProcessPoolExecutor(len(parts), mp_context=get_context("fork"),
@@ -131,13 +147,7 @@ def evaluate(predictions: Path, data: Path, config: str = "synthetic", split: st
                 for future in as_completed(futures):  # a part's predictions counted when it is scored
                     bar.update(sum(len(p.texts) for p in parts[futures.index(future)]))
                 samples = [s for f in futures for s in f.result()]
-    samples.sort(key=lambda s: (s.line, s.sample))
-    report = Report(samples, tuple(ks), lines=read.lines, skipped=read.skipped, cuda_executed=cuda,
-                    info={"data": str(data), "config": config, "split": split, "builder_version": builder_version,
-                          "warp_version": _warp.warp_version(), "seed": seed})
-    if out is not None:
-        write_results(out, samples)
-    return report
+    return sorted(samples, key=lambda s: (s.line, s.sample))
 
 
 def write_results(path: Path, samples: Sequence[Sample]) -> None:

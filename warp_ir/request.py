@@ -42,6 +42,8 @@ class BuildRequest:
         overwrite: Build into a folder that holds other files too (see :mod:`warp_ir.outdir`).
         keep_cache: Keep the builder's cache (and finished shards) under ``out/.warp-ir-cache``.
         command: The command line the card prints (default: the canonical rebuild command).
+        baseline_rows: Held-out rows a split the card's retrieval baseline answers and scores
+            (:mod:`warp_ir.retrieval`; 0: none, the default here; ``warp-ir build`` asks for 20).
     """
 
     out: Path | str
@@ -56,6 +58,7 @@ class BuildRequest:
     overwrite: bool = False
     keep_cache: bool = False
     command: str | None = None
+    baseline_rows: int = 0
 
     def __post_init__(self) -> None:
         """Check the run's settings, alone and against the configuration and the output.
@@ -83,9 +86,10 @@ class BuildRequest:
         if self.views is not None and self.views.tokenizer != self.tokenizer:
             raise ConfigError("the views' tokenizer must be the build's --tokenizer")
         if is_url(self.out):
-            if self.engine != "ray" or self.views is not None or self.tokenizer:
-                raise ConfigError(f"--out {self.out} is a URL: only --engine ray writes there, and without --views or "
-                                  "--tokenizer (they read the rows back: build into a folder)")
+            if self.engine != "ray" or self.views is not None or self.tokenizer or self.baseline_rows:
+                raise ConfigError(f"--out {self.out} is a URL: only --engine ray writes there, and without --views, "
+                                  "--tokenizer or --baseline-rows (they read the rows back: build into a folder, or "
+                                  "pass --baseline-rows 0)")
         else:
             self.out = Path(self.out)
 
