@@ -38,8 +38,26 @@ def _without_paths(message: str, path: str) -> str:
 def compile_alone(source: str, target: str, path: str, pch_dir: str | None) -> str | None:
     """Compile one module (an answer's) alone into ``path`` (+ ``.o``/``.ptx``): ``None``, or the compiler's first
     error line without temporary paths."""
-    error = compile_isolated([source], target, path, pch_dir)
-    return None if error is None else _without_paths(native.first_error(error), path)
+    return compile_each([(source, path)], target, pch_dir)[0]
+
+
+def compile_each(modules: Sequence[tuple[str, str]], target: str, pch_dir: str | None) -> list[str | None]:
+    """Compile each ``(source, path)`` alone, its own translation unit into its own ``path`` (+ ``.o``/``.ptx``):
+    per module ``None``, or the compiler's first error line without temporary paths.
+
+    The compiler runs in one forked child for all of them (a fork per module cost as much as a compile with
+    precompiled headers); a module that crashes or hangs the compiler is reported alone and the rest go on in a
+    new child (:func:`extraction.isolate.run_isolated`).
+    """
+    results = run_isolated(list(modules), lambda m: native.compile_sources([m[0]], target, m[1], pch_dir),
+                           timeout_s=COMPILE_TIMEOUT_S, memory_mb=2 * MEMORY_MB)
+    out: list[str | None] = []
+    for (_, path), result in zip(modules, results):
+        if isinstance(result, Crashed):
+            out.append(f"compiler {result.reason}")
+        else:
+            out.append(None if result is None else _without_paths(native.first_error(result), path))
+    return out
 
 
 def reference_imports(binaries: Sequence[str], target: str) -> frozenset[str]:

@@ -37,12 +37,12 @@ from typing import Any
 
 from common.batching import batched
 from common.progress import Progress
+from evaluation.answers import prepare_answer, run_answer, weakness
 from evaluation.box import AnswerBox
 from evaluation.checks import MAX_ANSWER_BYTES, forbidden, object_problem, ptx_problem
 from evaluation.compare import compare
-from evaluation.compiling import MEMORY_MB, compile_alone, compile_units, reference_imports
+from evaluation.compiling import MEMORY_MB, compile_each, compile_units, reference_imports
 from evaluation.execute import (
-    TRIALS,
     KernelSpec,
     Module,
     RunJob,
@@ -59,9 +59,7 @@ from evaluation.normalize import same_normalized
 from evaluation.splice import SpliceError, splice
 from evaluation.tasks import Task, answer_code
 from extraction import _warp, native
-from extraction.inputs import input_hints
 from extraction.isolate import Crashed, run_isolated
-from extraction.weak import describe, weak_reasons
 
 logger = logging.getLogger(__name__)
 
@@ -202,15 +200,25 @@ def _compile_references(units: list[_Unit], target: str, workdir: str, pch_dir: 
 _ENTRY_POINTS = re.compile(r"\bWP_API\s+\w+\s+(\w+)\s*\(")  # the extern "C" functions of a Warp module
 
 
-def _compile_answer(u: _Unit, target: str, folder: str, pch_dir: str | None, imports: frozenset[str]) -> None:
-    """Compile one answer's module alone, in a folder of its own that holds nothing else, and check what its
-    binary needs and defines (:mod:`evaluation.checks`); set the unit's ``binary`` or ``error``."""
-    os.makedirs(folder)
-    path = os.path.join(folder, f"module.{'cpp' if target == 'cpu' else 'cu'}")
-    error = compile_alone(u.source, target, path, pch_dir)
-    if error is not None:
-        u.error = f"{target} compile error: {error}"
-        return
+def _compile_answers(units: list[_Unit], target: str, folder: str, pch_dir: str | None,
+                     imports: frozenset[str]) -> None:
+    """Compile each answer's module alone, in a folder of its own that holds nothing else, and check what its
+    binary needs and defines (:mod:`evaluation.checks`); set each unit's ``binary`` or ``error``."""
+    paths = []
+    for u in units:
+        own = os.path.join(folder, f"{u.problem}-{u.slot}")
+        os.makedirs(own)
+        paths.append(os.path.join(own, f"module.{'cpp' if target == 'cpu' else 'cu'}"))
+    for u, path, error in zip(units, paths, compile_each([(u.source, p) for u, p in zip(units, paths)], target,
+                                                         pch_dir)):
+        if error is not None:
+            u.error = f"{target} compile error: {error}"
+        else:
+            _check_binary(u, target, path, imports)
+
+
+def _check_binary(u: _Unit, target: str, path: str, imports: frozenset[str]) -> None:
+    """Accept a compiled answer's binary (set ``binary``/``meta``) or refuse it (set ``error``)."""
     binary = native.binary_path(path, target)
     problem = object_problem(binary, imports, frozenset(_ENTRY_POINTS.findall(u.module.source))) \
         if target == "cpu" else ptx_problem(binary, imports)
@@ -255,63 +263,6 @@ def _job(u: _Unit, row: dict[str, Any], task: Task, seed: int, input_source: str
     return RunJob(program=u.program, input_source=input_source, launch_dim=row.get("launch_dim"),
                   block_dim=u.module.block_dim, binary=u.binary, meta=u.meta,
                   arch=None if u.program.target == "cpu" else native.CUDA_ARCH, backward=task.backward, seed=seed)
-
-
-def _spec(program: KernelSpec) -> dict[str, Any]:
-    return {"source": program.source, "kernel_name": program.kernel_name, "target": program.target,
-            "tiled": program.tiled, "arguments": [list(a) for a in program.arguments]
-            if program.arguments is not None else None}
-
-
-def _prepare_answer(box: AnswerBox, program: KernelSpec) -> Module | Crashed:
-    """A decompile answer's module, generated in the box (loading the program runs it)."""
-    result, _, why = box.job("prepare", {"program": _spec(program)}, {}, RUN_TIMEOUT_S, MEMORY_MB)
-    if result is None:
-        return Crashed(why)
-    if "error" in result:
-        return Crashed(str(result["error"])[:300])
-    source, meta, block_dim = result.get("source"), result.get("meta"), result.get("block_dim")
-    if not (isinstance(source, str) and isinstance(meta, dict) and isinstance(block_dim, int)
-            and all(isinstance(k, str) and isinstance(v, int) for k, v in meta.items())):
-        return Crashed("its box sent a module that is not one")
-    why_not = forbidden(_warp.split_header(source)[1])  # native snippets (wp.func_native) are native answers too
-    return Crashed(f"its generated module: {why_not}") if why_not else Module(source, meta, block_dim)
-
-
-def _run_answer(box: AnswerBox, u: _Unit, row: dict[str, Any], task: Task, seed: int) -> RunOutput | Crashed:
-    """Launch one answer's binary in the box, on the row's inputs (made from hints, not from the row's program)."""
-    suffix = ".o" if u.program.target == "cpu" else ".ptx"
-    payload = {"program": _spec(u.program), "input_hints": input_hints(row["python_source"]),
-               "launch_dim": row.get("launch_dim"), "block_dim": u.module.block_dim, "binary": "module" + suffix,
-               "meta": "module.meta.json", "arch": None if u.program.target == "cpu" else native.CUDA_ARCH,
-               "backward": task.backward, "seed": seed}
-    result, arrays, why = box.job("run", payload, {"module" + suffix: u.binary, "module.meta.json": u.meta},
-                                  RUN_TIMEOUT_S, MEMORY_MB)
-    if result is None:
-        return Crashed(why)
-    names, n_arrays, n_grads = result.get("names"), result.get("arrays"), result.get("grads")
-    if not (isinstance(names, list) and all(isinstance(n, str) for n in names) and isinstance(n_arrays, int)
-            and isinstance(n_grads, int) and 0 <= n_arrays <= 4096 and 0 <= n_grads <= 4096
-            and all(isinstance(result.get(k, ""), str) for k in ("guard", "error", "stage"))):
-        return Crashed("its box sent a result that is not one")
-    written = result.get("written", [])
-    return RunOutput(names=names, arrays=[arrays.get(f"a{i}") for i in range(n_arrays)],
-                     grads=[arrays.get(f"g{i}") for i in range(n_grads)], guard=result.get("guard", ""),
-                     error=result.get("error", ""), stage=result.get("stage", ""),
-                     written=[bool(w) for w in written] if isinstance(written, list) else [])
-
-
-def weakness(run: RunOutput, backward: bool) -> str:
-    """Why a reference's run makes its row a weak problem (:mod:`extraction.weak`; ``""``: it does not)."""
-    per_set = len(run.arrays) // TRIALS if run.arrays else 0
-    if not per_set or len(run.written) != len(run.arrays):
-        return ""
-    sets = [[a for a, w in zip(run.arrays[k * per_set:(k + 1) * per_set], run.written[k * per_set:(k + 1) * per_set])
-             if w and a is not None] for k in range(TRIALS)]
-    gradients = None
-    if backward:  # the gradients of the float arrays the kernel reads and does not write
-        gradients = [g for g, w in zip(run.grads, run.written) if g is not None and not w and g.dtype.kind == "f"]
-    return describe(weak_reasons(sets, gradients))
 
 
 def score(problems: Sequence[Problem], workdir: str, seed: int = 0, run_cuda: bool | None = None,
@@ -408,7 +359,7 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
     if task.decompile:  # the predicted programs' modules, each generated in the box
         kept = []
         for u in units:
-            made = _prepare_answer(box, u.program)
+            made = prepare_answer(box, u.program, RUN_TIMEOUT_S, MEMORY_MB)
             if isinstance(made, Crashed):
                 fail(u.problem, u.samples, f"the predicted program: {made.reason}")
             else:
@@ -420,9 +371,8 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
     if target == "cuda":  # what CUDA code may call beyond the references' own: the device printf and assert
         imports |= {"vprintf", "__assertfail"}
     clock.lap("compile references")
-    answers = os.path.join(workdir, "answers")  # a folder that never holds a reference's source
-    for u in units:
-        _compile_answer(u, target, os.path.join(answers, f"{u.problem}-{u.slot}"), pch_dir, imports)
+    # a folder that never holds a reference's source
+    _compile_answers(units, target, os.path.join(workdir, "answers"), pch_dir, imports)
     clock.lap("compile predictions")
     for u in units:
         if u.error:
@@ -449,7 +399,8 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
     for u in units:
         if u.error:
             continue
-        result = _run_answer(box, u, problems[u.problem].row, task, seed)
+        result = run_answer(box, u.program, u.module, u.binary, u.meta, problems[u.problem].row, task.backward, seed,
+                            RUN_TIMEOUT_S, MEMORY_MB)
         _judge(u, result, ref_runs.get(u.problem), refs.get(u.problem), samples)
     clock.lap("run predictions")
     return [s for row in samples for s in row]
