@@ -182,14 +182,20 @@ def corrupted(data: Path, rows: int, workdir: Path) -> None:
         c["made"] += 1
         c["correct"] += bool(s.correct)
         c["compiles"] += bool(s.compiles)
+        c["weak"] += bool(s.weak)
+        c["weak_correct"] += bool(s.weak) and bool(s.correct)
         if kind != "reference" and s.correct:
             print(f"  NOT CAUGHT: {s.task} {kind} row {s.id}")
         reasons[(s.task, kind)][(s.error or "").split(":")[0][:40]] += 1
-    print(f"{'task':<22}{'answer':<20}{'made':>6}{'compiles':>10}{'correct':>9}{'caught':>8}  main reason")
+    print(f"{'task':<22}{'answer':<20}{'made':>6}{'compiles':>10}{'correct':>9}{'caught':>8}"
+          f"{'caught, discriminative rows':>29}  main reason")
     for (task, kind), c in sorted(table.items(), key=lambda kv: (kv[0][0], (["reference", *KINDS]).index(kv[0][1]))):
         caught = "-" if kind == "reference" else f"{c['made'] - c['correct']}/{c['made']}"
+        strong = c["made"] - c["weak"]
+        caught_strong = "-" if kind == "reference" else f"{strong - (c['correct'] - c['weak_correct'])}/{strong}"
         why = reasons[(task, kind)].most_common(1)[0][0] if kind != "reference" else ""
-        print(f"{task:<22}{kind:<20}{c['made']:>6}{c['compiles']:>10}{c['correct']:>9}{caught:>8}  {why}")
+        print(f"{task:<22}{kind:<20}{c['made']:>6}{c['compiles']:>10}{c['correct']:>9}{caught:>8}{caught_strong:>29}"
+              f"  {why}")
 
 
 def main() -> None:

@@ -217,3 +217,5 @@ def test_weak_reasons_of_gradients():
     out = [np.ones(3)]
     assert weak_reasons([out, [np.full(3, 2.0)]], gradients=[np.zeros(3), np.zeros((2, 2))]) == ["zero_gradients"]
     assert weak_reasons([out, [np.full(3, 2.0)]], gradients=[np.zeros(3), np.eye(2)]) == []
+    assert weak_reasons([[np.full(3, np.nan)], [np.array([np.inf, -np.inf, np.nan])]]) == ["non_finite"]
+    assert weak_reasons([[np.array([np.nan, 1.0])], [np.array([np.nan, 2.0])]]) == []
