@@ -97,8 +97,8 @@ class Report:
                  + ", ".join(f"{k} {v}" for k, v in self.info.items() if k in ("data", "split", "warp_version"))]
         weak = {t: w for t, w in self.weak_problems().items() if w["weak_rows"]}
         if weak:
-            lines.append("weak problems (their references write nothing, only zeros, only NaN, or the same for every input "
-                         "set, or give zero gradients; 'by strength' below scores them apart): "
+            lines.append("weak problems (their references write nothing, only zeros, only NaN, or the same for every "
+                         "input set, or give zero gradients; 'by strength' below scores them apart): "
                          + ", ".join(f"{t} {w['weak_rows']} of {w['rows']} rows" for t, w in weak.items()))
         if not self.cuda_executed and any(s.task.startswith("python→cuda") for s in self.samples):
             lines.append("CUDA predictions were scored up to 'compiles': no GPU here to run them ('correct' is n/a)")
