@@ -13,6 +13,9 @@ _TMP = Path(tempfile.mkdtemp(prefix="warp-ir-tests-"))
 os.environ["HF_HOME"] = str(_TMP / "hf")
 os.environ["HF_DATASETS_CACHE"] = str(_TMP / "hf" / "datasets")
 os.environ["HF_HUB_OFFLINE"] = "1"
+# `warp-ir build` from the command line scores no retrieval baseline in the tests (it would add about a minute to
+# every such build); the tests that check it ask for it (tests/conftest.py small_build, tests/warp_ir/test_card.py)
+os.environ["WARP_IR_BASELINE_ROWS"] = "0"
 os.environ["WARP_IR_TEST_TMP"] = str(_TMP)
 os.environ["WARP_CACHE_PATH"] = str(_TMP / "warp-cache")  # child processes (extract) use it too
 os.environ["WARP_IR_CACHE_DIR"] = str(_TMP / "warp-ir-cache")  # generator.programs.envcache: never the user's

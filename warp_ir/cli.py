@@ -129,7 +129,8 @@ def make_parser() -> argparse.ArgumentParser:
                    help="also write chat views, one configuration per evaluation task (chat/; synthetic config)")
     b.add_argument("--baseline-rows", type=count_type, default=None,
                    help="the card's retrieval baseline: held-out rows a split answered by their nearest train row's "
-                   "code, for every task, and scored (default 20 for a folder, 0 for a URL; 0: none)")
+                   "code, for every task, and scored (default 20 for a folder, or $WARP_IR_BASELINE_ROWS; 0 for a "
+                   "URL; 0: none)")
     _add_length_options(b)
 
     w = sub.add_parser("views", help="write (or rewrite) the chat views of a built folder: chat/, card, build_info")

@@ -66,9 +66,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     baseline_rows = args.baseline_rows
     if baseline_rows is None:  # a URL's rows are not read back here
         from warp_ir.request import is_url  # noqa: PLC0415
-        from warp_ir.retrieval import DEFAULT_ROWS  # noqa: PLC0415
+        from warp_ir.retrieval import default_rows  # noqa: PLC0415
 
-        baseline_rows = 0 if is_url(str(args.out)) else DEFAULT_ROWS
+        baseline_rows = 0 if is_url(str(args.out)) else default_rows()
     num_proc = _usable_num_proc(args.num_proc) if args.engine == "local" else args.num_proc
     if args.config == "synthetic":
         _warn_long_plan(args.num_samples)

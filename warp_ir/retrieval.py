@@ -10,6 +10,7 @@ namespaces (``isolation="process"``), which works on every machine.
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,13 @@ from warp_ir.views import SOURCE_COLUMNS
 logger = logging.getLogger(__name__)
 
 DEFAULT_ROWS = 20  # held-out rows a split, answered for each task (warp-ir build --baseline-rows)
+ROWS_ENV = "WARP_IR_BASELINE_ROWS"  # overrides DEFAULT_ROWS as the command line's default (the test suite sets 0)
+
+
+def default_rows() -> int:
+    """``--baseline-rows``' default: :data:`ROWS_ENV` when it holds a whole number, else :data:`DEFAULT_ROWS`."""
+    value = os.environ.get(ROWS_ENV, "")
+    return int(value) if value.isdigit() else DEFAULT_ROWS
 
 
 def _rows_with_ids(paths: list[Path], ids: set[str]) -> dict[str, dict[str, Any]]:
