@@ -25,12 +25,10 @@ import json
 import logging
 import os
 import secrets
-import select
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import WarpIRError
+from common.lines import read_line
 from evaluation.box_server import NAMESPACE_ENV
 
 logger = logging.getLogger(__name__)
@@ -175,19 +174,9 @@ class AnswerBox:
         return lines[-1][:300] if lines else ""
 
     def _read_line(self, timeout_s: float) -> bytes | None:
+        """The box's next line (at most 4 KiB); ``b""`` when it died first, ``None`` on a timeout or a longer line."""
         assert self._proc is not None and self._proc.stdout is not None
-        out, deadline, line = self._proc.stdout, time.monotonic() + timeout_s, b""
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([out], [], [], left)[0]:
-                return None
-            chunk = os.read(out.fileno(), 4096)
-            if not chunk:
-                return None
-            line += chunk
-            if len(line) > 4096:
-                return None
-        return line
+        return read_line(self._proc.stdout, timeout_s, max_bytes=4096)
 
     def _stop(self) -> None:
         proc, self._proc = self._proc, None

@@ -26,18 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from extraction.isolate import resident_bytes
+
 NAMESPACE_ENV = "WARP_IR_BOX_PID_NAMESPACE"  # set when the box has a PID namespace of its own
 _TICK_S = 0.02
 _FILE_LIMIT = 512 * 2**20  # bytes one file may grow to
 _OPEN_FILES = 256
-
-
-def _resident(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", encoding="ascii") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 def _undumpable() -> None:
@@ -130,7 +124,7 @@ def _end_the_rest(pid: int) -> None:
 
 def _job(request: dict[str, Any]) -> str:
     folder, timeout_s, memory_mb = str(request["dir"]), float(request["timeout_s"]), int(request["memory_mb"])
-    limit = _resident(os.getpid()) + memory_mb * 2**20
+    limit = resident_bytes(os.getpid()) + memory_mb * 2**20
     pid = os.fork()
     if pid == 0:
         _child(folder, timeout_s)
@@ -142,7 +136,7 @@ def _job(request: dict[str, Any]) -> str:
             break
         if time.monotonic() > deadline:
             why = f"timeout after {timeout_s:.0f} s"
-        elif _resident(pid) > limit:
+        elif resident_bytes(pid) > limit:
             why = f"used more than {memory_mb} MiB of memory"
         if why:
             os.kill(pid, signal.SIGKILL)

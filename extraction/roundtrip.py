@@ -20,12 +20,10 @@ import hashlib
 import json
 import os
 import re
-import select
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from typing import Any
 import pyarrow as pa
 
 from common.errors import first_line
+from common.lines import read_line
 from extraction.child import child_env, kill_group
 from extraction.loader import pseudo_filename
 from extraction.record import GENERATED_COLUMNS
@@ -113,16 +112,7 @@ class RoundTrip:
     def _read_line(self, timeout_s: float) -> bytes | None:
         """The process's next line; ``b""`` when it died first, ``None`` when ``timeout_s`` passed first."""
         assert self._proc is not None and self._proc.stdout is not None
-        out, deadline, line = self._proc.stdout, time.monotonic() + timeout_s, b""
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([out], [], [], left)[0]:
-                return None
-            chunk = os.read(out.fileno(), 1 << 20)
-            if not chunk:
-                return b""
-            line += chunk
-        return line
+        return read_line(self._proc.stdout, timeout_s)
 
     def check(self, rows: Sequence[dict[str, Any]]) -> list[str]:
         """The round trip of every row: ``""`` (:data:`OK`) where it gives the row's code back, else why not.
