@@ -44,7 +44,7 @@ CPU_TASKS = ("python→cpp_forward", "python→cpp_backward", "cuda_forward→py
 
 def build(rows: int, out: Path) -> None:
     cmd = [sys.executable, "-m", "warp_ir.cli", "build", "--out", str(out), "--num-samples", str(2 * rows),
-           "--split-ratios", "0.45,0.05,0.5", "--num-proc", "2"]
+           "--split-ratios", "0.45,0.05,0.5", "--num-proc", "2", "--baseline-rows", "0"]
     print("building:", " ".join(cmd[2:]), file=sys.stderr)
     subprocess.run(cmd, check=True, cwd=ROOT)
 

@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def _build(out: Path, num_samples: int, num_proc: int, families: list[str] | None) -> float:
     cmd = [sys.executable, "-c", "import sys; from warp_ir.cli import main; sys.exit(main())", "-q", "build",
-           "--out", str(out), "--num-samples", str(num_samples), "--num-proc", str(num_proc), "--overwrite"]
+           "--out", str(out), "--num-samples", str(num_samples), "--num-proc", str(num_proc), "--overwrite",
+           "--baseline-rows", "0"]  # (the card's retrieval baseline: scoring after the build, not the builder's cost)
     if families:
         cmd += ["--families", ",".join(families)]
     start = time.perf_counter()

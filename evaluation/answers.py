@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from evaluation.box import AnswerBox
-from evaluation.checks import forbidden
+from evaluation.checks import MAX_ANSWER_BYTES, forbidden
 from evaluation.execute import TRIALS, KernelSpec, Module, RunOutput
 from extraction import _warp, native
 from extraction.inputs import input_hints
@@ -24,8 +24,10 @@ def _spec(program: KernelSpec) -> dict[str, Any]:
             if program.arguments is not None else None}
 
 
-def prepare_answer(box: AnswerBox, program: KernelSpec, timeout_s: float, memory_mb: int) -> Module | Crashed:
-    """A decompile answer's module, generated in the box (loading the program runs it)."""
+def prepare_answer(box: AnswerBox, program: KernelSpec, timeout_s: float, memory_mb: int,
+                   max_bytes: int = MAX_ANSWER_BYTES) -> Module | Crashed:
+    """A decompile answer's module, generated in the box (loading the program runs it); a module over ``max_bytes``
+    is refused."""
     result, _, why = box.job("prepare", {"program": _spec(program)}, {}, timeout_s, memory_mb)
     if result is None:
         return Crashed(why)
@@ -35,7 +37,8 @@ def prepare_answer(box: AnswerBox, program: KernelSpec, timeout_s: float, memory
     if not (isinstance(source, str) and isinstance(meta, dict) and isinstance(block_dim, int)
             and all(isinstance(k, str) and isinstance(v, int) for k, v in meta.items())):
         return Crashed("its box sent a module that is not one")
-    why_not = forbidden(_warp.split_header(source)[1])  # native snippets (wp.func_native) are native answers too
+    # native snippets (wp.func_native) are native answers too
+    why_not = forbidden(_warp.split_header(source)[1], max_bytes)
     return Crashed(f"its generated module: {why_not}") if why_not else Module(source, meta, block_dim)
 
 

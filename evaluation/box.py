@@ -130,7 +130,6 @@ class AnswerBox:
         self.folder, self.isolation = os.path.realpath(folder), isolation
         os.makedirs(self.folder, exist_ok=True)
         self._proc: subprocess.Popen | None = None
-        self.starts = 0
 
     def __enter__(self) -> AnswerBox:
         return self
@@ -148,7 +147,6 @@ class AnswerBox:
             return
         self._stop()
         cmd, env = box_command(self.folder, self.isolation)
-        self.starts += 1
         self._proc = subprocess.Popen(cmd, cwd=self.folder, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, start_new_session=True)
         line = self._read_line(START_TIMEOUT_S)

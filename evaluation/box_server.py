@@ -4,9 +4,11 @@ Started fresh (it holds nothing of the scorer's), it imports Warp once, says ``r
 request a line (``{"dir", "timeout_s", "memory_mb"}``) and answers each with ``{"status": ...}`` once the job
 is over. A job runs in a child forked for it: a session of its own, standard streams on ``/dev/null`` (it
 cannot write to the scorer's pipe), every other file descriptor closed, the job's folder as working folder,
-and limits on CPU time, file size, open files and core dumps; its resident memory is watched. When the job
-ends (or is killed), everything else the box's processes started is killed too (the whole PID namespace
-under namespaces isolation, else the job's session).
+and limits on CPU time, file size, open files and core dumps; its resident memory is watched; a seccomp filter
+(:mod:`evaluation.seccomp`: no new process or program, no socket, signals only to itself) is installed before the
+answer's code runs. When the job ends (or is killed), everything else the box's processes started is killed too
+(the whole PID namespace under namespaces isolation, else the job's session). Under namespaces isolation a
+machine where the filter cannot be had stops the server at start (the box fails closed).
 
 A job's folder holds ``job.json`` (``{"kind", "payload"}``) and the files it names; the child writes
 ``result.json`` and, for a run, ``arrays.npz`` (forward outputs ``a<i>``, gradients ``g<i>``).
@@ -14,7 +16,9 @@ A job's folder holds ``job.json`` (``{"kind", "payload"}``) and the files it nam
 
 from __future__ import annotations
 
+import ast
 import ctypes
+import importlib
 import json
 import math
 import os
@@ -26,12 +30,15 @@ from typing import Any
 
 import numpy as np
 
+from evaluation import seccomp
+from extraction import _warp
 from extraction.isolate import resident_bytes
 
 NAMESPACE_ENV = "WARP_IR_BOX_PID_NAMESPACE"  # set when the box has a PID namespace of its own
 _TICK_S = 0.02
 _FILE_LIMIT = 512 * 2**20  # bytes one file may grow to
 _OPEN_FILES = 256
+_NO_FILTER = 4  # the job child's exit status when its seccomp filter could not be installed
 
 
 def _undumpable() -> None:
@@ -70,6 +77,29 @@ def _do(kind: str, payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, n
             "error": out.error, "stage": out.stage, "written": out.written}, arrays
 
 
+def _import_what_it_imports(source: str) -> None:
+    """Import the installed modules the program's top-level ``import`` statements name, before the seccomp filter:
+    their own import-time code may start a process (``glfw``, which ``mujoco`` imports, runs one to read its
+    library's version), which the filter would refuse; the program's own code runs after the filter. A module that
+    fails to import is left to fail again when the program runs."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names += [node.module] + [f"{node.module}.{a.name}" for a in node.names if a.name != "*"]
+    with _warp.warp_defaults():  # as the program's own imports run (extraction.loader.load_source)
+        for name in dict.fromkeys(names):
+            try:
+                importlib.import_module(name)
+            except BaseException:  # not a module (a name it exports), or broken: the program will say
+                continue
+
+
 def _child(folder: str, timeout_s: float) -> None:
     """The job's child: never returns."""
     code = 1
@@ -87,6 +117,10 @@ def _child(folder: str, timeout_s: float) -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         with open("job.json", encoding="utf-8") as f:
             job = json.load(f)
+        _import_what_it_imports(str(job["payload"]["program"]["source"]))
+        if seccomp.install() and os.environ.get(NAMESPACE_ENV) == "1":
+            code = _NO_FILTER
+            return
         result, arrays = _do(job["kind"], job["payload"])
         if arrays:
             np.savez("arrays.npz", **arrays)  # type: ignore[arg-type]  # numpy's stubs: the keywords are arrays
@@ -150,6 +184,8 @@ def _job(request: dict[str, Any]) -> str:
         sig = os.WTERMSIG(status)
         return f"timeout after {timeout_s:.0f} s (CPU time)" if sig == signal.SIGXCPU else f"killed by signal {sig}"
     code = os.WEXITSTATUS(status)
+    if code == _NO_FILTER:
+        return "its seccomp filter could not be installed"
     return "ok" if code == 0 else f"exited with status {code}"
 
 
@@ -157,6 +193,9 @@ def main() -> None:
     """Serve jobs until standard input ends."""
     from extraction import init_quiet  # noqa: PLC0415
 
+    if os.environ.get(NAMESPACE_ENV) == "1" and (why := seccomp.available()):
+        sys.stderr.write(why + "\n")
+        sys.exit(2)
     init_quiet()
     import evaluation.execute  # noqa: F401, PLC0415 - imported once here, so every job's fork has it
 
@@ -166,6 +205,7 @@ def main() -> None:
     sys.stdout = sys.stderr
     out.write(b"ready\n")
     out.flush()
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # the start went well: nothing reads the error pipe from now on
     for line in sys.stdin.buffer:
         try:
             status = _job(json.loads(line))

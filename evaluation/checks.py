@@ -59,11 +59,17 @@ def _preprocessor_view(code: str) -> str:
     return masked(_SPLICE.sub("", text))  # a spliced line continues the one before it
 
 
-def forbidden(code: str) -> str | None:
-    """Why a native answer may not be compiled (``None`` when it may)."""
+def answer_limit(reference: str) -> int:
+    """The most bytes an answer to a row whose reference is ``reference`` may have: :data:`MAX_ANSWER_BYTES`, or
+    twice the reference where that is more (some real kernels' generated code is over 256 KiB by itself)."""
+    return max(MAX_ANSWER_BYTES, 2 * len(reference.encode("utf-8", "replace")))
+
+
+def forbidden(code: str, limit: int = MAX_ANSWER_BYTES) -> str | None:
+    """Why a native answer may not be compiled (``None`` when it may); ``limit``: its size cap in bytes."""
     size = len(code.encode("utf-8", "replace"))
-    if size > MAX_ANSWER_BYTES:
-        return f"the answer is {size} bytes, over the {MAX_ANSWER_BYTES}-byte limit (refused unscored)"
+    if size > limit:
+        return f"the answer is {size} bytes, over the {limit}-byte limit (refused unscored)"
     if _TRIGRAPH.search(code):
         return "a trigraph (??x) in the prediction (not allowed)"
     view = _preprocessor_view(code)

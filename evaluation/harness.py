@@ -39,7 +39,7 @@ from common.batching import batched
 from common.progress import Progress
 from evaluation.answers import prepare_answer, run_answer, weakness
 from evaluation.box import AnswerBox
-from evaluation.checks import MAX_ANSWER_BYTES, forbidden, object_problem, ptx_problem
+from evaluation.checks import answer_limit, forbidden, object_problem, ptx_problem
 from evaluation.compare import compare
 from evaluation.compiling import MEMORY_MB, compile_each, compile_units, reference_imports
 from evaluation.execute import (
@@ -340,9 +340,10 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
             continue
         refs[pi] = _Unit(pi, -1, module.source, module, program)
         for slot, (code, indices) in enumerate(distinct[pi].items()):
-            why = forbidden(code) if not task.decompile else None
-            if why is None and task.decompile and len(code.encode("utf-8", "replace")) > MAX_ANSWER_BYTES:
-                why = f"the answer is over the {MAX_ANSWER_BYTES}-byte limit (refused unscored)"
+            limit = answer_limit(reference)
+            why = forbidden(code, limit) if not task.decompile else None
+            if why is None and task.decompile and len(code.encode("utf-8", "replace")) > limit:
+                why = f"the answer is over the {limit}-byte limit (refused unscored)"
             if why is not None:
                 fail(pi, indices, why)
                 continue
@@ -359,7 +360,7 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
     if task.decompile:  # the predicted programs' modules, each generated in the box
         kept = []
         for u in units:
-            made = prepare_answer(box, u.program, RUN_TIMEOUT_S, MEMORY_MB)
+            made = prepare_answer(box, u.program, RUN_TIMEOUT_S, MEMORY_MB, answer_limit(refs[u.problem].source))
             if isinstance(made, Crashed):
                 fail(u.problem, u.samples, f"the predicted program: {made.reason}")
             else:
@@ -416,6 +417,8 @@ def _judge(u: _Unit, result: Any, ref_run: Any, ref: _Unit | None, samples: list
         why_ref = f"reference: its run crashed: {ref_run.reason}"
     elif ref_run is None or ref_run.error:
         why_ref = f"reference: its run failed: {ref_run.error if ref_run else 'not run'}"
+    elif ref_run.guard:  # the row's inputs do not suit its kernel (real code indexing by a random integer)
+        why_ref = f"reference: wrote outside its arrays ({ref_run.guard}): no verdict on these inputs"
     if u.error:
         for s in rows:
             s.compiles, s.correct, s.error = False, False, u.error

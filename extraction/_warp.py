@@ -12,6 +12,7 @@ native diagnostics (:mod:`extraction.capture`).
 from __future__ import annotations
 
 import builtins
+import ctypes
 import itertools
 import logging
 import os
@@ -328,20 +329,38 @@ def restore_config(settings: dict[str, Any]) -> None:
 def no_launches() -> Iterator[None]:
     """Kernel launches do nothing in the block: a package's script runs its Python (and its kernel factories) but
     nothing is compiled or executed (``wp.launch``, ``wp.launch_tiled``, ``wp.capture_launch``, ``Module.load``).
-    Warp's global settings (``wp.config``) a script changes are as they were after the block."""
+    New CPU arrays are zero-filled in the block: the kernels that would have filled them do not run, and native code
+    fed their uninitialised memory (``Volume.allocate_by_voxels`` on the voxel points of a skipped kernel) crashed
+    the process on some runs and not others. Warp's global settings (``wp.config``) a script changes are as they were
+    after the block."""
     names = ("launch", "launch_tiled", "capture_launch")
     saved: list[tuple[Any, str, Any]] = [(owner, name, getattr(owner, name)) for owner in (wp, _context)
                                          for name in names if hasattr(owner, name)]
     saved.append((_context.Module, "load", _context.Module.load))
+    patches = [(owner, name, _skipped) for owner, name, _ in saved]
+    for allocator in (_context.CpuDefaultAllocator, _context.CpuPinnedAllocator):
+        saved.append((allocator, "allocate", allocator.allocate))
+        patches.append((allocator, "allocate", _zeroed(allocator.allocate)))
     config = config_settings()
-    for owner, name, _ in saved:
-        setattr(owner, name, _skipped)
+    for owner, name, value in patches:
+        setattr(owner, name, value)
     try:
         yield
     finally:
         for owner, name, value in saved:
             setattr(owner, name, value)
         restore_config(config)
+
+
+def _zeroed(allocate: Any) -> Any:
+    """``allocate`` whose memory is zero-filled (see :func:`no_launches`)."""
+
+    def zeroed(self: Any, size_in_bytes: int) -> int:
+        ptr = allocate(self, size_in_bytes)
+        ctypes.memset(ptr, 0, size_in_bytes)
+        return ptr
+
+    return zeroed
 
 
 def release_module(name: str) -> None:

@@ -5,7 +5,8 @@ indices; an array the program reads one past an index, ``offsets[i + 1]``, has o
 more, as CSR offsets do), scalars about 1.0, structs random fields; ``uint64`` arguments are given
 the id of a mesh, BVH, hash grid or volume, chosen by the query functions the
 program passes them to. Everything is drawn from one seeded generator, so the same
-program always gets the same inputs.
+program always gets the same inputs. Input sets of other magnitudes and signs (``scale``) scale the floats and
+draw the integers of arguments that only hold values (:mod:`extraction.value_ints`) over a wide range.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ import numpy as np
 import warp as wp
 import warp.types as wt
 
-from extraction.warp_objects import kernel_arg_types
+from extraction.value_ints import marks, value_arguments
+from extraction.warp_objects import kernel_arg_types, kernel_python_function
 
 LAUNCH_SHAPES = {1: (64,), 2: (8, 8), 3: (4, 4, 4), 4: (3, 3, 3, 3)}
 # input sets of other magnitudes and signs: each set's floating-point inputs times one of these (make_inputs' scale):
 # an additive constant that is lost beside inputs of magnitude 1 shows beside small ones, a dropped normalisation on
 # the non-unit quaternions of the scaled sets, and a kernel that does not depend on its inputs writes the same for all
 INPUT_SCALES = (1.0, 0.01, -10.0)
+# integers of the arguments that hold values (extraction.value_ints) in those other sets: in [-span, span] (within
+# their type), the span by the set's scale (below 1: the first, above: the second; a product of two stays in int32)
+WIDE_INT_SPANS = (1_000, 40_000)
 _QUERY_KIND = (("mesh", "mesh"), ("bvh", "bvh"), ("hash_grid", "hash_grid"), ("volume", "volume"))
 
 
@@ -212,7 +217,26 @@ def input_hints(source: str) -> str:
     the row's program is the reference answer).
     """
     found = {m[0] for rule in _HINTS for m in rule.finditer(source)}
-    return ")\n".join(sorted(found))  # ")" ends each hint: no pattern's "[^)]*" runs from one into the next
+    # ")" ends each hint: no pattern's "[^)]*" runs from one into the next
+    return ")\n".join(sorted(found)) + "\n" + marks(source)
+
+
+def _is_int_dtype(dtype: Any) -> bool:
+    scalar = scalar_of(dtype)
+    return wt.type_is_int(scalar) and scalar is not wp.uint64  # (uint64: ids and handles)
+
+
+def _wide_ints(t: Any, value: Any, scale: float, rng: np.random.Generator) -> Any:
+    """``value`` (integers of Warp type ``t``, or an array of them) drawn again over a wide range of both signs."""
+    dtype = t.dtype if wt.is_array(t) else t
+    scalar = scalar_of(dtype)
+    info = np.iinfo(np.int32 if scalar is int else wp.dtype_to_numpy(scalar))
+    span = WIDE_INT_SPANS[0] if abs(scale) < 1 else WIDE_INT_SPANS[1]
+    lo, hi = max(-span, int(info.min)), min(span, int(info.max))
+    drawn = rng.integers(lo, hi + 1, size=np.shape(value) if wt.is_array(t) else _dtype_shape(t))
+    if wt.is_array(t):
+        return drawn
+    return t(*[int(x) for x in drawn]) if _dtype_shape(t) else t(int(drawn))
 
 
 def _scaled(t: Any, value: Any, scale: float) -> Any:
@@ -233,7 +257,8 @@ def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0,
     """Inputs for one launch of ``kernel`` over a small grid of ``launch_dim`` dimensions.
 
     ``scale`` multiplies every floating-point input (arrays, scalars, vectors, quaternions: see :func:`_scaled`),
-    so that input sets of other magnitudes and signs can be drawn from one seed.
+    so that input sets of other magnitudes and signs can be drawn from one seed; at a scale other than 1 the integers
+    of arguments that only hold values (:mod:`extraction.value_ints`) are drawn over a wide range of both signs.
 
     Raises:
         InputError: An argument type the generator does not handle.
@@ -245,7 +270,8 @@ def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0,
     values: list[Any] = []
     keep: list[Any] = []
     points = None
-    for name, t in kernel_arg_types(kernel):
+    wide = value_arguments(source, kernel_python_function(kernel).__name__) if scale != 1.0 else ()
+    for position, (name, t) in enumerate(kernel_arg_types(kernel)):
         if wt.is_array(t):
             array_shape = _array_shape(t.ndim, shape)
             if _reads_next(name, source):  # CSR offsets: one more than the rows
@@ -261,5 +287,7 @@ def make_inputs(kernel: Any, source: str, launch_dim: int | None, seed: int = 0,
             value = _value(t, rng, shape, source)
         names.append(name)
         types.append(t)
+        if position in wide and _is_int_dtype(t.dtype if wt.is_array(t) else t):
+            value = _wide_ints(t, value, scale, np.random.default_rng([seed, position]))
         values.append(value if scale == 1.0 else _scaled(t, value, scale))
     return LaunchInputs(names, types, values, shape, keep)

@@ -61,3 +61,15 @@ def tile_row() -> dict:
 def spin_row() -> dict:
     """``spin``: rotates by a quaternion it normalises first (dropping the normalisation shows on non-unit ones)."""
     return program_row("spin", "5b1a0000000000d0")
+
+
+@pytest.fixture(scope="session")
+def bucket_row() -> dict:
+    """``bucket``: integer values (``counts % 7``: below 7 they are themselves) beside an integer index (``bins``)."""
+    return program_row("bucket", "b0c4e70000000e01")
+
+
+@pytest.fixture(scope="session")
+def spill_row() -> dict:
+    """``spill``: writes eight elements past its output's end on the inputs the scorer draws (no verdict possible)."""
+    return program_row("spill", "5b111000000000e2")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import pytest
 
@@ -235,3 +236,14 @@ def test_an_answer_holding_output_tables_for_known_seeds_fails_under_a_fresh_one
     assert memorised.correct is True  # what public seeds allowed
     (fresh,) = score([Problem(1, blend_row, DECOMPILE, (answer,))], seed=known_seed + 12345)
     assert fresh.compiles and fresh.correct is False
+
+
+def test_an_answer_right_only_for_small_integers_fails_on_the_wide_ones(score, bucket_row):
+    """Integer inputs were all in [0, 4): ``counts % 7`` dropped scored correct. Value arguments now also get
+    integers over a wide range of both signs (an index argument, ``idx``, stays in range or the reference fails)."""
+    reference = bucket_row[CPP.target]
+    dropped = re.sub(r"(var_\d+) = wp::mod\((var_\d+), var_\d+\);", r"\1 = \2;", reference)
+    assert dropped != reference
+    wrong, right = score([Problem(1, bucket_row, CPP, (_fenced(CPP, dropped), _fenced(CPP, reference)))])
+    assert right.correct is True, right
+    assert wrong.compiles and wrong.correct is False, wrong

@@ -248,3 +248,23 @@ def test_precompiled_headers_are_made_in_a_folder_that_did_not_exist(tmp_path):
     folder = tmp_path / "not-yet" / "pch"
     warm_headers(str(folder))
     assert [p.suffix for p in folder.iterdir()] == [".pch"]
+
+
+def test_a_reference_that_writes_outside_its_arrays_gives_no_verdict(score, spill_row, blend_row):
+    """Real kernels indexed by a random integer can write past their arrays on the drawn inputs: their answers,
+    the reference itself included, are unscored (``correct`` None), not wrong."""
+    task = TASKS["python→cpp_forward"]
+    fenced = f"```{task.language}\n{spill_row[task.target]}\n```"
+    spilled, blend = score([Problem(1, spill_row, task, (fenced,)),
+                            Problem(2, blend_row, task, (f"```{task.language}\n{blend_row[task.target]}\n```",))])
+    assert spilled.compiles is True and spilled.correct is None
+    assert spilled.error.startswith("reference: wrote outside its arrays (out")
+    assert blend.correct is True
+
+
+def test_an_answer_may_be_twice_as_long_as_a_long_reference():
+    from evaluation.checks import MAX_ANSWER_BYTES, answer_limit, forbidden
+
+    long_reference = "x" * (300 * 1024)
+    assert answer_limit("short") == MAX_ANSWER_BYTES and answer_limit(long_reference) == 600 * 1024
+    assert forbidden(long_reference) is not None and forbidden(long_reference, answer_limit(long_reference)) is None

@@ -173,6 +173,37 @@ def test_input_hints_draw_the_inputs_the_whole_program_draws():
             assert [type(k) for k in whole.keep_alive] == [type(k) for k in hinted.keep_alive]
 
 
+VALUES = '''import warp as wp
+
+@wp.kernel
+def values(counts: wp.array(dtype=int), idx: wp.array(dtype=int), n: int, step: wp.int8, out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = float(counts[i] + wp.int32(step)) + out[idx[i]]
+    for j in range(n):
+        out[i] += 1.0
+'''
+
+
+def test_value_integers_are_drawn_wide_in_the_scaled_sets_and_indices_stay_in_range():
+    import numpy as np
+
+    from extraction.inputs import INPUT_SCALES, input_hints, make_inputs
+
+    with loaded_source(VALUES, "warp_ir_rt_values") as mod:
+        sets = [make_inputs(mod.values, VALUES, 1, seed=3, scale=s) for s in INPUT_SCALES]
+        hinted = [make_inputs(mod.values, input_hints(VALUES), 1, seed=3, scale=s) for s in INPUT_SCALES]
+    first, small, large = ({n: v for n, v in zip(s.names, s.values)} for s in sets)
+    assert set(np.unique(first["counts"])) <= {0, 1, 2, 3} and 1 <= int(first["step"]) <= 3
+    for wide, span in ((small, 1_000), (large, 40_000)):
+        counts = np.asarray(wide["counts"])
+        assert counts.min() < -span // 4 and counts.max() > span // 4 and np.abs(counts).max() <= span
+        assert -128 <= int(wide["step"]) <= 127  # within its type
+        assert set(np.unique(wide["idx"])) <= {0, 1, 2, 3} and 1 <= int(wide["n"]) <= 3
+    for whole, hint in zip(sets, hinted):  # the answer box's hints draw the same
+        for a, b in zip(whole.values, hint.values):
+            assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
 WEAK = '''import warp as wp
 
 @wp.kernel

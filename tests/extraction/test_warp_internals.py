@@ -51,3 +51,18 @@ def test_codegen_split_header_and_release():
     from warp._src import context
 
     assert "warp_ir_internal_test" not in context.user_modules
+
+
+def test_arrays_made_while_launches_are_off_are_zero_filled():
+    """A skipped kernel leaves its output as it was allocated: native code fed that memory (a volume built from the
+    voxel points a kernel should have written) crashed some runs of a package's scripts and not others."""
+    import numpy as np
+
+    n = 1 << 16  # large enough that the allocator hands back the block just freed (all 7.0)
+    wp.full(n, 7.0, dtype=float, device="cpu")
+    with _warp.no_launches():
+        inside = wp.empty(n, dtype=float, device="cpu").numpy()
+    assert not np.any(inside)
+    wp.full(n, 7.0, dtype=float, device="cpu")
+    after = wp.empty(n, dtype=float, device="cpu").numpy()  # the allocator is Warp's own again (no fill)
+    assert np.count_nonzero(after) > n // 2
