@@ -65,11 +65,16 @@ def answer_limit(reference: str) -> int:
     return max(MAX_ANSWER_BYTES, 2 * len(reference.encode("utf-8", "replace")))
 
 
+def oversized(code: str, limit: int = MAX_ANSWER_BYTES) -> str | None:
+    """Why an answer (native or Python) is refused for its size (``None`` when it is not)."""
+    size = len(code.encode("utf-8", "replace"))
+    return f"the answer is {size} bytes, over the {limit}-byte limit (refused unscored)" if size > limit else None
+
+
 def forbidden(code: str, limit: int = MAX_ANSWER_BYTES) -> str | None:
     """Why a native answer may not be compiled (``None`` when it may); ``limit``: its size cap in bytes."""
-    size = len(code.encode("utf-8", "replace"))
-    if size > limit:
-        return f"the answer is {size} bytes, over the {limit}-byte limit (refused unscored)"
+    if too_big := oversized(code, limit):
+        return too_big
     if _TRIGRAPH.search(code):
         return "a trigraph (??x) in the prediction (not allowed)"
     view = _preprocessor_view(code)

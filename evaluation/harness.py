@@ -39,7 +39,7 @@ from common.batching import batched
 from common.progress import Progress
 from evaluation.answers import prepare_answer, run_answer, weakness
 from evaluation.box import AnswerBox
-from evaluation.checks import answer_limit, forbidden, object_problem, ptx_problem
+from evaluation.checks import answer_limit, forbidden, object_problem, oversized, ptx_problem
 from evaluation.compare import compare
 from evaluation.compiling import MEMORY_MB, compile_each, compile_units, reference_imports
 from evaluation.execute import (
@@ -339,11 +339,9 @@ def _score_task(problems: list[Problem], task: Task, workdir: str, seed: int, ru
                  scored=False)
             continue
         refs[pi] = _Unit(pi, -1, module.source, module, program)
+        limit = answer_limit(p.row[task.target] or "")
         for slot, (code, indices) in enumerate(distinct[pi].items()):
-            limit = answer_limit(reference)
-            why = forbidden(code, limit) if not task.decompile else None
-            if why is None and task.decompile and len(code.encode("utf-8", "replace")) > limit:
-                why = f"the answer is over the {limit}-byte limit (refused unscored)"
+            why = oversized(code, limit) if task.decompile else forbidden(code, limit)
             if why is not None:
                 fail(pi, indices, why)
                 continue

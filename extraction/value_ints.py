@@ -123,10 +123,19 @@ def value_arguments(source: str, function: str) -> tuple[int, ...]:
     if marked:
         text = marked.get(function, "")
         return tuple(int(p) for p in text.split(",") if p)
+    tree = _parsed(source)
+    return _positions(tree, function) if tree is not None else ()
+
+
+def _parsed(source: str) -> ast.Module | None:
     try:
-        tree = ast.parse(source)
+        return ast.parse(source)
     except (SyntaxError, ValueError):
-        return ()
+        return None
+
+
+def _positions(tree: ast.Module, function: str) -> tuple[int, ...]:
+    """:func:`value_arguments` of ``function`` in a parsed program."""
     defs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function
             and not _is_stub(n)]  # (a generic kernel's ``@wp.overload`` declarations have no body)
     if len(defs) != 1:
@@ -137,9 +146,8 @@ def value_arguments(source: str, function: str) -> tuple[int, ...]:
 
 def marks(source: str) -> str:
     """One line per function of ``source``: the positions :func:`value_arguments` finds for it (nothing else of it)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = _parsed(source)
+    if tree is None:
         return ""
     functions = sorted({n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)})
-    return "\n".join(f"# int values of {f}: {','.join(map(str, value_arguments(source, f)))}" for f in functions)
+    return "\n".join(f"# int values of {f}: {','.join(map(str, _positions(tree, f)))}" for f in functions)
